@@ -1,0 +1,328 @@
+/**
+ * The default pager's logic, independent of IPC (memory-object-reference §7 and §9, "Default
+ * pager"). The IPC layer owns ports and messages; it maps each object port to a PagerObject, calls
+ * the method for the message with the message's seqno, and turns the returned reply value into the
+ * kernel call (data_supply, data_unavailable, data_error, ready) on the object's control port.
+ *
+ * `Port` is whatever the IPC layer uses for the control and name rights; the core only stores and
+ * compares them (default_pager_object_pages finds an object by its name port).
+ */
+import {
+  MEMORY_OBJECT_COPY_DELAY,
+  ReturnCode,
+  VM_PROT_NONE,
+} from "./constants.js";
+import { SeqnoGate, type RequestOrdering } from "./seqno-gate.js";
+import type { PageMap } from "./storage/page-map.js";
+import type { PagingStorage } from "./storage/paging-storage.js";
+import type { PagingFileInfo, StorageError } from "./storage/index.js";
+
+export type ObjectKind = "internal" | "external";
+
+/**
+ * What a failed page-out does to later reads. "object" is mach-defpager's rule and
+ * memory-object-reference §10 (after one failed write every later data_request on the object gets
+ * data_error). "page" confines the damage to the pages whose data was lost.
+ */
+export type WriteErrorPolicy = "object" | "page";
+
+export interface PagerCoreOptions {
+  readonly storage: PagingStorage;
+  readonly writeErrorPolicy?: WriteErrorPolicy;
+  /** Builds the per-object ordering; defaults to SeqnoGate (swap in runtime/mig's when it ships). */
+  readonly makeOrdering?: () => RequestOrdering;
+}
+
+export class PagerObject<Port> {
+  control: Port | null = null;
+  name: Port | null = null;
+  /** Failed page-outs; under the "object" policy any makes every read fail. */
+  writeErrors = 0;
+  readonly lostPages = new Set<number>();
+  live = true;
+
+  constructor(
+    /** Opaque id reported by default_pager_objects (the Hurd reports the record's address). */
+    readonly id: number,
+    readonly kind: ObjectKind,
+    /** external: the limit; reads at or beyond it fail. internal: the size the kernel announced. */
+    readonly sizeBytes: number,
+    readonly map: PageMap,
+    readonly ordering: RequestOrdering,
+  ) {}
+}
+
+/** The answer to data_request, to be sent on the object's control port. */
+export type DataRequestReply =
+  | { readonly kind: "supply"; readonly offset: number; readonly data: Uint8Array; readonly lockValue: number; readonly precious: boolean }
+  | { readonly kind: "unavailable"; readonly offset: number; readonly size: number }
+  | { readonly kind: "error"; readonly offset: number; readonly size: number; readonly error: number; readonly reason: string };
+
+/** The answer to init: memory_object_ready on the control port, or a refusal to log. */
+export type InitReply =
+  | { readonly kind: "ready"; readonly mayCache: boolean; readonly copyStrategy: number }
+  | { readonly kind: "protocol-error"; readonly reason: string };
+
+export interface WriteOutcome {
+  /** Pages written. */
+  readonly stored: number;
+  /** Pages skipped because a copy existed (data_initialize only). */
+  readonly skipped: number;
+  /** Pages whose data was lost, with the storage's reason. */
+  readonly failed: readonly { readonly offset: number; readonly error: StorageError }[];
+}
+
+export interface KernResult<T = void> {
+  readonly code: number;
+  readonly value?: T;
+  readonly error?: StorageError | string;
+}
+
+export interface DefaultPagerInfo {
+  readonly totalSpace: number;
+  readonly freeSpace: number;
+  readonly pageSize: number;
+}
+
+export interface DefaultPagerObjectEntry<Port> {
+  readonly object: number;
+  /** Bytes actually allocated in paging storage. */
+  readonly size: number;
+  /** Its name port, or null before init / between terminate and no-senders. */
+  readonly name: Port | null;
+  readonly kind: ObjectKind;
+}
+
+export class DefaultPagerCore<Port = unknown> {
+  readonly storage: PagingStorage;
+  readonly pageSize: number;
+  readonly writeErrorPolicy: WriteErrorPolicy;
+  private readonly objectTable = new Map<number, PagerObject<Port>>();
+  private readonly makeOrdering: () => RequestOrdering;
+  private nextObjectId = 1;
+  private fileserver: Port | null = null;
+
+  constructor(options: PagerCoreOptions) {
+    this.storage = options.storage;
+    this.pageSize = options.storage.pageSize;
+    this.writeErrorPolicy = options.writeErrorPolicy ?? "object";
+    this.makeOrdering = options.makeOrdering ?? (() => new SeqnoGate());
+  }
+
+  // ---- service port: default_pager.defs and memory_object_default.defs ----
+
+  /** default_pager_object_create: an external, temporary, zero-filled object of `size` bytes. */
+  defaultPagerObjectCreate(size: number): KernResult<PagerObject<Port>> {
+    if (!Number.isSafeInteger(size) || size < 0) return { code: ReturnCode.KERN_INVALID_ARGUMENT, error: `size ${size}` };
+    return { code: ReturnCode.KERN_SUCCESS, value: this.newObject("external", size) };
+  }
+
+  /**
+   * memory_object_create: the kernel hands over a temporary object it created. It stands for the
+   * first init: control and name are recorded and no ready is needed. Messages on the new object port
+   * start at seqno 0 (its receive right has just moved).
+   */
+  memoryObjectCreate(size: number, control: Port, name: Port, pageSize: number): KernResult<PagerObject<Port>> {
+    if (pageSize !== this.pageSize) {
+      return { code: ReturnCode.KERN_INVALID_ARGUMENT, error: `page size ${pageSize}, pager uses ${this.pageSize}` };
+    }
+    if (!Number.isSafeInteger(size) || size < 0) return { code: ReturnCode.KERN_INVALID_ARGUMENT, error: `size ${size}` };
+    const object = this.newObject("internal", size);
+    object.control = control;
+    object.name = name;
+    return { code: ReturnCode.KERN_SUCCESS, value: object };
+  }
+
+  /** default_pager_info: sums over the paging files, in bytes. */
+  info(): DefaultPagerInfo {
+    const s = this.storage.info();
+    return { totalSpace: s.totalPages * s.pageSize, freeSpace: s.freePages * s.pageSize, pageSize: s.pageSize };
+  }
+
+  /** default_pager_objects. */
+  objects(): DefaultPagerObjectEntry<Port>[] {
+    return [...this.objectTable.values()].map((o) => ({
+      object: o.id,
+      size: o.map.size * this.pageSize,
+      name: o.name,
+      kind: o.kind,
+    }));
+  }
+
+  /** default_pager_object_pages: stored offsets of the object whose name port is `name`. */
+  objectPages(name: Port): KernResult<number[]> {
+    for (const o of this.objectTable.values()) {
+      if (o.name !== null && o.name === name) return { code: ReturnCode.KERN_SUCCESS, value: this.storedOffsets(o) };
+    }
+    return { code: ReturnCode.KERN_INVALID_ARGUMENT, error: "no object has that name port" };
+  }
+
+  /** Stored offsets, ascending (also for objects without a name port). */
+  storedOffsets(object: PagerObject<Port>): number[] {
+    return object.map.pages().map((p) => p * this.pageSize);
+  }
+
+  /**
+   * default_pager_paging_file(filename, add). Adding opens (or creates, with sizeBytes) the file;
+   * removing moves its pages to the other files first, as mach-defpager's removal does, and fails
+   * with KERN_FAILURE (keeping the file) when they do not fit.
+   */
+  async pagingFile(filename: string, add: boolean, options: { sizeBytes?: number } = {}): Promise<KernResult<PagingFileInfo>> {
+    const r = add ? this.storage.addFile(filename, options) : await this.storage.removeFile(filename, { movePages: true });
+    if (r.ok) return { code: ReturnCode.KERN_SUCCESS, value: r.value };
+    const code =
+      r.error.code === "NO_SUCH_FILE" || r.error.code === "INVALID_ARGUMENT" || r.error.code === "FILE_EXISTS"
+        ? ReturnCode.KERN_INVALID_ARGUMENT
+        : ReturnCode.KERN_FAILURE;
+    return { code, error: r.error };
+  }
+
+  /** default_pager_register_fileserver: kept, not used yet. */
+  registerFileserver(port: Port): KernResult {
+    this.fileserver = port;
+    return { code: ReturnCode.KERN_SUCCESS };
+  }
+
+  get registeredFileserver(): Port | null {
+    return this.fileserver;
+  }
+
+  lookup(id: number): PagerObject<Port> | undefined {
+    return this.objectTable.get(id);
+  }
+
+  // ---- object ports: memory_object.defs / memory_object_default.defs, in seqno order ----
+
+  /** memory_object_init: record control and name, answer ready(may_cache F, COPY_DELAY). */
+  init(object: PagerObject<Port>, seqno: number, control: Port, name: Port, pageSize: number): Promise<InitReply> {
+    return object.ordering.run(seqno, (): InitReply => {
+      if (!object.live) return { kind: "protocol-error", reason: "init on a destroyed object" };
+      if (pageSize !== this.pageSize) return { kind: "protocol-error", reason: `page size ${pageSize}` };
+      if (object.control !== null) return { kind: "protocol-error", reason: "init while a kernel is still attached" };
+      object.control = control;
+      object.name = name;
+      return { kind: "ready", mayCache: false, copyStrategy: MEMORY_OBJECT_COPY_DELAY };
+    });
+  }
+
+  /**
+   * memory_object_data_request: stored page → supply; never written → unavailable (internal) or a
+   * zero page (external); at or beyond an external object's size, after a lost write, or on a read
+   * failure → data_error. The kernel always asks for exactly one page.
+   */
+  dataRequest(object: PagerObject<Port>, seqno: number, offset: number, length: number, _desiredAccess: number): Promise<DataRequestReply> {
+    return object.ordering.run(seqno, (): DataRequestReply => {
+      const error = (reason: string, code: number = ReturnCode.KERN_FAILURE): DataRequestReply => ({
+        kind: "error",
+        offset,
+        size: Math.max(length, this.pageSize),
+        error: code,
+        reason,
+      });
+      if (!object.live) return error("object destroyed");
+      if (length !== this.pageSize || offset % this.pageSize !== 0 || offset < 0) {
+        return error(`request of ${length} bytes at ${offset}`, ReturnCode.KERN_INVALID_ARGUMENT);
+      }
+      const page = offset / this.pageSize;
+      if (object.kind === "external" && offset >= object.sizeBytes) return error(`offset ${offset} beyond the object's size`);
+      if (this.writeErrorPolicy === "object" ? object.writeErrors > 0 : object.lostPages.has(page)) {
+        return error("an earlier page-out of this object failed");
+      }
+      const data = new Uint8Array(this.pageSize);
+      const read = this.storage.readPage(object.map, page, data);
+      if (!read.ok) return error(read.error.message);
+      if (read.value || object.kind === "external") {
+        return { kind: "supply", offset, data, lockValue: VM_PROT_NONE, precious: false };
+      }
+      return { kind: "unavailable", offset, size: this.pageSize };
+    });
+  }
+
+  /**
+   * memory_object_data_return: always overwrite. dirty and kernel_copy do not change what the
+   * default pager does (every returned page is stored); they are accepted and ignored, as in
+   * mach-defpager. The caller deallocates `data` after this resolves.
+   */
+  dataReturn(object: PagerObject<Port>, seqno: number, offset: number, data: Uint8Array, _dirty: boolean, _kernelCopy: boolean): Promise<WriteOutcome> {
+    return object.ordering.run(seqno, () => this.store(object, offset, data, false));
+  }
+
+  /** memory_object_data_initialize: store only the pages that have no stored copy. */
+  dataInitialize(object: PagerObject<Port>, seqno: number, offset: number, data: Uint8Array): Promise<WriteOutcome> {
+    return object.ordering.run(seqno, () => this.store(object, offset, data, true));
+  }
+
+  /**
+   * memory_object_terminate: the kernel let go. Returns the control and name rights the caller must
+   * now destroy. The data is kept: an external object can be mapped again and gets a new init.
+   */
+  terminate(object: PagerObject<Port>, seqno: number): Promise<{ control: Port | null; name: Port | null }> {
+    return object.ordering.run(seqno, () => {
+      const released = { control: object.control, name: object.name };
+      object.control = null;
+      object.name = null;
+      return released;
+    });
+  }
+
+  /**
+   * The no-senders notification on the object port (sequenced like any other message): nobody can
+   * reach the object any more, so its pages are freed and it leaves the table.
+   */
+  noSenders(object: PagerObject<Port>, seqno: number): Promise<KernResult<number>> {
+    return object.ordering.run(seqno, (): KernResult<number> => {
+      if (!object.live) return { code: ReturnCode.KERN_INVALID_ARGUMENT, error: "object already gone" };
+      if (object.control !== null) {
+        return { code: ReturnCode.KERN_FAILURE, error: "no-senders while a kernel is attached; object kept" };
+      }
+      const freed = this.storage.releaseMap(object.map);
+      object.live = false;
+      this.objectTable.delete(object.id);
+      return { code: ReturnCode.KERN_SUCCESS, value: freed };
+    });
+  }
+
+  /**
+   * copy, data_unlock, lock_completed, supply_completed, change_completed: the default pager never
+   * asks for them (mach-defpager panics). The message still takes its turn, or later ones would stall.
+   */
+  unexpected(object: PagerObject<Port>, seqno: number, what: string): Promise<KernResult> {
+    return object.ordering.run(seqno, () => ({ code: ReturnCode.KERN_FAILURE, error: `unexpected ${what} for a default-pager object` }));
+  }
+
+  // ---- internals ----
+
+  private newObject(kind: ObjectKind, size: number): PagerObject<Port> {
+    const object = new PagerObject<Port>(this.nextObjectId++, kind, size, this.storage.createMap(), this.makeOrdering());
+    this.objectTable.set(object.id, object);
+    return object;
+  }
+
+  private store(object: PagerObject<Port>, offset: number, data: Uint8Array, onlyIfAbsent: boolean): WriteOutcome {
+    const size = this.pageSize;
+    const failed: { offset: number; error: StorageError }[] = [];
+    let stored = 0;
+    let skipped = 0;
+    if (!object.live || offset % size !== 0 || offset < 0 || data.length % size !== 0) {
+      object.writeErrors++;
+      return { stored, skipped, failed: [{ offset, error: { code: "INVALID_ARGUMENT", message: `bad write of ${data.length} bytes at ${offset}` } }] };
+    }
+    for (let at = 0; at < data.length; at += size) {
+      const page = (offset + at) / size;
+      if (onlyIfAbsent && object.map.has(page)) {
+        skipped++;
+        continue;
+      }
+      const r = this.storage.writePage(object.map, page, data.subarray(at, at + size));
+      if (r.ok) {
+        stored++;
+        object.lostPages.delete(page);
+      } else {
+        object.writeErrors++;
+        object.lostPages.add(page);
+        failed.push({ offset: offset + at, error: r.error });
+      }
+    }
+    return { stored, skipped, failed };
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Per-object request ordering by message sequence number (memory-object-reference §8).
+ *
+ * Messages for one memory object are numbered by the kernel as they are dequeued from the object
+ * port (msgh_seqno, starting at 0, reset when the receive right moves). Handlers may be started in
+ * any order, but each object's work must run in seqno order: a data_request must never overtake the
+ * data_return before it. Different objects have different gates and proceed concurrently.
+ *
+ * Every message on the port must take its turn, including notifications and messages the pager
+ * rejects; a seqno that never arrives stalls the later ones, exactly as a lost ticket does in the
+ * Hurd's mach-defpager.
+ */
+export interface RequestOrdering {
+  /** Runs `work` once every lower seqno has finished; resolves (or rejects) with its result. */
+  run<T>(seqno: number, work: () => T | Promise<T>): Promise<T>;
+  /** The seqno whose turn it is now. */
+  readonly next: number;
+}
+
+export class SeqnoOrderError extends Error {}
+
+export class SeqnoGate implements RequestOrdering {
+  private turn: number;
+  private readonly waiting = new Map<number, () => void>();
+
+  constructor(first = 0) {
+    this.turn = first;
+  }
+
+  get next(): number {
+    return this.turn;
+  }
+
+  /** Seqnos queued behind a missing one (for diagnostics). */
+  get pending(): number {
+    return this.waiting.size;
+  }
+
+  async run<T>(seqno: number, work: () => T | Promise<T>): Promise<T> {
+    if (!Number.isInteger(seqno) || seqno < this.turn || this.waiting.has(seqno)) {
+      throw new SeqnoOrderError(`seqno ${seqno} already used or invalid (next is ${this.turn})`);
+    }
+    if (seqno !== this.turn) await new Promise<void>((resolve) => this.waiting.set(seqno, resolve));
+    try {
+      return await work();
+    } finally {
+      this.advance();
+    }
+  }
+
+  private advance(): void {
+    this.turn++;
+    const wake = this.waiting.get(this.turn);
+    if (wake !== undefined) {
+      this.waiting.delete(this.turn);
+      wake();
+    }
+  }
+}
