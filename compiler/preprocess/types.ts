@@ -17,6 +17,14 @@ export interface PreprocessOptions {
   defines?: ReadonlyArray<readonly [name: string, value: string]>;
   /** `-U NAME`, applied after the predefined macros and `-D`s, as cpp does. */
   undefines?: readonly string[];
+  /**
+   * `-D` and `-U` interleaved in command-line order (cpp applies them in that order, so
+   * `-DX -UX` leaves X undefined and `-UX -DX` defines it). When given, it replaces `defines`
+   * and `undefines`.
+   */
+  commandLineMacros?: ReadonlyArray<
+    { kind: "define"; name: string; value: string } | { kind: "undefine"; name: string }
+  >;
   /** `-imacros FILE`: its macro definitions are kept, its output is discarded. */
   imacros?: readonly string[];
   /** Selects the predefined target macros (default `x86_64`). */
@@ -38,7 +46,13 @@ export interface PPToken {
 }
 
 export interface PreprocessResult {
-  /** Preprocessed text: the tokens, separated by single spaces or newlines. */
+  /**
+   * Preprocessed text: the tokens, separated by single spaces or newlines. A newline comes
+   * wherever the original line (or file) changes; on one line, tokens that were adjacent in the
+   * source stay adjacent (so `import <mach/foo.h>;` comes out as written) and a space separates
+   * tokens that had whitespace between them or would otherwise lex as one. The text ends with a
+   * newline unless it is empty.
+   */
   text: string;
   tokens: PPToken[];
   /** Maps an offset in `text` back to the original file:line:column. */
