@@ -87,6 +87,16 @@ export interface MigType {
   /** For flattened `struct { }` types: the C fields, for typed TS interfaces. */
   structFields?: Array<{ name: string; type: MigType; offset: number }>;
   span?: SourceSpan;
+  /**
+   * How the source spelled the in/out msgt_names (`MACH_MSG_TYPE_BOOLEAN` and `_UNSTRUCTURED` are
+   * both 0), for printing types the way `mig -v` does. Added by the semantic phase.
+   */
+  inNameText?: string;
+  outNameText?: string;
+  /** Indefinite arrays: the most wire elements that travel inline (2048 bytes' worth). */
+  maxInlineNumber?: number;
+  /** One of MIG's built-in types (`char short int int64 uintptr_t intptr_t`). */
+  builtin?: boolean;
 }
 
 /** What an argument is, after MIG's rules (mig-reference §5.2). */
@@ -127,6 +137,8 @@ export interface RoutineArgument {
   /** Per-argument dealloc after flags (`dealloc`, `notdealloc`, `dealloc[]`). */
   dealloc: DeallocMode;
   span?: SourceSpan;
+  /** Added by MIG rather than written in the `.defs` (RetCode, the dummy reply port, `xPoly`, `xCnt`, ...). */
+  implicit?: boolean;
 }
 
 export interface Routine {
@@ -165,4 +177,9 @@ export interface InterfaceModel {
   types: MigType[];
   imports: Array<{ which: "import" | "uimport" | "simport" | "dimport" | "iimport"; file: string }>;
   rcsId?: string;
+  /**
+   * True for a file that declares only types (std_types.defs and friends): it has no `subsystem`,
+   * so `subsystem` holds an empty name and base 0, and there are no routines.
+   */
+  typesOnly?: boolean;
 }
