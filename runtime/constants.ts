@@ -181,3 +181,51 @@ export class MachError extends Error {
     this.codeName = codeName;
   }
 }
+
+/** mach_msg_header_t bits beyond the dispositions (kernel-internal ones included, mig-reference §6.1). */
+export const MACH_MSGH_BITS_CIRCULAR = 0x40000000;
+export const MACH_MSGH_BITS_PORTS_MASK = 0x0000ffff;
+
+/** mach_port_right_t (mach-ipc-reference §1.1). */
+export const MACH_PORT_RIGHT_SEND = 0;
+export const MACH_PORT_RIGHT_RECEIVE = 1;
+export const MACH_PORT_RIGHT_SEND_ONCE = 2;
+export const MACH_PORT_RIGHT_PORT_SET = 3;
+export const MACH_PORT_RIGHT_DEAD_NAME = 4;
+export const MACH_PORT_RIGHT_NUMBER = 5;
+
+/** mach_port_type_t bits: MACH_PORT_TYPE(right) = 1 << (right + 16). */
+export const MACH_PORT_TYPE_NONE = 0;
+export const MACH_PORT_TYPE_SEND = 0x00010000;
+export const MACH_PORT_TYPE_RECEIVE = 0x00020000;
+export const MACH_PORT_TYPE_SEND_ONCE = 0x00040000;
+export const MACH_PORT_TYPE_PORT_SET = 0x00080000;
+export const MACH_PORT_TYPE_DEAD_NAME = 0x00100000;
+export const MACH_PORT_TYPE_SEND_RECEIVE = 0x00030000;
+export const MACH_PORT_TYPE_SEND_RIGHTS = 0x00050000;
+export const MACH_PORT_TYPE_PORT_RIGHTS = 0x00070000;
+export const MACH_PORT_TYPE_PORT_OR_DEAD = 0x00170000;
+export const MACH_PORT_TYPE_ALL_RIGHTS = 0x001f0000;
+/** Pseudo-bits OR-ed in by mach_port_type / mach_port_names. */
+export const MACH_PORT_TYPE_DNREQUEST = 0x80000000;
+export const MACH_PORT_TYPE_MAREQUEST = 0x40000000;
+
+export const MACH_PORT_UREFS_MAX = 0xffff;
+export const MACH_PORT_QLIMIT_DEFAULT = 5;
+export const MACH_PORT_QLIMIT_MAX = 16;
+
+/** notify.defs message ids (subsystem notify 64). */
+export const MACH_NOTIFY_FIRST = 64;
+export const MACH_NOTIFY_PORT_DELETED = 65;
+export const MACH_NOTIFY_MSG_ACCEPTED = 66;
+export const MACH_NOTIFY_PORT_DESTROYED = 69;
+export const MACH_NOTIFY_NO_SENDERS = 70;
+export const MACH_NOTIFY_SEND_ONCE = 71;
+export const MACH_NOTIFY_DEAD_NAME = 72;
+export const MACH_NOTIFY_LAST = 77;
+
+/** Special bits a receive or pseudo-receive can OR into its return code. */
+export const MACH_MSG_IPC_SPACE = 0x2000;
+export const MACH_MSG_VM_SPACE = 0x1000;
+export const MACH_MSG_IPC_KERNEL = 0x800;
+export const MACH_MSG_VM_KERNEL = 0x400;

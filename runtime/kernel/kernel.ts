@@ -1,0 +1,360 @@
+/**
+ * The in-process Mach kernel: one per thread or process. It owns the tasks and runs the parts of
+ * IPC that belong to no single task: releasing rights held by messages and by the kernel,
+ * notifications, port death, queues, blocked senders and receivers.
+ *
+ * Everything is synchronous except handing a queued message to a receiver that is already
+ * waiting: the message is dequeued at once (so FIFO order and seqnos are fixed at arrival) and
+ * its copy-out runs in a microtask, so no kernel operation is ever re-entered from inside another.
+ */
+import type { Abi, AbiInfo } from "../abi.js";
+import { abiInfo } from "../abi.js";
+import { writeDescriptor } from "../codec/descriptor.js";
+import {
+  MACH_MSG_TYPE_PORT_RECEIVE,
+  MACH_MSG_TYPE_PORT_SEND,
+  MACH_MSG_TYPE_PORT_SEND_ONCE,
+  MACH_MSGH_BITS_CIRCULAR,
+  MACH_NOTIFY_DEAD_NAME,
+  MACH_NOTIFY_NO_SENDERS,
+  MACH_NOTIFY_PORT_DELETED,
+  MACH_NOTIFY_PORT_DESTROYED,
+  MACH_NOTIFY_SEND_ONCE,
+  MACH_PORT_TYPE_DEAD_NAME,
+  MACH_PORT_TYPE_SEND,
+  MACH_RCV_LARGE,
+  ReturnCode,
+} from "../constants.js";
+import { buildNotification, notificationDataOffset, type NotificationId } from "./notify.js";
+import type { CarriedRight, Entry, KMsg, ReceiveOutcome, ReceiveWaiter } from "./objects.js";
+import { noRight, Port, PortSet } from "./objects.js";
+import { Task } from "./task.js";
+
+
+export class Kernel {
+  readonly abi: AbiInfo;
+  readonly tasks = new Set<Task>();
+  private readonly pending = new Set<Port | PortSet>();
+  private draining = false;
+
+  constructor(abi: Abi | AbiInfo = "x86_64") {
+    this.abi = typeof abi === "string" ? abiInfo(abi) : abi;
+  }
+
+  createTask(label = ""): Task {
+    const task = new Task(this, label);
+    this.tasks.add(task);
+    return task;
+  }
+
+  /**
+   * A port whose receive right the kernel holds: each message sent to it is handed to `handler`,
+   * which then owns it (its rights as port objects). Transports use this for proxy ports.
+   */
+  createKernelPort(handler: (kmsg: KMsg) => void, label = ""): Port {
+    const port = new Port();
+    port.kobject = handler;
+    port.label = label;
+    return port;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Rights held by messages and by the kernel
+
+  /** Adds a send right to `port` for a holder outside any space (a bridge, a kernel message). */
+  makeSend(port: Port): void {
+    port.mscount++;
+    port.srights++;
+  }
+
+  /** Adds a send-once right to `port` for a holder outside any space. */
+  makeSendOnce(port: Port): void {
+    port.sorights++;
+  }
+
+  /** Releases one send right: no-senders if it was the last one and a request is registered. */
+  releaseSend(port: Port): void {
+    port.srights--;
+    if (port.srights === 0 && !port.dead && port.nsrequest) {
+      const so = port.nsrequest;
+      port.nsrequest = null;
+      this.sendNotification(so, MACH_NOTIFY_NO_SENDERS, port.mscount);
+    }
+  }
+
+  /** Destroys a send-once right without a message through it: a send-once notification. */
+  releaseSendOnce(port: Port): void {
+    this.sendNotification(port, MACH_NOTIFY_SEND_ONCE, 0);
+  }
+
+  /** Destroys whatever right a message carried. */
+  releaseCarried(r: CarriedRight): void {
+    const port = r.port;
+    if (!port) return;
+    r.port = null;
+    if (r.type === MACH_MSG_TYPE_PORT_SEND) this.releaseSend(port);
+    else if (r.type === MACH_MSG_TYPE_PORT_SEND_ONCE) this.releaseSendOnce(port);
+    else if (r.type === MACH_MSG_TYPE_PORT_RECEIVE) this.destroyPort(port);
+  }
+
+  /**
+   * Sends notification `id` through the send-once right for `so`, consuming it. For
+   * port-destroyed, `receiveRight` is the port whose receive right the message carries.
+   */
+  sendNotification(so: Port, id: NotificationId, value: number, receiveRight: Port | null = null): void {
+    const bytes = buildNotification(this.abi, id, 0, value);
+    const view = new DataView(bytes.buffer);
+    const rights: CarriedRight[] = [];
+    if (receiveRight) {
+      const at = notificationDataOffset(this.abi);
+      rights.push({ port: receiveRight, dead: false, type: MACH_MSG_TYPE_PORT_RECEIVE, ool: -1, offset: at });
+      writeDescriptor(view, this.abi.headerSize, this.abi, {
+        name: MACH_MSG_TYPE_PORT_RECEIVE,
+        size: this.abi.inlinePortBits,
+        number: 1,
+        inline: true,
+        longForm: false,
+        deallocate: false,
+      });
+    }
+    const kmsg: KMsg = {
+      flags: (view.getUint32(this.abi.header.bits, true) & ~0xffff) >>> 0,
+      size: bytes.length,
+      id,
+      dest: so,
+      destType: MACH_MSG_TYPE_PORT_SEND_ONCE,
+      reply: noRight(),
+      rights,
+      bytes,
+      ool: [],
+      seqno: 0,
+      fromKernel: true,
+    };
+    this.enqueue(kmsg);
+  }
+
+  /** Port-deleted or dead-name for an entry's dead-name request. */
+  notifyName(so: Port, id: typeof MACH_NOTIFY_PORT_DELETED | typeof MACH_NOTIFY_DEAD_NAME, name: number): void {
+    this.sendNotification(so, id, name);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Messages
+
+  /** Destroys a message in the kernel: every right it carries and its regions. */
+  destroyKmsg(kmsg: KMsg): void {
+    const dest = kmsg.dest;
+    if (kmsg.destType === MACH_MSG_TYPE_PORT_SEND) this.releaseSend(dest);
+    else if (kmsg.destType === MACH_MSG_TYPE_PORT_SEND_ONCE) {
+      if (dest.dead) dest.sorights--;
+      else this.releaseSendOnce(dest);
+    }
+    kmsg.destType = 0;
+    this.releaseCarried(kmsg.reply);
+    for (const r of kmsg.rights) this.releaseCarried(r);
+    kmsg.ool = [];
+  }
+
+  /** True if moving `moved`'s receive right into a message for `dest` would make a cycle. */
+  isCircular(moved: Port, dest: Port): boolean {
+    let p: Port | null = dest;
+    for (let guard = 0; p && guard < 1_000_000; guard++) {
+      if (p === moved) return true;
+      if (p.receiver !== null || p.dead) return false;
+      p = p.destination;
+    }
+    return false;
+  }
+
+  /**
+   * Puts a message on its destination's queue (or hands it to a kernel object), ignoring the
+   * queue limit: callers that must respect it check first. A message to a dead port, or a
+   * circular one, is destroyed; the send still succeeded.
+   */
+  enqueue(kmsg: KMsg): void {
+    const port = kmsg.dest;
+    if (port.dead) {
+      this.destroyKmsg(kmsg);
+      return;
+    }
+    for (const r of kmsg.rights) {
+      if (r.type === MACH_MSG_TYPE_PORT_RECEIVE && r.port && this.isCircular(r.port, port)) {
+        kmsg.flags = (kmsg.flags | MACH_MSGH_BITS_CIRCULAR) >>> 0;
+        this.destroyKmsg(kmsg);
+        return;
+      }
+    }
+    for (const r of kmsg.rights) {
+      if (r.type === MACH_MSG_TYPE_PORT_RECEIVE && r.port) r.port.destination = port;
+    }
+    if (port.kobject) {
+      port.kobject(kmsg);
+      return;
+    }
+    port.msgcount++;
+    const q = port.pset ?? port;
+    q.queue.push(kmsg);
+    this.kick(q);
+  }
+
+  /** True if a send through a send right must wait for room. */
+  isFull(port: Port): boolean {
+    return !port.dead && port.kobject === null && port.msgcount >= port.qlimit;
+  }
+
+  /** Takes the oldest message of a port or set and stamps its seqno. */
+  dequeue(q: Port | PortSet): KMsg {
+    const kmsg = q.queue.shift()!;
+    const port = kmsg.dest;
+    kmsg.seqno = port.seqno;
+    port.seqno = (port.seqno + 1) >>> 0;
+    port.msgcount--;
+    this.wakeSenders(port, Infinity);
+    return kmsg;
+  }
+
+  /** Lets up to `max` blocked senders enqueue while there is room. */
+  wakeSenders(port: Port, max: number): void {
+    let woken = 0;
+    while (woken < max && port.blockedSenders.length > 0 && port.msgcount < port.qlimit) {
+      const b = port.blockedSenders.shift()!;
+      woken++;
+      this.enqueue(b.kmsg);
+      b.wake(true);
+    }
+  }
+
+  /** Hands queued messages to waiting receivers, FIFO on both sides. */
+  kick(q: Port | PortSet): void {
+    this.pending.add(q);
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.pending.size > 0) {
+        const next = this.pending.values().next().value as Port | PortSet;
+        this.pending.delete(next);
+        while (next.receivers.length > 0 && next.queue.length > 0) {
+          const w = next.receivers.shift()!;
+          const head = next.queue[0];
+          if (head.size > w.rcvSize && (w.option & MACH_RCV_LARGE) !== 0) {
+            w.deliver({ kind: "too-large", size: head.size });
+          } else {
+            w.deliver({ kind: "message", kmsg: this.dequeue(next) });
+          }
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  failReceivers(q: Port | PortSet, code: number): void {
+    const waiting = q.receivers;
+    q.receivers = [];
+    for (const w of waiting) w.deliver({ kind: "error", code });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Port sets
+
+  joinSet(port: Port, set: PortSet): void {
+    port.pset = set;
+    set.members.add(port);
+    for (const k of port.queue) set.queue.push(k);
+    port.queue = [];
+    this.failReceivers(port, ReturnCode.MACH_RCV_PORT_CHANGED);
+    this.kick(set);
+  }
+
+  leaveSet(port: Port): void {
+    const set = port.pset;
+    if (!set) return;
+    port.pset = null;
+    set.members.delete(port);
+    const mine: KMsg[] = [];
+    const rest: KMsg[] = [];
+    for (const k of set.queue) (k.dest === port ? mine : rest).push(k);
+    set.queue = rest;
+    port.queue = mine.concat(port.queue);
+    this.kick(port);
+  }
+
+  destroySet(set: PortSet): void {
+    set.dead = true;
+    this.failReceivers(set, ReturnCode.MACH_RCV_PORT_DIED);
+    for (const port of [...set.members]) this.leaveSet(port);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Port death (mach-ipc-reference §5.1)
+
+  /**
+   * Detaches a receive right from wherever it was (its set, its waiting receivers) and resets
+   * the counters a move resets. The caller has already updated the holder's entry.
+   */
+  detachReceive(port: Port): void {
+    if (port.pset) this.leaveSet(port);
+    this.failReceivers(port, ReturnCode.MACH_RCV_PORT_DIED);
+    port.receiver = null;
+    port.receiverName = 0;
+    port.destination = null;
+    port.mscount = 0;
+    port.seqno = 0;
+  }
+
+  /** The receive right of `port` is destroyed: port-destroyed if requested, otherwise death. */
+  destroyPort(port: Port): void {
+    if (port.dead) return;
+    this.detachReceive(port);
+    if (port.pdrequest) {
+      const backup = port.pdrequest;
+      port.pdrequest = null;
+      if (!this.isCircular(port, backup)) {
+        this.sendNotification(backup, MACH_NOTIFY_PORT_DESTROYED, 0, port);
+        return;
+      }
+      backup.sorights--; // a circular request right is discarded silently
+    }
+    port.dead = true;
+    port.kobject = null;
+    const blocked = port.blockedSenders;
+    port.blockedSenders = [];
+    for (const b of blocked) {
+      this.destroyKmsg(b.kmsg);
+      b.wake(false);
+    }
+    if (port.nsrequest) {
+      const ns = port.nsrequest;
+      port.nsrequest = null;
+      this.releaseSendOnce(ns);
+    }
+    const queued = port.queue;
+    port.queue = [];
+    port.msgcount = 0;
+    for (const k of queued) this.destroyKmsg(k);
+    const holders = [...port.senderEntries];
+    port.senderEntries.clear();
+    for (const e of holders) this.convertToDeadName(e);
+    for (const cb of port.deathWatchers.splice(0)) cb();
+  }
+
+  /** A send or send-once entry whose port died becomes a dead name (§4.4). */
+  private convertToDeadName(e: Entry): void {
+    const owner = e.owner;
+    if (e.port) owner.forgetPort(e);
+    const dn = e.dnrequest;
+    const base = (e.type & MACH_PORT_TYPE_SEND) !== 0 ? e.urefs : 1;
+    e.type = MACH_PORT_TYPE_DEAD_NAME;
+    e.port = null;
+    e.dnrequest = null;
+    e.urefs = base + (dn ? 1 : 0);
+    if (dn) this.notifyName(dn, MACH_NOTIFY_DEAD_NAME, e.name);
+  }
+
+  /** Messages and waiters a test can inspect. */
+  queuedMessages(port: Port): readonly KMsg[] {
+    return port.pset ? port.pset.queue.filter((k) => k.dest === port) : port.queue;
+  }
+}
+
+export type { ReceiveOutcome, ReceiveWaiter };

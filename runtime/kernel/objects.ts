@@ -1,0 +1,135 @@
+/**
+ * The kernel's objects: ports, port sets, IPC-space entries and kernel messages (a message in
+ * transit, holding its rights as port objects, never as names).
+ */
+import { MACH_PORT_QLIMIT_DEFAULT } from "../constants.js";
+import type { Task } from "./task.js";
+
+/** What a blocked `mach_msg` receive is resolved with. */
+export interface ReceiveWaiter {
+  readonly task: Task;
+  readonly option: number;
+  readonly rcvSize: number;
+  /** Called at most once: with a message handed over (now owned by the waiter), or why not. */
+  deliver(outcome: ReceiveOutcome): void;
+}
+
+/** What a waiting receiver is given. */
+export type ReceiveOutcome =
+  | { kind: "message"; kmsg: KMsg }
+  | { kind: "too-large"; size: number }
+  | { kind: "error"; code: number };
+
+/** A send blocked on a full queue. */
+export interface BlockedSender {
+  readonly kmsg: KMsg;
+  /** Called once: room became available (`true`) or the port died (`false`). */
+  wake(enqueued: boolean): void;
+}
+
+export class Port {
+  private static nextId = 1;
+  /** A number for debugging and tracing; names are per task, this is not a name. */
+  readonly id = Port.nextId++;
+  dead = false;
+  /** The task holding the receive right and its name there; null while in transit, in limbo, or dead. */
+  receiver: Task | null = null;
+  receiverName = 0;
+  /** While in transit: the port the carrying message was sent to (for the circularity check). */
+  destination: Port | null = null;
+  mscount = 0;
+  srights = 0;
+  sorights = 0;
+  seqno = 0;
+  qlimit = MACH_PORT_QLIMIT_DEFAULT;
+  msgcount = 0;
+  pset: PortSet | null = null;
+  /** The port's own FIFO (used while it is in no set). */
+  queue: KMsg[] = [];
+  receivers: ReceiveWaiter[] = [];
+  blockedSenders: BlockedSender[] = [];
+  /** Registered send-once rights (the ports they name). */
+  nsrequest: Port | null = null;
+  pdrequest: Port | null = null;
+  /** Entries, in any space, holding a send or send-once right for this port. */
+  readonly senderEntries = new Set<Entry>();
+  /**
+   * A kernel object: when set, a message sent to the port is handed to this function at once
+   * (no queueing, no limit) and the function owns it. Bridges use this for proxy ports.
+   */
+  kobject: ((kmsg: KMsg) => void) | null = null;
+  /** A free-form label for tracing. */
+  label = "";
+  /** Called once when the port dies (bridges turn proxies into dead names with this). */
+  deathWatchers: Array<() => void> = [];
+}
+
+export class PortSet {
+  dead = false;
+  readonly members = new Set<Port>();
+  /** One FIFO holding the messages of all members in arrival order. */
+  queue: KMsg[] = [];
+  receivers: ReceiveWaiter[] = [];
+  constructor(
+    readonly owner: Task,
+    public name: number,
+  ) {}
+}
+
+/** One name in an IPC space. */
+export interface Entry {
+  readonly owner: Task;
+  name: number;
+  /** MACH_PORT_TYPE_* bits: SEND, RECEIVE, SEND|RECEIVE, SEND_ONCE, PORT_SET or DEAD_NAME. */
+  type: number;
+  /** User references: send or dead-name urefs; 1 for send-once; 0 for receive-only and sets. */
+  urefs: number;
+  port: Port | null;
+  pset: PortSet | null;
+  /** The send-once right (named by its port) registered for a dead-name notification. */
+  dnrequest: Port | null;
+  /** The kernel chose the name (so its index may be recycled). */
+  generated: boolean;
+}
+
+/**
+ * A right carried by a message, as a port object. `port` null means the message carries the
+ * name NULL or DEAD (`dead`), which transfers no right.
+ */
+export interface CarriedRight {
+  port: Port | null;
+  dead: boolean;
+  /** MACH_MSG_TYPE_PORT_SEND, _PORT_SEND_ONCE or _PORT_RECEIVE (0 for a header slot without a right). */
+  type: number;
+  /** Where copy-out writes the name: -1 for inline (an offset into `bytes`), else an index into `ool`. */
+  ool: number;
+  offset: number;
+}
+
+/**
+ * A message in the kernel. `bytes` is the kernel's own copy of the sender's bytes, with port
+ * items' msgt_name already rewritten to the received type and msgt_deallocate normalised; port
+ * slots are filled with names only on copy-out.
+ */
+export interface KMsg {
+  /** msgh_bits without the two disposition bytes (COMPLEX and the other flags). */
+  flags: number;
+  size: number;
+  id: number;
+  /** The destination right (PORT_SEND or PORT_SEND_ONCE). */
+  dest: Port;
+  destType: number;
+  /** The reply right; type 0 and port null when there is none. */
+  reply: CarriedRight;
+  /** Body rights in body order (inline items, then each OOL array's elements in index order). */
+  rights: CarriedRight[];
+  bytes: Uint8Array;
+  ool: Uint8Array[];
+  seqno: number;
+  /** Sent by the kernel (notifications): bypasses the queue limit. */
+  fromKernel: boolean;
+}
+
+export function noRight(): CarriedRight {
+  return { port: null, dead: false, type: 0, ool: -1, offset: -1 };
+}

@@ -1,0 +1,1152 @@
+/**
+ * A task: an IPC space (names -> entries) and the Mach calls that act on it. Calls return a
+ * kern_return_t (or `{ code, ...outs }`) and never throw on bad input.
+ *
+ * Names are chosen like CMU Mach: (index << 8) | generation, the generation bumped each time an
+ * index is reused, and freed indexes are recycled only after a delay, so a just-freed name never
+ * comes back at once.
+ */
+import { writeDescriptor } from "../codec/descriptor.js";
+import { MACH_MSGH_BITS_COMPLEX, msghBits, readHeader, newHeader, writeHeader, writePortSlot } from "../codec/header.js";
+import {
+  isPortRightType,
+  MACH_MSG_TYPE_COPY_SEND,
+  MACH_MSG_TYPE_MAKE_SEND,
+  MACH_MSG_TYPE_MAKE_SEND_ONCE,
+  MACH_MSG_TYPE_MOVE_RECEIVE,
+  MACH_MSG_TYPE_MOVE_SEND,
+  MACH_MSG_TYPE_MOVE_SEND_ONCE,
+  MACH_MSG_TYPE_PORT_RECEIVE,
+  MACH_MSG_TYPE_PORT_SEND,
+  MACH_MSG_TYPE_PORT_SEND_ONCE,
+  MACH_MSGH_BITS_CIRCULAR,
+  MACH_NOTIFY_DEAD_NAME,
+  MACH_NOTIFY_NO_SENDERS,
+  MACH_NOTIFY_PORT_DELETED,
+  MACH_NOTIFY_PORT_DESTROYED,
+  MACH_PORT_DEAD,
+  MACH_PORT_NULL,
+  MACH_PORT_QLIMIT_MAX,
+  MACH_PORT_RIGHT_DEAD_NAME,
+  MACH_PORT_RIGHT_NUMBER,
+  MACH_PORT_RIGHT_PORT_SET,
+  MACH_PORT_RIGHT_RECEIVE,
+  MACH_PORT_RIGHT_SEND,
+  MACH_PORT_RIGHT_SEND_ONCE,
+  MACH_PORT_TYPE_DEAD_NAME,
+  MACH_PORT_TYPE_DNREQUEST,
+  MACH_PORT_TYPE_PORT_SET,
+  MACH_PORT_TYPE_RECEIVE,
+  MACH_PORT_TYPE_SEND,
+  MACH_PORT_TYPE_SEND_ONCE,
+  MACH_PORT_UREFS_MAX,
+  MACH_RCV_LARGE,
+  MACH_RCV_MSG,
+  MACH_RCV_TIMEOUT,
+  MACH_SEND_MSG,
+  MACH_SEND_TIMEOUT,
+  receivedPortType,
+  ReturnCode,
+} from "../constants.js";
+import type { MachMessage } from "../message.js";
+import { parseBody } from "./body.js";
+import type { Kernel, ReceiveOutcome } from "./kernel.js";
+import type { CarriedRight, Entry, KMsg, ReceiveWaiter } from "./objects.js";
+import { noRight, Port, PortSet } from "./objects.js";
+
+const R = ReturnCode;
+/** Freed indexes wait in a FIFO this long before reuse. */
+const NAME_REUSE_DELAY = 64;
+const MAX_INDEX = 0xfffffe;
+const SEND_UREFS_MAX = MACH_PORT_UREFS_MAX - 1;
+
+export interface NameResult {
+  code: number;
+  name: number;
+}
+
+/** mach_port_status_t. */
+export interface PortStatus {
+  mps_pset: number;
+  mps_seqno: number;
+  mps_mscount: number;
+  mps_qlimit: number;
+  mps_msgcount: number;
+  mps_sorights: number;
+  mps_srights: boolean;
+  mps_pdrequest: boolean;
+  mps_nsrequest: boolean;
+}
+
+export interface MachMsgResult {
+  code: number;
+  /**
+   * The received message, or for MACH_RCV_TOO_LARGE a header-only message whose msgh_size is
+   * the real size. Null when nothing was received.
+   */
+  msg: MachMessage | null;
+}
+
+function isValidName(name: number): boolean {
+  return name !== MACH_PORT_NULL && name !== MACH_PORT_DEAD;
+}
+
+export class Task {
+  alive = true;
+  private readonly entries = new Map<number, Entry>();
+  /** The entry holding SEND and/or RECEIVE for a port (at most one per port, §1.2). */
+  private readonly byPort = new Map<Port, Entry>();
+  private nextIndex = 1;
+  private readonly freeIndexes: number[] = [];
+  private readonly generations = new Map<number, number>();
+
+  constructor(
+    readonly kernel: Kernel,
+    readonly label = "",
+  ) {}
+
+  // ---------------------------------------------------------------------------------------------
+  // The name table
+
+  private newName(): number {
+    for (;;) {
+      let index: number;
+      let gen: number;
+      if (this.freeIndexes.length > NAME_REUSE_DELAY || (this.nextIndex > MAX_INDEX && this.freeIndexes.length > 0)) {
+        index = this.freeIndexes.shift()!;
+        gen = ((this.generations.get(index) ?? 0) + 1) & 0xff;
+      } else if (this.nextIndex <= MAX_INDEX) {
+        index = this.nextIndex++;
+        gen = 0;
+      } else {
+        return MACH_PORT_NULL;
+      }
+      this.generations.set(index, gen);
+      const name = index * 256 + gen;
+      if (!this.entries.has(name)) return name;
+    }
+  }
+
+  private addEntry(name: number, type: number, urefs: number, port: Port | null, generated: boolean): Entry {
+    const e: Entry = { owner: this, name, type, urefs, port, pset: null, dnrequest: null, generated };
+    this.entries.set(name, e);
+    if (port && (type & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_RECEIVE)) !== 0) this.byPort.set(port, e);
+    if (port && (type & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_SEND_ONCE)) !== 0) port.senderEntries.add(e);
+    return e;
+  }
+
+  private freeEntry(e: Entry): void {
+    this.entries.delete(e.name);
+    if (e.port) this.forgetPort(e);
+    if (e.generated) this.freeIndexes.push(Math.floor(e.name / 256));
+  }
+
+  /** Drops the port side of an entry's bookkeeping (the entry itself stays). */
+  forgetPort(e: Entry): void {
+    const port = e.port;
+    if (!port) return;
+    if (this.byPort.get(port) === e) this.byPort.delete(port);
+    port.senderEntries.delete(e);
+  }
+
+  /** Fires an entry's dead-name request as port-deleted (the name stopped denoting a live port). */
+  private portDeleted(e: Entry): void {
+    const dn = e.dnrequest;
+    e.dnrequest = null;
+    if (dn) this.kernel.notifyName(dn, MACH_NOTIFY_PORT_DELETED, e.name);
+  }
+
+  /** The entry for a name (for tests and transports: treat as read-only). */
+  entry(name: number): Readonly<Entry> | undefined {
+    return this.entries.get(name);
+  }
+
+  /** The port a name denotes (send, send-once or receive), or null. */
+  portOf(name: number): Port | null {
+    return this.entries.get(name)?.port ?? null;
+  }
+
+  /** This task's name for the send and/or receive right of `port`, or MACH_PORT_NULL. */
+  nameOf(port: Port): number {
+    return this.byPort.get(port)?.name ?? MACH_PORT_NULL;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // mach_port.defs
+
+  mach_port_allocate(right: number): NameResult {
+    if (!this.alive) return { code: R.KERN_INVALID_TASK, name: 0 };
+    if (right !== MACH_PORT_RIGHT_RECEIVE && right !== MACH_PORT_RIGHT_PORT_SET && right !== MACH_PORT_RIGHT_DEAD_NAME) {
+      return { code: R.KERN_INVALID_VALUE, name: 0 };
+    }
+    const name = this.newName();
+    if (name === MACH_PORT_NULL) return { code: R.KERN_NO_SPACE, name: 0 };
+    this.createRight(right, name, true);
+    return { code: R.KERN_SUCCESS, name };
+  }
+
+  mach_port_allocate_name(right: number, name: number): number {
+    if (!this.alive) return R.KERN_INVALID_TASK;
+    if (!isValidName(name)) return R.KERN_INVALID_VALUE;
+    if (right !== MACH_PORT_RIGHT_RECEIVE && right !== MACH_PORT_RIGHT_PORT_SET && right !== MACH_PORT_RIGHT_DEAD_NAME) {
+      return R.KERN_INVALID_VALUE;
+    }
+    if (this.entries.has(name)) return R.KERN_NAME_EXISTS;
+    this.createRight(right, name >>> 0, false);
+    return R.KERN_SUCCESS;
+  }
+
+  /** mach_reply_port(): a new receive right, or MACH_PORT_NULL. */
+  mach_reply_port(): number {
+    return this.mach_port_allocate(MACH_PORT_RIGHT_RECEIVE).name;
+  }
+
+  private createRight(right: number, name: number, generated: boolean): void {
+    if (right === MACH_PORT_RIGHT_RECEIVE) {
+      const port = new Port();
+      port.receiver = this;
+      port.receiverName = name;
+      this.addEntry(name, MACH_PORT_TYPE_RECEIVE, 0, port, generated);
+    } else if (right === MACH_PORT_RIGHT_PORT_SET) {
+      const e = this.addEntry(name, MACH_PORT_TYPE_PORT_SET, 0, null, generated);
+      e.pset = new PortSet(this, name);
+    } else {
+      this.addEntry(name, MACH_PORT_TYPE_DEAD_NAME, 1, null, generated);
+    }
+  }
+
+  mach_port_destroy(name: number): number {
+    if (!this.alive) return R.KERN_INVALID_TASK;
+    const e = this.entries.get(name);
+    if (!e) return R.KERN_INVALID_NAME;
+    this.destroyEntry(e);
+    return R.KERN_SUCCESS;
+  }
+
+  /** Drops every right under an entry (mach_port_destroy, task termination). */
+  private destroyEntry(e: Entry): void {
+    const k = this.kernel;
+    const port = e.port;
+    if (e.type === MACH_PORT_TYPE_DEAD_NAME) {
+      this.freeEntry(e);
+    } else if (e.type === MACH_PORT_TYPE_PORT_SET) {
+      this.freeEntry(e);
+      k.destroySet(e.pset!);
+    } else if (e.type === MACH_PORT_TYPE_SEND_ONCE) {
+      this.freeEntry(e);
+      k.releaseSendOnce(port!);
+      this.portDeleted(e);
+    } else if (e.type === MACH_PORT_TYPE_SEND) {
+      this.freeEntry(e);
+      k.releaseSend(port!);
+      this.portDeleted(e);
+    } else {
+      // RECEIVE, with or without SEND: no-senders (pre-destruction mscount) first, then
+      // port-deleted, then the port is destroyed.
+      this.freeEntry(e);
+      if (e.type & MACH_PORT_TYPE_SEND) k.releaseSend(port!);
+      this.portDeleted(e);
+      k.destroyPort(port!);
+    }
+  }
+
+  mach_port_deallocate(name: number): number {
+    if (!this.alive) return R.KERN_INVALID_TASK;
+    const e = this.entries.get(name);
+    if (!e) return R.KERN_INVALID_NAME;
+    if (e.type === MACH_PORT_TYPE_DEAD_NAME) {
+      if (--e.urefs === 0) this.freeEntry(e);
+      return R.KERN_SUCCESS;
+    }
+    if (e.type & MACH_PORT_TYPE_SEND) {
+      this.dropSendUrefs(e, 1);
+      return R.KERN_SUCCESS;
+    }
+    if (e.type === MACH_PORT_TYPE_SEND_ONCE) {
+      this.destroyEntry(e);
+      return R.KERN_SUCCESS;
+    }
+    return R.KERN_INVALID_RIGHT;
+  }
+
+  /** urefs -= n on a send entry; at 0 the send right goes (SEND|RECEIVE becomes RECEIVE). */
+  private dropSendUrefs(e: Entry, n: number): void {
+    e.urefs -= n;
+    if (e.urefs > 0) return;
+    const port = e.port!;
+    if (e.type & MACH_PORT_TYPE_RECEIVE) {
+      e.type = MACH_PORT_TYPE_RECEIVE;
+      e.urefs = 0;
+      port.senderEntries.delete(e);
+      this.kernel.releaseSend(port);
+    } else {
+      this.destroyEntry(e);
+    }
+  }
+
+  mach_port_mod_refs(name: number, right: number, delta: number): number {
+    if (!this.alive) return R.KERN_INVALID_TASK;
+    if (!(right >= 0 && right < MACH_PORT_RIGHT_NUMBER)) return R.KERN_INVALID_VALUE;
+    const e = this.entries.get(name);
+    if (!e) return R.KERN_INVALID_NAME;
+    const k = this.kernel;
+    switch (right) {
+      case MACH_PORT_RIGHT_SEND: {
+        if (!(e.type & MACH_PORT_TYPE_SEND)) return R.KERN_INVALID_RIGHT;
+        if (e.urefs + delta < 0) return R.KERN_INVALID_VALUE;
+        if (e.urefs + delta > SEND_UREFS_MAX) return R.KERN_UREFS_OVERFLOW;
+        if (delta < 0) this.dropSendUrefs(e, -delta);
+        else e.urefs += delta;
+        return R.KERN_SUCCESS;
+      }
+      case MACH_PORT_RIGHT_RECEIVE: {
+        if (!(e.type & MACH_PORT_TYPE_RECEIVE)) return R.KERN_INVALID_RIGHT;
+        if (delta !== 0 && delta !== -1) return R.KERN_INVALID_VALUE;
+        if (delta === 0) return R.KERN_SUCCESS;
+        const port = e.port!;
+        if (e.type & MACH_PORT_TYPE_SEND) {
+          // The name keeps the send right; port death turns it into a dead name (§2.1).
+          e.type = MACH_PORT_TYPE_SEND;
+        } else {
+          this.freeEntry(e);
+          this.portDeleted(e);
+        }
+        k.destroyPort(port);
+        return R.KERN_SUCCESS;
+      }
+      case MACH_PORT_RIGHT_SEND_ONCE: {
+        if (e.type !== MACH_PORT_TYPE_SEND_ONCE) return R.KERN_INVALID_RIGHT;
+        if (delta !== 0 && delta !== -1) return R.KERN_INVALID_VALUE;
+        if (delta === -1) this.destroyEntry(e);
+        return R.KERN_SUCCESS;
+      }
+      case MACH_PORT_RIGHT_PORT_SET: {
+        if (e.type !== MACH_PORT_TYPE_PORT_SET) return R.KERN_INVALID_RIGHT;
+        if (delta !== 0 && delta !== -1) return R.KERN_INVALID_VALUE;
+        if (delta === -1) this.destroyEntry(e);
+        return R.KERN_SUCCESS;
+      }
+      default: {
+        if (e.type !== MACH_PORT_TYPE_DEAD_NAME) return R.KERN_INVALID_RIGHT;
+        if (e.urefs + delta < 0) return R.KERN_INVALID_VALUE;
+        if (e.urefs + delta > MACH_PORT_UREFS_MAX) return R.KERN_UREFS_OVERFLOW;
+        e.urefs += delta;
+        if (e.urefs === 0) this.freeEntry(e);
+        return R.KERN_SUCCESS;
+      }
+    }
+  }
+
+  mach_port_get_refs(name: number, right: number): { code: number; refs: number } {
+    if (!this.alive) return { code: R.KERN_INVALID_TASK, refs: 0 };
+    if (!(right >= 0 && right < MACH_PORT_RIGHT_NUMBER)) return { code: R.KERN_INVALID_VALUE, refs: 0 };
+    const e = this.entries.get(name);
+    if (!e) return { code: R.KERN_INVALID_NAME, refs: 0 };
+    let refs = 0;
+    if (right === MACH_PORT_RIGHT_SEND) refs = e.type & MACH_PORT_TYPE_SEND ? e.urefs : 0;
+    else if (right === MACH_PORT_RIGHT_RECEIVE) refs = e.type & MACH_PORT_TYPE_RECEIVE ? 1 : 0;
+    else if (right === MACH_PORT_RIGHT_SEND_ONCE) refs = e.type === MACH_PORT_TYPE_SEND_ONCE ? 1 : 0;
+    else if (right === MACH_PORT_RIGHT_PORT_SET) refs = e.type === MACH_PORT_TYPE_PORT_SET ? 1 : 0;
+    else refs = e.type === MACH_PORT_TYPE_DEAD_NAME ? e.urefs : 0;
+    return { code: R.KERN_SUCCESS, refs };
+  }
+
+  mach_port_type(name: number): { code: number; type: number } {
+    if (!this.alive) return { code: R.KERN_INVALID_TASK, type: 0 };
+    const e = this.entries.get(name);
+    if (!e) return { code: R.KERN_INVALID_NAME, type: 0 };
+    return { code: R.KERN_SUCCESS, type: (e.type | (e.dnrequest ? MACH_PORT_TYPE_DNREQUEST : 0)) >>> 0 };
+  }
+
+  mach_port_names(): { code: number; names: number[]; types: number[] } {
+    if (!this.alive) return { code: R.KERN_INVALID_TASK, names: [], types: [] };
+    const names = [...this.entries.keys()].sort((a, b) => a - b);
+    const types = names.map((n) => this.mach_port_type(n).type);
+    return { code: R.KERN_SUCCESS, names, types };
+  }
+
+  mach_port_rename(oldName: number, newName: number): number {
+    if (!this.alive) return R.KERN_INVALID_TASK;
+    if (!isValidName(newName)) return R.KERN_INVALID_VALUE;
+    if (this.entries.has(newName)) return R.KERN_NAME_EXISTS;
+    const e = this.entries.get(oldName);
+    if (!e) return R.KERN_INVALID_NAME;
+    this.entries.delete(oldName);
+    if (e.generated) this.freeIndexes.push(Math.floor(oldName / 256));
+    e.generated = false;
+    e.name = newName >>> 0;
+    this.entries.set(e.name, e);
+    if (e.type & MACH_PORT_TYPE_RECEIVE) e.port!.receiverName = e.name;
+    if (e.pset) e.pset.name = e.name;
+    return R.KERN_SUCCESS;
+  }
+
+  mach_port_move_member(member: number, after: number): number {
+    if (!this.alive) return R.KERN_INVALID_TASK;
+    const m = this.entries.get(member);
+    if (!m) return R.KERN_INVALID_NAME;
+    if (!(m.type & MACH_PORT_TYPE_RECEIVE)) return R.KERN_INVALID_RIGHT;
+    const port = m.port!;
+    let set: PortSet | null = null;
+    if (after !== MACH_PORT_NULL) {
+      const s = this.entries.get(after);
+      if (!s) return R.KERN_INVALID_NAME;
+      if (s.type !== MACH_PORT_TYPE_PORT_SET) return R.KERN_INVALID_RIGHT;
+      set = s.pset!;
+    } else if (!port.pset) {
+      return R.KERN_NOT_IN_SET;
+    }
+    if (port.pset === set) return R.KERN_SUCCESS;
+    if (port.pset) this.kernel.leaveSet(port);
+    if (set) this.kernel.joinSet(port, set);
+    return R.KERN_SUCCESS;
+  }
+
+  mach_port_get_set_status(name: number): { code: number; members: number[] } {
+    if (!this.alive) return { code: R.KERN_INVALID_TASK, members: [] };
+    const e = this.entries.get(name);
+    if (!e) return { code: R.KERN_INVALID_NAME, members: [] };
+    if (e.type !== MACH_PORT_TYPE_PORT_SET) return { code: R.KERN_INVALID_RIGHT, members: [] };
+    const members = [...e.pset!.members].map((p) => p.receiverName).sort((a, b) => a - b);
+    return { code: R.KERN_SUCCESS, members };
+  }
+
+  /** Looks up a receive right: the common INVALID_NAME -> INVALID_RIGHT checks. */
+  private receiveEntry(name: number): { code: number; port: Port | null } {
+    if (!this.alive) return { code: R.KERN_INVALID_TASK, port: null };
+    const e = this.entries.get(name);
+    if (!e) return { code: R.KERN_INVALID_NAME, port: null };
+    if (!(e.type & MACH_PORT_TYPE_RECEIVE)) return { code: R.KERN_INVALID_RIGHT, port: null };
+    return { code: R.KERN_SUCCESS, port: e.port };
+  }
+
+  mach_port_set_qlimit(name: number, qlimit: number): number {
+    if (!(qlimit >= 0 && qlimit <= MACH_PORT_QLIMIT_MAX)) return R.KERN_INVALID_VALUE;
+    const { code, port } = this.receiveEntry(name);
+    if (!port) return code;
+    const old = port.qlimit;
+    port.qlimit = qlimit;
+    if (qlimit > old) this.kernel.wakeSenders(port, qlimit - old);
+    return R.KERN_SUCCESS;
+  }
+
+  mach_port_set_mscount(name: number, mscount: number): number {
+    const { code, port } = this.receiveEntry(name);
+    if (!port) return code;
+    port.mscount = mscount >>> 0;
+    return R.KERN_SUCCESS;
+  }
+
+  mach_port_set_seqno(name: number, seqno: number): number {
+    const { code, port } = this.receiveEntry(name);
+    if (!port) return code;
+    port.seqno = seqno >>> 0;
+    return R.KERN_SUCCESS;
+  }
+
+  mach_port_get_receive_status(name: number): { code: number; status: PortStatus | null } {
+    const { code, port } = this.receiveEntry(name);
+    if (!port) return { code, status: null };
+    return {
+      code: R.KERN_SUCCESS,
+      status: {
+        mps_pset: port.pset ? port.pset.name : MACH_PORT_NULL,
+        mps_seqno: port.seqno,
+        mps_mscount: port.mscount,
+        mps_qlimit: port.qlimit,
+        mps_msgcount: port.msgcount,
+        mps_sorights: port.sorights,
+        mps_srights: port.srights > 0,
+        mps_pdrequest: port.pdrequest !== null,
+        mps_nsrequest: port.nsrequest !== null,
+      },
+    };
+  }
+
+  /** mach_debug's mach_port_get_srights: the exact number of send rights. */
+  mach_port_get_srights(name: number): { code: number; srights: number } {
+    const { code, port } = this.receiveEntry(name);
+    if (!port) return { code, srights: 0 };
+    return { code: R.KERN_SUCCESS, srights: port.srights };
+  }
+
+  /**
+   * mach_port_insert_right(task, name, right, rightPoly), called by `caller` (default: this
+   * task) naming `right` in its own space with disposition `rightPoly`.
+   */
+  mach_port_insert_right(name: number, right: number, rightPoly: number, caller: Task = this): number {
+    if (!isPortRightType(rightPoly)) return R.KERN_INVALID_VALUE;
+    const c = caller.copyinRight(right, rightPoly, true);
+    if (c.code !== R.KERN_SUCCESS) return R.MACH_SEND_INVALID_RIGHT;
+    const carried = c.right;
+    const fail = (code: number): number => {
+      this.kernel.releaseCarried(carried);
+      return code;
+    };
+    if (!this.alive) return fail(R.KERN_INVALID_TASK);
+    if (!isValidName(name)) return fail(R.KERN_INVALID_VALUE);
+    const port = carried.port;
+    if (!port || port.dead) return fail(R.KERN_INVALID_CAPABILITY);
+    const e = this.entries.get(name);
+    if (carried.type === MACH_MSG_TYPE_PORT_SEND_ONCE) {
+      if (e) return fail(R.KERN_NAME_EXISTS);
+      this.addEntry(name >>> 0, MACH_PORT_TYPE_SEND_ONCE, 1, port, false);
+      return R.KERN_SUCCESS;
+    }
+    const existing = this.byPort.get(port);
+    if (existing && existing !== e) return fail(R.KERN_RIGHT_EXISTS);
+    if (e && e !== existing) return fail(R.KERN_NAME_EXISTS);
+    if (carried.type === MACH_MSG_TYPE_PORT_SEND && e && e.type & MACH_PORT_TYPE_SEND && e.urefs >= SEND_UREFS_MAX) {
+      return fail(R.KERN_UREFS_OVERFLOW);
+    }
+    if (!e) {
+      // A fresh name: copy out under the chosen name.
+      if (carried.type === MACH_MSG_TYPE_PORT_SEND) this.addEntry(name >>> 0, MACH_PORT_TYPE_SEND, 1, port, false);
+      else this.installReceive(port, this.addEntry(name >>> 0, MACH_PORT_TYPE_RECEIVE, 0, port, false));
+      return R.KERN_SUCCESS;
+    }
+    this.copyoutInto(e, carried);
+    return R.KERN_SUCCESS;
+  }
+
+  /**
+   * mach_port_extract_right(task, name, disposition) called by `caller`: the right is copied in
+   * from this task (dead names allowed) and copied out into the caller.
+   */
+  mach_port_extract_right(
+    name: number,
+    disposition: number,
+    caller: Task = this,
+  ): { code: number; right: number; acquiredType: number } {
+    if (!this.alive) return { code: R.KERN_INVALID_TASK, right: 0, acquiredType: 0 };
+    if (!isPortRightType(disposition)) return { code: R.KERN_INVALID_VALUE, right: 0, acquiredType: 0 };
+    const c = this.copyinRight(name, disposition, true);
+    if (c.code !== R.KERN_SUCCESS) return { code: c.code, right: 0, acquiredType: 0 };
+    const right = caller.copyoutRight(c.right);
+    return { code: R.KERN_SUCCESS, right, acquiredType: c.right.type };
+  }
+
+  /**
+   * mach_port_request_notification(task, name, id, sync, notify, notifyPoly) called by `caller`:
+   * `notify` names a right in the caller's space (MAKE_SEND_ONCE or MOVE_SEND_ONCE), and the
+   * previous request right comes back as a new send-once name in the caller's space.
+   */
+  mach_port_request_notification(
+    name: number,
+    id: number,
+    sync: number,
+    notify: number,
+    notifyPoly: number,
+    caller: Task = this,
+  ): { code: number; previous: number } {
+    let carried: CarriedRight = noRight();
+    if (isValidName(notify)) {
+      if (!isPortRightType(notifyPoly)) return { code: R.MIG_BAD_ARGUMENTS, previous: 0 };
+      const c = caller.copyinRight(notify, notifyPoly, true);
+      if (c.code !== R.KERN_SUCCESS) return { code: R.MACH_SEND_INVALID_RIGHT, previous: 0 };
+      carried = c.right;
+    } else {
+      carried.dead = notify === MACH_PORT_DEAD;
+    }
+    const fail = (code: number) => {
+      this.kernel.releaseCarried(carried);
+      return { code, previous: 0 };
+    };
+    if (carried.port && carried.type !== MACH_MSG_TYPE_PORT_SEND_ONCE) return fail(R.MIG_BAD_ARGUMENTS);
+    if (carried.dead || (carried.port && carried.port.dead)) return fail(R.KERN_INVALID_CAPABILITY);
+    if (!this.alive) return fail(R.KERN_INVALID_TASK);
+    const so = carried.port;
+    let previous: Port | null = null;
+    switch (id) {
+      case MACH_NOTIFY_PORT_DESTROYED: {
+        if (sync !== 0) return fail(R.KERN_INVALID_VALUE);
+        const { code, port } = this.receiveEntry(name);
+        if (!port) return fail(code);
+        previous = port.pdrequest;
+        port.pdrequest = so;
+        break;
+      }
+      case MACH_NOTIFY_NO_SENDERS: {
+        const { code, port } = this.receiveEntry(name);
+        if (!port) return fail(code);
+        previous = port.nsrequest;
+        port.nsrequest = null;
+        if (so && port.srights === 0 && sync >>> 0 <= port.mscount) {
+          this.kernel.sendNotification(so, MACH_NOTIFY_NO_SENDERS, port.mscount);
+        } else {
+          port.nsrequest = so;
+        }
+        break;
+      }
+      case MACH_NOTIFY_DEAD_NAME: {
+        const e = this.entries.get(name);
+        if (!e) return fail(R.KERN_INVALID_NAME);
+        if (e.type === MACH_PORT_TYPE_PORT_SET) return fail(R.KERN_INVALID_RIGHT);
+        if (e.type === MACH_PORT_TYPE_DEAD_NAME) {
+          if (sync === 0 || !so) return fail(R.KERN_INVALID_ARGUMENT);
+          if (e.urefs >= MACH_PORT_UREFS_MAX) return fail(R.KERN_UREFS_OVERFLOW);
+          e.urefs++;
+          this.kernel.notifyName(so, MACH_NOTIFY_DEAD_NAME, e.name);
+          break;
+        }
+        previous = e.dnrequest;
+        e.dnrequest = so;
+        break;
+      }
+      default:
+        return fail(R.KERN_INVALID_VALUE);
+    }
+    const prev = previous
+      ? caller.copyoutRight({ port: previous, dead: false, type: MACH_MSG_TYPE_PORT_SEND_ONCE, ool: -1, offset: -1 })
+      : MACH_PORT_NULL;
+    return { code: R.KERN_SUCCESS, previous: prev };
+  }
+
+  /** Destroys the space: every entry as by mach_port_destroy (§5.3). */
+  terminate(): void {
+    if (!this.alive) return;
+    this.alive = false;
+    for (const e of [...this.entries.values()]) {
+      if (this.entries.get(e.name) === e) this.destroyEntry(e);
+    }
+    this.kernel.tasks.delete(this);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Rights in and out of the space (§3.3, §3.5), also used by transports
+
+  /** Whether `e` can supply `disposition` (dead names allowed for the send-type moves if `allowDead`). */
+  private canSupply(e: Entry, disposition: number, allowDead: boolean): boolean {
+    switch (disposition) {
+      case MACH_MSG_TYPE_MOVE_RECEIVE:
+      case MACH_MSG_TYPE_MAKE_SEND:
+      case MACH_MSG_TYPE_MAKE_SEND_ONCE:
+        return (e.type & MACH_PORT_TYPE_RECEIVE) !== 0;
+      case MACH_MSG_TYPE_COPY_SEND:
+      case MACH_MSG_TYPE_MOVE_SEND:
+        return (e.type & MACH_PORT_TYPE_SEND) !== 0 || (allowDead && e.type === MACH_PORT_TYPE_DEAD_NAME);
+      case MACH_MSG_TYPE_MOVE_SEND_ONCE:
+        return e.type === MACH_PORT_TYPE_SEND_ONCE || (allowDead && e.type === MACH_PORT_TYPE_DEAD_NAME);
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * Takes a right out of the space as a port object, exactly as a message copy-in does. NULL and
+   * DEAD names carry no right. Returns KERN_INVALID_NAME or KERN_INVALID_RIGHT on failure.
+   */
+  copyinRight(name: number, disposition: number, allowDead: boolean): { code: number; right: CarriedRight } {
+    const right = noRight();
+    if (!isValidName(name)) {
+      right.dead = name === MACH_PORT_DEAD;
+      right.type = receivedPortType(disposition);
+      return { code: R.KERN_SUCCESS, right };
+    }
+    const e = this.entries.get(name);
+    if (!e) return { code: R.KERN_INVALID_NAME, right };
+    if (!this.canSupply(e, disposition, allowDead)) return { code: R.KERN_INVALID_RIGHT, right };
+    return { code: R.KERN_SUCCESS, right: this.copyinEntry(e, disposition) };
+  }
+
+  /** The mutation half of copy-in; `canSupply` has said yes. */
+  private copyinEntry(e: Entry, disposition: number): CarriedRight {
+    const k = this.kernel;
+    const right = noRight();
+    right.type = receivedPortType(disposition);
+    if (e.type === MACH_PORT_TYPE_DEAD_NAME) {
+      right.dead = true;
+      if (disposition !== MACH_MSG_TYPE_COPY_SEND && --e.urefs === 0) this.freeEntry(e);
+      return right;
+    }
+    const port = e.port!;
+    right.port = port;
+    switch (disposition) {
+      case MACH_MSG_TYPE_MOVE_RECEIVE:
+        if (e.type & MACH_PORT_TYPE_SEND) {
+          e.type = MACH_PORT_TYPE_SEND;
+        } else {
+          this.freeEntry(e);
+          this.portDeleted(e);
+        }
+        k.detachReceive(port);
+        break;
+      case MACH_MSG_TYPE_COPY_SEND:
+        port.srights++;
+        break;
+      case MACH_MSG_TYPE_MOVE_SEND:
+        if (e.urefs > 1) {
+          e.urefs--;
+          port.srights++;
+        } else if (e.type & MACH_PORT_TYPE_RECEIVE) {
+          e.type = MACH_PORT_TYPE_RECEIVE;
+          e.urefs = 0;
+          port.senderEntries.delete(e);
+        } else {
+          this.freeEntry(e);
+          this.portDeleted(e);
+        }
+        break;
+      case MACH_MSG_TYPE_MAKE_SEND:
+        port.mscount++;
+        port.srights++;
+        break;
+      case MACH_MSG_TYPE_MOVE_SEND_ONCE:
+        this.freeEntry(e);
+        this.portDeleted(e);
+        break;
+      case MACH_MSG_TYPE_MAKE_SEND_ONCE:
+        port.sorights++;
+        break;
+    }
+    return right;
+  }
+
+  /** Puts a carried right into the space and returns its name (NULL/DEAD for no right). */
+  copyoutRight(r: CarriedRight): number {
+    const port = r.port;
+    if (!port) return r.dead ? MACH_PORT_DEAD : MACH_PORT_NULL;
+    r.port = null;
+    if (!this.alive) {
+      this.kernel.releaseCarried({ ...r, port });
+      return MACH_PORT_NULL;
+    }
+    if (port.dead) {
+      if (r.type === MACH_MSG_TYPE_PORT_SEND) port.srights--;
+      else if (r.type === MACH_MSG_TYPE_PORT_SEND_ONCE) port.sorights--;
+      return MACH_PORT_DEAD;
+    }
+    if (r.type === MACH_MSG_TYPE_PORT_SEND_ONCE) {
+      const name = this.newName();
+      this.addEntry(name, MACH_PORT_TYPE_SEND_ONCE, 1, port, true);
+      return name;
+    }
+    const e = this.byPort.get(port);
+    if (e) {
+      this.copyoutInto(e, { ...r, port });
+      return e.name;
+    }
+    const name = this.newName();
+    if (r.type === MACH_MSG_TYPE_PORT_SEND) {
+      this.addEntry(name, MACH_PORT_TYPE_SEND, 1, port, true);
+    } else {
+      this.installReceive(port, this.addEntry(name, MACH_PORT_TYPE_RECEIVE, 0, port, true));
+    }
+    return name;
+  }
+
+  /** Merges a send or receive right into the existing entry for its port. */
+  private copyoutInto(e: Entry, r: CarriedRight): void {
+    const port = r.port!;
+    if (r.type === MACH_MSG_TYPE_PORT_SEND) {
+      if (e.type & MACH_PORT_TYPE_SEND) {
+        if (e.urefs >= SEND_UREFS_MAX) this.kernel.releaseSend(port);
+        else {
+          e.urefs++;
+          port.srights--;
+        }
+      } else {
+        e.type |= MACH_PORT_TYPE_SEND;
+        e.urefs = 1;
+        port.senderEntries.add(e);
+      }
+    } else {
+      e.type |= MACH_PORT_TYPE_RECEIVE;
+      this.installReceive(port, e);
+    }
+  }
+
+  private installReceive(port: Port, e: Entry): void {
+    port.receiver = this;
+    port.receiverName = e.name;
+    port.destination = null;
+    this.byPort.set(port, e);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // mach_msg
+
+  /**
+   * mach_msg(msg, option, send_size, rcv_size, rcv_name, timeout, notify). The send part runs
+   * synchronously (its copy-in and enqueue happen before this returns); the promise settles when
+   * the whole call is done. A failed send that returns the message (timed out) rewrites `msg` in
+   * place with the rights restored under this task's names. The received message is in the result.
+   */
+  mach_msg(
+    msg: MachMessage | null,
+    option: number,
+    sendSize = msg ? msg.bytes.length : 0,
+    rcvSize = 0,
+    rcvName = MACH_PORT_NULL,
+    timeout = 0,
+    _notify = MACH_PORT_NULL,
+  ): Promise<MachMsgResult> {
+    let sent: number | Promise<number> = R.KERN_SUCCESS;
+    if (option & MACH_SEND_MSG) {
+      if (!msg) return Promise.resolve({ code: R.MACH_SEND_INVALID_DATA, msg: null });
+      sent = this.send(msg, option, sendSize, timeout);
+    }
+    const receive = (code: number): MachMsgResult | Promise<MachMsgResult> => {
+      if (code !== 0 || !(option & MACH_RCV_MSG)) return { code, msg: null };
+      return this.receive(option, rcvSize, rcvName, timeout);
+    };
+    if (typeof sent === "number") return Promise.resolve(receive(sent));
+    return sent.then(receive);
+  }
+
+  private send(msg: MachMessage, option: number, sendSize: number, timeout: number): number | Promise<number> {
+    const k = this.kernel;
+    const abi = k.abi;
+    if (!this.alive) return R.MACH_SEND_INVALID_DEST;
+    if (sendSize < abi.headerSize || sendSize % (abi.alignment === 8 ? 8 : 4) !== 0) return R.MACH_SEND_MSG_TOO_SMALL;
+    if (sendSize > msg.bytes.length) return R.MACH_SEND_INVALID_DATA;
+    const bytes = msg.bytes.slice(0, sendSize);
+    const view = new DataView(bytes.buffer);
+    const h = readHeader(view, abi, newHeader());
+    const destDisp = h.bits & 0xff;
+    const replyDisp = (h.bits >>> 8) & 0xff;
+    if (destDisp < MACH_MSG_TYPE_MOVE_SEND || destDisp > MACH_MSG_TYPE_MAKE_SEND_ONCE) return R.MACH_SEND_INVALID_HEADER;
+    if (replyDisp !== 0 && (replyDisp < MACH_MSG_TYPE_MOVE_SEND || replyDisp > MACH_MSG_TYPE_MAKE_SEND_ONCE)) {
+      return R.MACH_SEND_INVALID_HEADER;
+    }
+    if (replyDisp === 0 && h.localPort !== MACH_PORT_NULL) return R.MACH_SEND_INVALID_HEADER;
+
+    const header = this.copyinHeader(h.remotePort, destDisp, h.localPort, replyDisp);
+    if (typeof header === "number") return header;
+    const kmsg: KMsg = {
+      flags: (h.bits & ~0xffff & ~MACH_MSGH_BITS_CIRCULAR) >>> 0,
+      size: sendSize,
+      id: h.id,
+      dest: header.dest,
+      destType: receivedPortType(destDisp),
+      reply: header.reply,
+      rights: [],
+      bytes,
+      ool: [],
+      seqno: 0,
+      fromKernel: false,
+    };
+    if (h.bits & MACH_MSGH_BITS_COMPLEX) {
+      const code = this.copyinBody(kmsg, view, msg);
+      if (code !== 0) {
+        k.destroyKmsg(kmsg);
+        return code;
+      }
+    }
+    const port = kmsg.dest;
+    if (kmsg.destType === MACH_MSG_TYPE_PORT_SEND && k.isFull(port)) {
+      if (option & MACH_SEND_TIMEOUT && timeout === 0) {
+        this.pseudoReceive(kmsg, msg);
+        return R.MACH_SEND_TIMED_OUT;
+      }
+      return new Promise<number>((resolve) => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const blocked = {
+          kmsg,
+          wake: () => {
+            if (timer !== undefined) clearTimeout(timer);
+            resolve(R.KERN_SUCCESS);
+          },
+        };
+        port.blockedSenders.push(blocked);
+        if (option & MACH_SEND_TIMEOUT) {
+          timer = setTimeout(() => {
+            const i = port.blockedSenders.indexOf(blocked);
+            if (i < 0) return;
+            port.blockedSenders.splice(i, 1);
+            this.pseudoReceive(kmsg, msg);
+            resolve(R.MACH_SEND_TIMED_OUT);
+          }, timeout);
+        }
+      });
+    }
+    k.enqueue(kmsg);
+    return R.KERN_SUCCESS;
+  }
+
+  /** Header copy-in, all or nothing (§3.4). */
+  private copyinHeader(
+    destName: number,
+    destDisp: number,
+    replyName: number,
+    replyDisp: number,
+  ): number | { dest: Port; reply: CarriedRight } {
+    const de = isValidName(destName) ? this.entries.get(destName) : undefined;
+    if (!de) return R.MACH_SEND_INVALID_DEST;
+    let reply = noRight();
+    if (replyDisp !== 0) reply.type = receivedPortType(replyDisp);
+    if (replyName === destName) {
+      if (!this.canSupply(de, replyDisp, true)) return R.MACH_SEND_INVALID_REPLY;
+      if (destDisp === MACH_MSG_TYPE_MOVE_SEND_ONCE || replyDisp === MACH_MSG_TYPE_MOVE_SEND_ONCE) {
+        return R.MACH_SEND_INVALID_DEST;
+      }
+      if (!this.canSupply(de, destDisp, false)) return R.MACH_SEND_INVALID_DEST;
+      if (destDisp === MACH_MSG_TYPE_MOVE_SEND && replyDisp === MACH_MSG_TYPE_MOVE_SEND && de.urefs < 2) {
+        return R.MACH_SEND_INVALID_DEST;
+      }
+      // COPY before MOVE, so a single uref serves both.
+      if (replyDisp === MACH_MSG_TYPE_COPY_SEND && destDisp === MACH_MSG_TYPE_MOVE_SEND) {
+        reply = this.copyinEntry(de, replyDisp);
+        const dest = this.copyinEntry(de, destDisp);
+        return { dest: dest.port!, reply };
+      }
+      const dest = this.copyinEntry(de, destDisp);
+      reply = this.copyinEntry(de, replyDisp);
+      return { dest: dest.port!, reply };
+    }
+    let re: Entry | undefined;
+    if (isValidName(replyName)) {
+      re = this.entries.get(replyName);
+      if (!re) return R.MACH_SEND_INVALID_REPLY;
+      if (!this.canSupply(re, replyDisp, true)) return R.MACH_SEND_INVALID_REPLY;
+    } else {
+      reply.dead = replyName === MACH_PORT_DEAD;
+    }
+    if (!this.canSupply(de, destDisp, false)) return R.MACH_SEND_INVALID_DEST;
+    const dest = this.copyinEntry(de, destDisp);
+    if (re) reply = this.copyinEntry(re, replyDisp);
+    return { dest: dest.port!, reply };
+  }
+
+  /** Body copy-in (§3.6). On failure the rights copied so far stay in `kmsg` for destruction. */
+  private copyinBody(kmsg: KMsg, view: DataView, msg: MachMessage): number {
+    const abi = this.kernel.abi;
+    const parsed = parseBody(abi, view, kmsg.size);
+    let carriesRights = false;
+    for (const item of parsed.items) {
+      const isPort = isPortRightType(item.name);
+      if (isPort || !item.inline) carriesRights = true;
+      if (item.inline) {
+        if (!isPort) continue;
+        for (let i = 0; i < item.number; i++) {
+          const at = item.dataOffset + i * abi.inlinePortSize;
+          const c = this.copyinRight(view.getUint32(at, true), item.name, true);
+          if (c.code !== 0) return R.MACH_SEND_INVALID_RIGHT;
+          c.right.offset = at;
+          kmsg.rights.push(c.right);
+          writePortSlot(view, at, abi, 0);
+        }
+        writeDescriptor(view, item.descOffset, abi, { ...item, name: receivedPortType(item.name) });
+        continue;
+      }
+      // Out of line: the kernel's own copy of the region (taken over when the sender deallocates).
+      const region = msg.ool[item.oolIndex];
+      const length = item.dataBytes;
+      if (length > 0 && (!region || region.length < length)) return R.MACH_SEND_INVALID_MEMORY;
+      let copy: Uint8Array;
+      if (length === 0) copy = new Uint8Array(0);
+      else if (item.deallocate && region!.length === length) copy = region!;
+      else copy = region!.slice(0, length);
+      if (item.deallocate && length > 0) msg.ool[item.oolIndex] = new Uint8Array(0);
+      const oolIndex = kmsg.ool.length;
+      kmsg.ool.push(copy);
+      if (isPort) {
+        const names = new DataView(copy.buffer, copy.byteOffset, copy.byteLength);
+        for (let i = 0; i < item.number; i++) {
+          const c = this.copyinRight(names.getUint32(i * 4, true), item.name, true);
+          if (c.code !== 0) return R.MACH_SEND_INVALID_RIGHT;
+          c.right.ool = oolIndex;
+          c.right.offset = i * 4;
+          kmsg.rights.push(c.right);
+          names.setUint32(i * 4, 0, true);
+        }
+      }
+      view.setUint32(item.dataOffset, 0, true);
+      if (abi.pointerSize === 8) view.setUint32(item.dataOffset + 4, 0, true);
+      writeDescriptor(view, item.descOffset, abi, {
+        ...item,
+        name: isPort ? receivedPortType(item.name) : item.name,
+        deallocate: true,
+      });
+    }
+    if (parsed.code !== 0) return parsed.code;
+    if (!carriesRights) kmsg.flags = (kmsg.flags & ~MACH_MSGH_BITS_COMPLEX) >>> 0;
+    return 0;
+  }
+
+  /** A failed send returns the message: every right back into this space, header not swapped (§3.10). */
+  private pseudoReceive(kmsg: KMsg, msg: MachMessage): void {
+    const destName = this.copyoutRight({ port: kmsg.dest, dead: false, type: kmsg.destType, ool: -1, offset: -1 });
+    const replyType = kmsg.reply.type;
+    const replyName = this.copyoutRight(kmsg.reply);
+    this.copyoutBody(kmsg);
+    const view = new DataView(kmsg.bytes.buffer);
+    writeHeader(view, this.kernel.abi, {
+      bits: (kmsg.flags | msghBits(kmsg.destType, replyType)) >>> 0,
+      size: kmsg.size,
+      remotePort: destName,
+      localPort: replyName,
+      seqno: 0,
+      id: kmsg.id,
+    });
+    msg.bytes = kmsg.bytes;
+    msg.ool = kmsg.ool;
+  }
+
+  private copyoutBody(kmsg: KMsg): void {
+    const abi = this.kernel.abi;
+    const view = new DataView(kmsg.bytes.buffer);
+    for (const r of kmsg.rights) {
+      const name = this.copyoutRight(r);
+      if (r.ool < 0) writePortSlot(view, r.offset, abi, name);
+      else {
+        const region = kmsg.ool[r.ool];
+        new DataView(region.buffer, region.byteOffset, region.byteLength).setUint32(r.offset, name, true);
+      }
+    }
+  }
+
+  private receive(option: number, rcvSize: number, rcvName: number, timeout: number): MachMsgResult | Promise<MachMsgResult> {
+    const k = this.kernel;
+    if (!this.alive) return { code: R.MACH_RCV_INVALID_NAME, msg: null };
+    const e = isValidName(rcvName) ? this.entries.get(rcvName) : undefined;
+    let q: Port | PortSet;
+    if (e && e.type & MACH_PORT_TYPE_RECEIVE) {
+      if (e.port!.pset) return { code: R.MACH_RCV_IN_SET, msg: null };
+      q = e.port!;
+    } else if (e && e.type === MACH_PORT_TYPE_PORT_SET) {
+      q = e.pset!;
+    } else {
+      return { code: R.MACH_RCV_INVALID_NAME, msg: null };
+    }
+    if (q.queue.length > 0) {
+      const head = q.queue[0];
+      if (head.size > rcvSize && option & MACH_RCV_LARGE) return this.tooLargeKept(head.size);
+      return this.completeReceive(k.dequeue(q), rcvSize);
+    }
+    if (option & MACH_RCV_TIMEOUT && timeout === 0) return { code: R.MACH_RCV_TIMED_OUT, msg: null };
+    return new Promise<MachMsgResult>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const waiter: ReceiveWaiter = {
+        task: this,
+        option,
+        rcvSize,
+        deliver: (outcome: ReceiveOutcome) => {
+          if (timer !== undefined) clearTimeout(timer);
+          if (outcome.kind === "message") {
+            queueMicrotask(() => resolve(this.completeReceive(outcome.kmsg, rcvSize)));
+          } else if (outcome.kind === "too-large") {
+            resolve(this.tooLargeKept(outcome.size));
+          } else {
+            resolve({ code: outcome.code, msg: null });
+          }
+        },
+      };
+      q.receivers.push(waiter);
+      if (option & MACH_RCV_TIMEOUT) {
+        timer = setTimeout(() => {
+          const i = q.receivers.indexOf(waiter);
+          if (i < 0) return;
+          q.receivers.splice(i, 1);
+          resolve({ code: R.MACH_RCV_TIMED_OUT, msg: null });
+        }, timeout);
+      }
+    });
+  }
+
+  private tooLargeKept(size: number): MachMsgResult {
+    const bytes = new Uint8Array(this.kernel.abi.headerSize);
+    new DataView(bytes.buffer).setUint32(this.kernel.abi.header.size, size, true);
+    return { code: R.MACH_RCV_TOO_LARGE, msg: { bytes, ool: [] } };
+  }
+
+  /** Consumes the destination right on receipt and returns the local name (§3.2, §3.5). */
+  private consumeDest(kmsg: KMsg): number {
+    const port = kmsg.dest;
+    const local = port.dead ? MACH_PORT_DEAD : port.receiver === this ? port.receiverName : MACH_PORT_NULL;
+    if (kmsg.destType === MACH_MSG_TYPE_PORT_SEND) this.kernel.releaseSend(port);
+    else if (port.dead || port.receiver === this) port.sorights--;
+    else this.kernel.releaseSendOnce(port);
+    return local;
+  }
+
+  /** Copy-out of a dequeued message into this space. */
+  private completeReceive(kmsg: KMsg, rcvSize: number): MachMsgResult {
+    const abi = this.kernel.abi;
+    const destType = kmsg.destType;
+    if (!this.alive) {
+      this.kernel.destroyKmsg(kmsg);
+      return { code: R.MACH_RCV_INVALID_NAME, msg: null };
+    }
+    if (kmsg.size > rcvSize) {
+      const local = this.consumeDest(kmsg);
+      const replyType = kmsg.reply.type;
+      this.kernel.releaseCarried(kmsg.reply);
+      for (const r of kmsg.rights) this.kernel.releaseCarried(r);
+      const bytes = new Uint8Array(abi.headerSize);
+      writeHeader(new DataView(bytes.buffer), abi, {
+        bits: (kmsg.flags | msghBits(replyType, destType)) >>> 0,
+        size: kmsg.size,
+        remotePort: MACH_PORT_NULL,
+        localPort: local,
+        seqno: kmsg.seqno,
+        id: kmsg.id,
+      });
+      return { code: R.MACH_RCV_TOO_LARGE, msg: { bytes, ool: [] } };
+    }
+    const local = this.consumeDest(kmsg);
+    const replyType = kmsg.reply.type;
+    const remote = this.copyoutRight(kmsg.reply);
+    this.copyoutBody(kmsg);
+    writeHeader(new DataView(kmsg.bytes.buffer), abi, {
+      bits: (kmsg.flags | msghBits(replyType, destType)) >>> 0,
+      size: kmsg.size,
+      remotePort: remote,
+      localPort: local,
+      seqno: kmsg.seqno,
+      id: kmsg.id,
+    });
+    return { code: R.KERN_SUCCESS, msg: { bytes: kmsg.bytes, ool: kmsg.ool } };
+  }
+
+  /**
+   * mach_msg_destroy: releases every right a received (or unsent) message in this space holds,
+   * the remote (reply) right and the body's, and drops its out-of-line regions. The local port
+   * holds no right (receiving consumed it).
+   */
+  mach_msg_destroy(msg: MachMessage): void {
+    const abi = this.kernel.abi;
+    if (msg.bytes.length < abi.headerSize) return;
+    const view = new DataView(msg.bytes.buffer, msg.bytes.byteOffset, msg.bytes.byteLength);
+    const h = readHeader(view, abi, newHeader());
+    this.destroyName(h.remotePort, h.bits & 0xff);
+    if (!(h.bits & MACH_MSGH_BITS_COMPLEX)) return;
+    const size = Math.min(h.size, msg.bytes.length);
+    for (const item of parseBody(abi, view, size).items) {
+      const isPort = isPortRightType(item.name);
+      if (item.inline) {
+        if (!isPort) continue;
+        for (let i = 0; i < item.number; i++) {
+          this.destroyName(view.getUint32(item.dataOffset + i * abi.inlinePortSize, true), item.name);
+        }
+        continue;
+      }
+      const region = msg.ool[item.oolIndex];
+      if (region && isPort) {
+        const names = new DataView(region.buffer, region.byteOffset, region.byteLength);
+        for (let i = 0; i < item.number && (i + 1) * 4 <= region.length; i++) {
+          this.destroyName(names.getUint32(i * 4, true), item.name);
+        }
+      }
+      if (region) msg.ool[item.oolIndex] = new Uint8Array(0);
+    }
+  }
+
+  /** Releases one right of the given type under a name (mach_msg_destroy_port). */
+  destroyName(name: number, type: number): void {
+    if (!isValidName(name)) return;
+    switch (type) {
+      case MACH_MSG_TYPE_PORT_SEND:
+      case MACH_MSG_TYPE_PORT_SEND_ONCE:
+        this.mach_port_deallocate(name);
+        break;
+      case MACH_MSG_TYPE_PORT_RECEIVE:
+        this.mach_port_mod_refs(name, MACH_PORT_RIGHT_RECEIVE, -1);
+        break;
+      case MACH_MSG_TYPE_COPY_SEND:
+      case MACH_MSG_TYPE_MAKE_SEND:
+      case MACH_MSG_TYPE_MAKE_SEND_ONCE:
+        break;
+    }
+  }
+}
