@@ -1,0 +1,707 @@
+/**
+ * A model of the kernel side of external memory management (memory-object-reference §2–§5, §9
+ * "Kernel-side VM model"), independent of IPC. Tasks map memory objects; byte reads and writes fault
+ * pages in through data_request; a bounded set of resident pages is kept in active/inactive LRU
+ * queues and dirty pages are evicted with data_return; anonymous memory gets a default-pager object
+ * (memory_object_create) at its first page-out.
+ *
+ * Outgoing messages go through MemoryManagerLink / DefaultPagerLink. The manager's calls on control
+ * ports are the public methods in the "control port" section; each returns a kern_return_t.
+ *
+ * Not modelled (yet): copy-on-write (vm_map copy = TRUE, shadow and copy objects, data_initialize
+ * pushes), partial vm_deallocate, wiring, the external-object request limit (50), pageout
+ * batching and laundry throttling, and the data_unavailable "offset 0, > 8192 bytes" quirk.
+ */
+import {
+  MEMORY_OBJECT_COPY_TEMPORARY,
+  MEMORY_OBJECT_RETURN_ALL,
+  MEMORY_OBJECT_RETURN_NONE,
+  ReturnCode,
+  VM_PROT_ALL,
+  VM_PROT_NO_CHANGE,
+  VM_PROT_READ,
+  VM_PROT_WRITE,
+} from "../constants.js";
+import type { DefaultPagerLink, MemoryManagerLink, MemoryObjectPort, ReplyPort } from "./links.js";
+import { KernelObjectPort, MemoryControl } from "./ports.js";
+import { Placeholder, ResidentPage, VmObject, Wakeup } from "./vm-object.js";
+
+/** A failure of a kernel call, carrying the kern_return_t. */
+export class KernError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The exception a faulting thread gets (EXC_BAD_ACCESS with this code and the address). */
+export class MemoryFault extends KernError {
+  constructor(
+    code: number,
+    readonly address: number,
+    message: string,
+  ) {
+    super(code, message);
+  }
+}
+
+export interface MapEntry {
+  readonly start: number;
+  readonly end: number;
+  readonly object: VmObject;
+  readonly offset: number;
+  readonly protection: number;
+}
+
+export class Task {
+  readonly entries: MapEntry[] = [];
+  alive = true;
+  /** Next address tried for "anywhere" mappings. */
+  nextAddress = 0x1000_0000;
+  constructor(readonly id: number) {}
+}
+
+export interface VmKernelOptions {
+  readonly manager: MemoryManagerLink;
+  readonly pageSize?: number;
+  /** The bound on resident pages (the model's physical memory). */
+  readonly residentLimit: number;
+}
+
+export interface VmMapOptions {
+  readonly size: number;
+  /** A memory object port, or null for anonymous zero-fill memory. */
+  readonly object: MemoryObjectPort | null;
+  readonly offset?: number;
+  /** A fixed address; otherwise the kernel chooses one. */
+  readonly address?: number;
+  readonly protection?: number;
+  readonly copy?: boolean;
+}
+
+export interface VmStatistics {
+  resident: number;
+  faults: number;
+  pageins: number;
+  pageouts: number;
+  zeroFills: number;
+  cleanDrops: number;
+}
+
+export class VmKernel {
+  readonly pageSize: number;
+  readonly residentLimit: number;
+  readonly stats: VmStatistics = { resident: 0, faults: 0, pageins: 0, pageouts: 0, zeroFills: 0, cleanDrops: 0 };
+  private readonly manager: MemoryManagerLink;
+  private defaultPager: DefaultPagerLink | null = null;
+  private defaultPagerWakeup: (() => void)[] = [];
+  /** Port → VM object (the port's kernel-object type PAGER). */
+  private readonly bound = new Map<MemoryObjectPort, VmObject>();
+  private readonly active = new Map<ResidentPage, true>();
+  private readonly inactive = new Map<ResidentPage, true>();
+  private nextTaskId = 1;
+  /** Page-outs whose send has not settled, so tests can wait for quiescence. */
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Failures of one-way sends nobody waits for (the IPC layer would log them). */
+  readonly sendFailures: unknown[] = [];
+
+  constructor(options: VmKernelOptions) {
+    this.manager = options.manager;
+    this.pageSize = options.pageSize ?? 4096;
+    if (options.residentLimit < 1) throw new RangeError("residentLimit must be at least 1");
+    this.residentLimit = options.residentLimit;
+  }
+
+  // ---- host and tasks ----
+
+  /** vm_set_default_memory_manager. Internal pages become evictable once one is registered. */
+  setDefaultMemoryManager(link: DefaultPagerLink | null): DefaultPagerLink | null {
+    const old = this.defaultPager;
+    this.defaultPager = link;
+    if (link !== null) for (const wake of this.defaultPagerWakeup.splice(0)) wake();
+    return old;
+  }
+
+  createTask(): Task {
+    return new Task(this.nextTaskId++);
+  }
+
+  async taskTerminate(task: Task): Promise<void> {
+    task.alive = false;
+    for (const entry of task.entries.splice(0)) await this.releaseObject(entry.object);
+  }
+
+  /** vm_allocate: anonymous memory. Nothing is sent until a page of it is evicted. */
+  vmAllocate(task: Task, size: number): Promise<number> {
+    return this.vmMap(task, { size, object: null });
+  }
+
+  /** vm_map. The first map of a memory object port sends init; faults wait for ready, vm_map does not. */
+  async vmMap(task: Task, options: VmMapOptions): Promise<number> {
+    const { size, object: port } = options;
+    const offset = options.offset ?? 0;
+    const protection = options.protection ?? VM_PROT_ALL;
+    if (!task.alive) throw new KernError(ReturnCode.KERN_INVALID_TASK, "task is dead");
+    if (size <= 0 || !Number.isSafeInteger(size)) throw new KernError(ReturnCode.KERN_INVALID_ARGUMENT, `size ${size}`);
+    if ((protection & ~VM_PROT_ALL) !== 0) throw new KernError(ReturnCode.KERN_INVALID_ARGUMENT, "protection");
+    if (offset % this.pageSize !== 0) throw new KernError(ReturnCode.KERN_INVALID_ARGUMENT, "unaligned offset");
+    if (options.copy === true) throw new KernError(ReturnCode.KERN_INVALID_ARGUMENT, "copy-on-write mappings are not modelled");
+    const length = this.roundPage(size);
+    const start = this.chooseAddress(task, options.address, length);
+    let object: VmObject;
+    if (port === null) {
+      object = new VmObject(true, true, length);
+      object.refs = 1;
+    } else {
+      object = await this.enterObject(port, offset + length);
+    }
+    task.entries.push({ start, end: start + length, object, offset, protection });
+    task.entries.sort((a, b) => a.start - b.start);
+    return start;
+  }
+
+  /** vm_deallocate of a whole mapping. The last reference to an object terminates (or caches) it. */
+  async vmDeallocate(task: Task, address: number, size: number): Promise<void> {
+    const i = task.entries.findIndex((e) => e.start === address && e.end === address + this.roundPage(size));
+    if (i < 0) throw new KernError(ReturnCode.KERN_INVALID_ADDRESS, "only whole mappings can be deallocated here");
+    const [entry] = task.entries.splice(i, 1);
+    await this.releaseObject(entry!.object);
+  }
+
+  // ---- task memory ----
+
+  async read(task: Task, address: number, length: number): Promise<Uint8Array> {
+    const out = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const at = address + done;
+      const inPage = at % this.pageSize;
+      const n = Math.min(length - done, this.pageSize - inPage);
+      const from = done;
+      await this.access(task, at, VM_PROT_READ, (page) => out.set(page.data.subarray(inPage, inPage + n), from));
+      done += n;
+    }
+    return out;
+  }
+
+  async write(task: Task, address: number, data: Uint8Array): Promise<void> {
+    let done = 0;
+    while (done < data.length) {
+      const at = address + done;
+      const inPage = at % this.pageSize;
+      const n = Math.min(data.length - done, this.pageSize - inPage);
+      const from = done;
+      await this.access(task, at, VM_PROT_READ | VM_PROT_WRITE, (page) => {
+        page.data.set(data.subarray(from, from + n), inPage);
+        page.dirty = true;
+      });
+      done += n;
+    }
+  }
+
+  /** Waits until no page-out or termination send is pending (for tests and orderly shutdown). */
+  async quiesce(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  // ---- control port: calls from the memory manager ----
+
+  /** memory_object_ready. */
+  memoryObjectReady(control: MemoryControl, mayCache: boolean, copyStrategy: number): number {
+    const object = control.object;
+    if (object === null) return ReturnCode.KERN_INVALID_ARGUMENT;
+    if (copyStrategy < 0 || copyStrategy > MEMORY_OBJECT_COPY_TEMPORARY) return ReturnCode.KERN_INVALID_ARGUMENT;
+    this.applyAttributes(object, mayCache, copyStrategy);
+    return ReturnCode.KERN_SUCCESS;
+  }
+
+  /** memory_object_change_attributes; change_completed goes to replyTo afterwards, without the control port. */
+  async changeAttributes(control: MemoryControl, mayCache: boolean, copyStrategy: number, replyTo: ReplyPort | null): Promise<number> {
+    const object = control.object;
+    if (object === null) return ReturnCode.KERN_INVALID_ARGUMENT;
+    if (copyStrategy < 0 || copyStrategy > MEMORY_OBJECT_COPY_TEMPORARY) return ReturnCode.KERN_INVALID_ARGUMENT;
+    this.applyAttributes(object, mayCache, copyStrategy);
+    if (object.cached && !mayCache) {
+      object.cached = false;
+      await this.terminateObject(object);
+    }
+    if (replyTo !== null) await this.manager.changeCompleted(replyTo, mayCache, copyStrategy);
+    return ReturnCode.KERN_SUCCESS;
+  }
+
+  /** memory_object_get_attributes. */
+  getAttributes(control: MemoryControl): { code: number; ready: boolean; mayCache: boolean; copyStrategy: number } {
+    const object = control.object;
+    if (object === null) return { code: ReturnCode.KERN_INVALID_ARGUMENT, ready: false, mayCache: false, copyStrategy: 0 };
+    return { code: ReturnCode.KERN_SUCCESS, ready: object.pagerReady, mayCache: object.mayCache, copyStrategy: object.copyStrategy };
+  }
+
+  /**
+   * memory_object_data_supply. Per page: fills a requested placeholder (active), inserts an
+   * unrequested page as a prefetch (inactive), stops with KERN_MEMORY_PRESENT at a resident page.
+   * The data buffer is consumed.
+   */
+  async dataSupply(control: MemoryControl, offset: number, data: Uint8Array, lockValue: number, precious: boolean, replyTo: ReplyPort | null): Promise<number> {
+    const object = control.object;
+    if (object === null) return ReturnCode.KERN_INVALID_ARGUMENT;
+    if ((lockValue & ~VM_PROT_ALL) !== 0 || data.length % this.pageSize !== 0 || offset % this.pageSize !== 0) {
+      return ReturnCode.KERN_INVALID_ARGUMENT;
+    }
+    let result: number = ReturnCode.KERN_SUCCESS;
+    let errorOffset = 0;
+    for (let at = 0; at < data.length; ) {
+      const pageOffset = offset + at;
+      const slot = object.slots.get(pageOffset);
+      if (slot instanceof Placeholder && slot.state === "holding") {
+        await slot.done.promise; // busy but not absent: wait, then look again
+        continue;
+      }
+      if (slot instanceof ResidentPage) {
+        result = ReturnCode.KERN_MEMORY_PRESENT;
+        errorOffset = pageOffset;
+        break;
+      }
+      const page = new ResidentPage(object, pageOffset, data.slice(at, at + this.pageSize));
+      page.lock = lockValue;
+      page.precious = precious;
+      const requested = slot instanceof Placeholder && slot.state === "requested";
+      this.insertResident(page, requested ? "active" : "inactive");
+      if (slot !== undefined) slot.done.wake();
+      this.stats.pageins++;
+      at += this.pageSize;
+    }
+    if (replyTo !== null) await this.manager.supplyCompleted(replyTo, control, offset, data.length, result, errorOffset);
+    return ReturnCode.KERN_SUCCESS;
+  }
+
+  /** memory_object_data_unavailable: requested pages become zero-fill (or "use the shadow"). */
+  dataUnavailable(control: MemoryControl, offset: number, size: number): number {
+    return this.settleRequested(control, offset, size, "unavailable");
+  }
+
+  /** memory_object_data_error: requested pages fail the threads waiting for them. */
+  dataError(control: MemoryControl, offset: number, size: number, _error: number): number {
+    return this.settleRequested(control, offset, size, "error");
+  }
+
+  /**
+   * memory_object_lock_request (§5): per resident page in order, return, flush and/or set the lock;
+   * sleeps on busy pages. lock_completed is queued after every data_return the call caused.
+   */
+  async lockRequest(
+    control: MemoryControl,
+    offset: number,
+    size: number,
+    shouldReturn: number,
+    shouldFlush: boolean,
+    lockValue: number,
+    replyTo: ReplyPort | null,
+  ): Promise<number> {
+    const object = control.object;
+    if (object === null) return ReturnCode.KERN_INVALID_ARGUMENT;
+    if ((lockValue & ~VM_PROT_ALL) !== 0 && lockValue !== VM_PROT_NO_CHANGE) return ReturnCode.KERN_INVALID_ARGUMENT;
+    if (shouldReturn < MEMORY_OBJECT_RETURN_NONE || shouldReturn > MEMORY_OBJECT_RETURN_ALL) return ReturnCode.KERN_INVALID_ARGUMENT;
+    const end = offset + this.roundPage(size);
+    const sends: Promise<boolean>[] = [];
+    for (let at = offset; at < end; ) {
+      const slot = object.slots.get(at);
+      if (slot instanceof Placeholder) {
+        if (slot.state === "holding") {
+          await slot.done.promise;
+          continue;
+        }
+        at += this.pageSize; // absent (requested) pages are skipped
+        continue;
+      }
+      if (slot !== undefined) {
+        const page = slot;
+        const returnIt =
+          shouldReturn !== MEMORY_OBJECT_RETURN_NONE &&
+          (page.dirty || (page.precious && shouldReturn === MEMORY_OBJECT_RETURN_ALL));
+        if (returnIt && object.pager !== null && object.control !== null) {
+          const data = shouldFlush ? page.data : page.data.slice();
+          sends.push(this.track(this.manager.dataReturn(object.pager, object.control, at, data, page.dirty, !shouldFlush)));
+          this.stats.pageouts++;
+          if (!shouldFlush) page.dirty = false;
+        }
+        if (shouldFlush) {
+          this.removeResident(page);
+          page.lockChanged.wake();
+        } else {
+          if (lockValue !== VM_PROT_NO_CHANGE) {
+            page.lock = lockValue;
+            page.unlockRequest = 0;
+            const w = page.lockChanged;
+            page.lockChanged = new Wakeup();
+            w.wake();
+          }
+          if (shouldReturn !== MEMORY_OBJECT_RETURN_NONE && !returnIt) this.deactivate(page);
+        }
+      }
+      at += this.pageSize;
+    }
+    await Promise.allSettled(sends);
+    if (replyTo !== null) await this.manager.lockCompleted(replyTo, control, offset, size);
+    return ReturnCode.KERN_SUCCESS;
+  }
+
+  /**
+   * memory_object_destroy: the associations break at once and terminate is sent with all three
+   * rights. Mappings stay; resident pages stay usable; non-resident pages fault with
+   * KERN_MEMORY_ERROR.
+   */
+  async destroy(control: MemoryControl, _reason: number): Promise<number> {
+    const object = control.object;
+    if (object === null || object.pager === null) return ReturnCode.KERN_INVALID_ARGUMENT;
+    const port = object.pager;
+    object.mayCache = false;
+    this.detachPager(object);
+    const sent = await this.track(this.manager.terminate(port, control, object.name));
+    return sent ? ReturnCode.KERN_SUCCESS : ReturnCode.KERN_FAILURE;
+  }
+
+  /**
+   * The memory object port died (the manager destroyed its receive right): no terminate is sent;
+   * outstanding requests fail, and the object becomes usable only through its resident pages.
+   */
+  memoryObjectPortDied(port: MemoryObjectPort): void {
+    const object = this.bound.get(port);
+    if (object === undefined) return;
+    this.detachPager(object);
+    for (const slot of object.slots.values()) {
+      if (slot instanceof Placeholder && slot.state === "requested") {
+        slot.state = "error";
+        slot.done.wake();
+      }
+    }
+  }
+
+  // ---- introspection ----
+
+  /** The control port of the object mapped at `address` in `task` (tests and the IPC layer's vm_region). */
+  objectAt(task: Task, address: number): VmObject | undefined {
+    return this.entryAt(task, address)?.object;
+  }
+
+  get residentCount(): number {
+    return this.active.size + this.inactive.size;
+  }
+
+  // ---- internals: objects ----
+
+  private async enterObject(port: MemoryObjectPort, size: number): Promise<VmObject> {
+    for (;;) {
+      const existing = this.bound.get(port);
+      if (existing !== undefined && existing.terminating !== null) {
+        await existing.terminating;
+        continue;
+      }
+      if (existing !== undefined) {
+        existing.refs++;
+        existing.cached = false;
+        return existing; // live or cached: no message, the size is ignored
+      }
+      const object = new VmObject(false, false, size);
+      object.refs = 1;
+      object.pager = port;
+      object.control = new MemoryControl(object);
+      object.pagerCreated = true;
+      this.bound.set(port, object);
+      try {
+        await this.manager.init(port, object.control, object.name, this.pageSize);
+      } catch (e) {
+        this.bound.delete(port);
+        throw new KernError(ReturnCode.KERN_INVALID_ARGUMENT, `init could not be sent: ${String(e)}`);
+      }
+      object.pagerInitialized = true;
+      return object;
+    }
+  }
+
+  private applyAttributes(object: VmObject, mayCache: boolean, copyStrategy: number): void {
+    object.mayCache = mayCache;
+    if (copyStrategy === MEMORY_OBJECT_COPY_TEMPORARY) object.temporary = true;
+    else object.copyStrategy = copyStrategy;
+    object.setReady();
+  }
+
+  private async releaseObject(object: VmObject): Promise<void> {
+    if (--object.refs > 0) return;
+    if (object.mayCache && object.residentPages > 0 && object.pager !== null) {
+      object.cached = true; // kept with its pages and ports; remapping finds it
+      return;
+    }
+    await this.terminateObject(object);
+  }
+
+  /**
+   * §2.6: temporary objects drop their pages; permanent ones return dirty and precious pages one per
+   * message; then terminate moves the rights, if a pager exists.
+   */
+  private terminateObject(object: VmObject): Promise<void> {
+    const run = async (): Promise<void> => {
+      object.alive = false;
+      const port = object.pager;
+      const control = object.control;
+      const sends: Promise<boolean>[] = [];
+      for (const [offset, slot] of [...object.slots]) {
+        if (slot instanceof ResidentPage) {
+          if (!object.temporary && port !== null && control !== null && (slot.dirty || slot.precious)) {
+            sends.push(this.track(this.manager.dataReturn(port, control, offset, slot.data, slot.dirty, false)));
+            this.stats.pageouts++;
+          }
+          this.removeResident(slot);
+        } else {
+          object.slots.delete(offset);
+          slot.state = "error";
+          slot.done.wake();
+        }
+      }
+      if (port !== null && control !== null) {
+        sends.push(this.track(this.manager.terminate(port, control, object.name)));
+        control.object = null;
+      }
+      await Promise.allSettled(sends);
+      if (port !== null && this.bound.get(port) === object) this.bound.delete(port);
+    };
+    object.terminating = run();
+    return object.terminating;
+  }
+
+  private detachPager(object: VmObject): void {
+    if (object.pager !== null && this.bound.get(object.pager) === object) this.bound.delete(object.pager);
+    if (object.control !== null) object.control.object = null;
+    object.pager = null;
+    object.control = null;
+    object.pagerLost = true;
+    object.setReady(); // activity is aborted: nobody waits for a ready that cannot come
+  }
+
+  // ---- internals: faults ----
+
+  private entryAt(task: Task, address: number): MapEntry | undefined {
+    return task.entries.find((e) => address >= e.start && address < e.end);
+  }
+
+  /**
+   * Faults the page in and runs `use` on it synchronously, while it is certainly resident: anything
+   * awaited in between could let a page-out take it.
+   */
+  private async access(task: Task, address: number, access: number, use: (page: ResidentPage) => void): Promise<void> {
+    if (!task.alive) throw new MemoryFault(ReturnCode.KERN_INVALID_TASK, address, "task is dead");
+    const entry = this.entryAt(task, address);
+    if (entry === undefined) throw new MemoryFault(ReturnCode.KERN_INVALID_ADDRESS, address, "unmapped address");
+    if ((entry.protection & access) !== access) throw new MemoryFault(ReturnCode.KERN_PROTECTION_FAILURE, address, "protection");
+    const pageAddress = address - (address % this.pageSize);
+    const offset = entry.offset + (pageAddress - entry.start);
+    for (;;) {
+      const page = await this.fault(entry.object, offset, access, address);
+      // Another fault may have evicted it between its arrival and this continuation.
+      if (entry.object.slots.get(offset) === page) {
+        this.touch(page);
+        use(page);
+        return;
+      }
+    }
+  }
+
+  private async fault(object: VmObject, offset: number, access: number, address: number): Promise<ResidentPage> {
+    this.stats.faults++;
+    for (;;) {
+      const slot = object.slots.get(offset);
+      if (slot instanceof ResidentPage) {
+        if ((slot.lock & access) === 0) return slot;
+        // §3.3: ask once per new access set, then sleep until a lock operation wakes us.
+        const wake = slot.lockChanged.promise;
+        if ((slot.unlockRequest & access) !== access && object.pager !== null && object.control !== null) {
+          slot.unlockRequest |= access;
+          try {
+            await this.manager.dataUnlock(object.pager, object.control, offset, this.pageSize, slot.unlockRequest);
+          } catch {
+            throw new MemoryFault(ReturnCode.KERN_MEMORY_ERROR, address, "data_unlock could not be sent");
+          }
+        }
+        await wake;
+        continue;
+      }
+      if (slot !== undefined) {
+        if (slot.busy) {
+          await slot.done.promise;
+          continue;
+        }
+        object.slots.delete(offset);
+        if (slot.state === "error") throw new MemoryFault(ReturnCode.KERN_MEMORY_ERROR, address, "the memory manager reported an error");
+        return this.zeroFill(object, offset); // unavailable
+      }
+      if (!object.alive) throw new MemoryFault(ReturnCode.KERN_MEMORY_ERROR, address, "object terminated");
+      const external = !object.internal;
+      if (object.pagerLost && external) throw new MemoryFault(ReturnCode.KERN_MEMORY_ERROR, address, "the object has no pager");
+      const askPager = object.pager !== null && object.control !== null && (external || object.existence.has(offset));
+      if (!askPager) return this.zeroFill(object, offset);
+      if (!object.pagerReady) {
+        await object.readyWakeup.promise;
+        continue;
+      }
+      const placeholder = new Placeholder("requested");
+      object.slots.set(offset, placeholder);
+      try {
+        await this.manager.dataRequest(object.pager!, object.control!, offset, this.pageSize, access);
+      } catch {
+        if (object.slots.get(offset) === placeholder) object.slots.delete(offset);
+        placeholder.done.wake();
+        throw new MemoryFault(ReturnCode.KERN_MEMORY_ERROR, address, "data_request could not be sent");
+      }
+      await placeholder.done.promise;
+    }
+  }
+
+  private zeroFill(object: VmObject, offset: number): ResidentPage {
+    const page = new ResidentPage(object, offset, new Uint8Array(this.pageSize));
+    this.insertResident(page, "active");
+    this.stats.zeroFills++;
+    return page;
+  }
+
+  private settleRequested(control: MemoryControl, offset: number, size: number, state: "unavailable" | "error"): number {
+    const object = control.object;
+    if (object === null) return ReturnCode.KERN_INVALID_ARGUMENT;
+    if (offset % this.pageSize !== 0 || size % this.pageSize !== 0) return ReturnCode.KERN_INVALID_ARGUMENT;
+    for (let at = offset; at < offset + size; at += this.pageSize) {
+      const slot = object.slots.get(at);
+      if (slot instanceof Placeholder && slot.state === "requested") {
+        slot.state = state;
+        slot.done.wake();
+      }
+    }
+    return ReturnCode.KERN_SUCCESS;
+  }
+
+  // ---- internals: resident pages and page-out ----
+
+  private insertResident(page: ResidentPage, queue: "active" | "inactive"): void {
+    page.object.slots.set(page.offset, page);
+    page.object.residentPages++;
+    (queue === "active" ? this.active : this.inactive).set(page, true);
+    this.stats.resident = this.residentCount;
+    this.pageoutPass();
+  }
+
+  private removeResident(page: ResidentPage): void {
+    if (page.object.slots.get(page.offset) === page) page.object.slots.delete(page.offset);
+    if (this.active.delete(page) || this.inactive.delete(page)) page.object.residentPages--;
+    this.stats.resident = this.residentCount;
+  }
+
+  private touch(page: ResidentPage): void {
+    if (this.inactive.delete(page)) {
+      this.active.set(page, true);
+    } else if (this.active.delete(page)) {
+      this.active.set(page, true);
+    }
+  }
+
+  private deactivate(page: ResidentPage): void {
+    if (this.active.delete(page)) this.inactive.set(page, true);
+  }
+
+  /** Evicts until the bound holds: inactive before active, oldest first (§4.2). */
+  private pageoutPass(): void {
+    while (this.residentCount > this.residentLimit) {
+      const victim = this.chooseVictim();
+      if (victim === undefined) return; // only internal pages and no default pager: they stay
+      this.evict(victim);
+    }
+  }
+
+  private chooseVictim(): ResidentPage | undefined {
+    for (const queue of [this.inactive, this.active]) {
+      for (const page of queue.keys()) {
+        if (page.object.internal && this.defaultPager === null) continue;
+        return page;
+      }
+    }
+    return undefined;
+  }
+
+  private evict(page: ResidentPage): void {
+    const object = page.object;
+    this.removeResident(page);
+    if (!page.dirty && !page.precious) {
+      this.stats.cleanDrops++; // the manager (or zero-fill) has it
+      return;
+    }
+    if (object.internal && !object.pagerCreated) this.createPager(object);
+    if (object.pager === null || object.control === null) return; // destroyed: dirty data has nowhere to go
+    if (object.internal) object.existence.add(page.offset);
+    // A holding placeholder keeps faults away until the data_return is queued; a fault after it
+    // sends a data_request, which queues behind the return.
+    const holding = new Placeholder("holding");
+    object.slots.set(page.offset, holding);
+    this.stats.pageouts++;
+    const sent = this.track(this.manager.dataReturn(object.pager, object.control, page.offset, page.data, page.dirty, false));
+    void sent.then((queued) => {
+      if (queued) {
+        if (object.slots.get(page.offset) === holding) object.slots.delete(page.offset);
+      } else {
+        // The send failed: keep the data rather than lose it (the bound is exceeded until the next pass).
+        if (object.slots.get(page.offset) === holding) {
+          object.slots.delete(page.offset);
+          const back = new ResidentPage(object, page.offset, page.data);
+          back.dirty = true;
+          object.slots.set(page.offset, back);
+          object.residentPages++;
+          this.inactive.set(back, true);
+        }
+      }
+      holding.done.wake();
+    });
+  }
+
+  /** §2.4: the first page-out of an internal object gives it a pager. */
+  private createPager(object: VmObject): void {
+    const link = this.defaultPager;
+    if (link === null) throw new Error("internal page chosen for page-out without a default pager");
+    const port = new KernelObjectPort();
+    object.pager = port;
+    object.control = new MemoryControl(object);
+    object.pagerCreated = true;
+    object.pagerInitialized = true;
+    object.setReady();
+    this.bound.set(port, object);
+    this.track(link.memoryObjectCreate(port, object.size, object.control, object.name, this.pageSize));
+  }
+
+  /** Resolves true once the message is queued, false (recorded in sendFailures) if the send failed. */
+  private track(p: Promise<void>): Promise<boolean> {
+    const settled = p.then(
+      () => true,
+      (e: unknown) => {
+        this.sendFailures.push(e);
+        return false;
+      },
+    );
+    const done = settled.then(() => undefined);
+    this.inFlight.add(done);
+    void done.then(() => this.inFlight.delete(done));
+    return settled;
+  }
+
+  private chooseAddress(task: Task, fixed: number | undefined, length: number): number {
+    const overlaps = (start: number): boolean => task.entries.some((e) => start < e.end && start + length > e.start);
+    if (fixed !== undefined) {
+      if (fixed % this.pageSize !== 0) throw new KernError(ReturnCode.KERN_INVALID_ARGUMENT, "unaligned address");
+      if (overlaps(fixed)) throw new KernError(ReturnCode.KERN_NO_SPACE, "address range in use");
+      return fixed;
+    }
+    let start = task.nextAddress;
+    while (overlaps(start)) start += this.pageSize;
+    task.nextAddress = start + length + this.pageSize; // a guard page between mappings
+    return start;
+  }
+
+  private roundPage(n: number): number {
+    return Math.ceil(n / this.pageSize) * this.pageSize;
+  }
+}
