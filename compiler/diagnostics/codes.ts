@@ -53,7 +53,18 @@ const preprocessCodes = entries({
   MIG1024: { severity: "error", summary: "A directive other than a conditional or #define/#undef appears inside macro arguments." },
 });
 
-const syntaxCodes = entries({});
+const syntaxCodes = entries({
+  MIG2001: { severity: "error", summary: "A character that is not part of the MIG language (after preprocessing)." },
+  MIG2002: { severity: "error", summary: "A comment in MIG's input: comments must be removed by the preprocessor." },
+  MIG2003: { severity: "error", summary: "Syntax error: an unexpected token (the expected tokens are listed)." },
+  MIG2004: { severity: "error", summary: "A hexadecimal number: MIG accepts decimal numbers only." },
+  MIG2005: { severity: "error", summary: "A quoted string or <file name> is not closed on its line." },
+  MIG2006: { severity: "error", summary: "A `#` line other than a line marker (e.g. `#pragma`) in MIG's input." },
+  MIG2007: { severity: "error", summary: "A statement form removed from MIG (`procedure`, `simpleprocedure`, `function`) or never in GNU MIG." },
+  MIG2008: { severity: "error", summary: "The input ends in the middle of a statement." },
+  MIG2009: { severity: "error", summary: "A reserved keyword is used where a name is expected." },
+  MIG2010: { severity: "error", summary: "A statement is not terminated by `;`." },
+});
 
 const semanticCodes = entries({
   MIG3001: { severity: "error", summary: "A type name is not declared (neither built in nor by an earlier `type`)." },

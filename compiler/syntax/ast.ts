@@ -19,6 +19,8 @@ export interface Identifier extends Node {
 
 export interface DefsFile {
   statements: Statement[];
+  /** The main input file's name, when the caller gave one to `parse`. */
+  file?: string;
 }
 
 export type Statement =
