@@ -9,7 +9,7 @@
  * size of the file.
  */
 import { diagnostic, type Diagnostic, type SourceLocation } from "../diagnostics/index.js";
-import { Kind, PUNCT_BY_FIRST, isDigit, isIdentChar, isIdentStart, type Tok } from "./tokens.js";
+import { Kind, PUNCT_BY_FIRST, isDigit, isIdentStart, type Tok } from "./tokens.js";
 
 export interface LexOptions {
   /** Report unterminated comments here (literals are flagged on the token instead). */
@@ -19,6 +19,12 @@ export interface LexOptions {
 }
 
 const NEWLINE = 10;
+
+// Sticky patterns that scan one run each (no backtracking): native scanning is much faster than
+// a character loop while the code is still cold, which is the common case for a CLI run.
+const BLANKS = /[ \t\r\f\v]*/y;
+const IDENT_REST = /[A-Za-z0-9_$\u0080-\uffff]*/y;
+const NUMBER_REST = /(?:[eEpP][+-]|[A-Za-z0-9_$.\u0080-\uffff])*/y;
 const BACKSLASH = 92;
 
 /**
@@ -118,7 +124,9 @@ export function lex(source: string, file: string, options: LexOptions = {}): Tok
       continue;
     }
     if (c === 32 || c === 9 || c === 13 || c === 12 || c === 11) {
-      pos++;
+      BLANKS.lastIndex = pos + 1;
+      BLANKS.test(s);
+      pos = BLANKS.lastIndex;
       space = true;
       continue;
     }
@@ -152,8 +160,9 @@ export function lex(source: string, file: string, options: LexOptions = {}): Tok
     const start = pos;
     const loc = locate(start);
     if (isIdentStart(c)) {
-      let i = pos + 1;
-      while (i < n && isIdentChar(s.charCodeAt(i))) i++;
+      IDENT_REST.lastIndex = pos + 1;
+      IDENT_REST.test(s);
+      const i = IDENT_REST.lastIndex;
       const q = s.charCodeAt(i);
       if ((q === 34 || q === 39) && isEncodingPrefix(s, start, i)) {
         const { end, closed } = scanQuoted(i, q);
@@ -166,13 +175,9 @@ export function lex(source: string, file: string, options: LexOptions = {}): Tok
       continue;
     }
     if (isDigit(c) || (c === 46 && isDigit(s.charCodeAt(pos + 1)))) {
-      let i = pos + 1;
-      while (i < n) {
-        const d = s.charCodeAt(i);
-        if ((d === 43 || d === 45) && isExponent(s.charCodeAt(i - 1))) i++;
-        else if (isIdentChar(d) || d === 46) i++;
-        else break;
-      }
+      NUMBER_REST.lastIndex = pos + 1;
+      NUMBER_REST.test(s);
+      const i = NUMBER_REST.lastIndex;
       push(Kind.Number, start, i, loc);
       pos = i;
       continue;
@@ -210,10 +215,6 @@ export function lex(source: string, file: string, options: LexOptions = {}): Tok
     tokens.push({ kind: Kind.EndOfDirective, text: "", loc: locate(n), space: false, bol: false, noExpand: false, unterminated: false });
   }
   return tokens;
-}
-
-function isExponent(c: number): boolean {
-  return c === 101 || c === 69 || c === 112 || c === 80;
 }
 
 /** `L`, `u`, `U` or `u8` right before a quote makes one string or character literal. */

@@ -71,6 +71,14 @@ interface Context {
   macro: Macro | null;
 }
 
+/**
+ * Lexed files shared by every run in this process, keyed by path and checked against the text
+ * just read, so a changed file is lexed again. Headers such as std_types.defs are included by
+ * almost every .defs; lexing them once makes later compiles in the same process cheaper.
+ */
+const lexCache = new Map<string, { text: string; lexed: LexedFile; diagnostics: Diagnostic[] }>();
+const LEX_CACHE_LIMIT = 512;
+
 function defaultReadFile(path: string): string | undefined {
   try {
     return readFileSync(path, "utf8");
@@ -154,7 +162,10 @@ export class Preprocessor {
     const abi = this.options.abi ?? "x86_64";
     const names = abi === "i386" ? ["__i386__"] : ["__x86_64__", "__LP64__"];
     names.push("__GNU__", "__gnu_hurd__", "__MACH__");
-    for (const name of names) this.defineText(name, "1", BUILTIN_LOC);
+    for (const name of names) {
+      const one = makeTok(Kind.Number, "1", BUILTIN_LOC, false);
+      this.macros.set(name, { name, functionLike: false, params: [], variadic: false, body: [one], bodyParam: [-1], loc: BUILTIN_LOC, disabled: false });
+    }
     for (const builtin of ["file", "line"] as const) {
       const name = builtin === "file" ? "__FILE__" : "__LINE__";
       this.macros.set(name, { name, functionLike: false, params: [], variadic: false, body: [], bodyParam: [], loc: BUILTIN_LOC, disabled: false, builtin });
@@ -216,10 +227,17 @@ export class Preprocessor {
       return undefined;
     }
     this.files.push(path);
-    const tokens = lex(text, path, { diagnostics: this.diagnostics });
-    const lexed = { tokens, guard: findIncludeGuard(tokens) };
-    this.cache.set(path, lexed);
-    return lexed;
+    let shared = lexCache.get(path);
+    if (!shared || shared.text !== text) {
+      const diagnostics: Diagnostic[] = [];
+      const tokens = lex(text, path, { diagnostics });
+      shared = { text, lexed: { tokens, guard: findIncludeGuard(tokens) }, diagnostics };
+      if (lexCache.size >= LEX_CACHE_LIMIT) lexCache.clear();
+      lexCache.set(path, shared);
+    }
+    this.diagnostics.push(...shared.diagnostics);
+    this.cache.set(path, shared.lexed);
+    return shared.lexed;
   }
 
   private search(name: string, from: number): { path: string; foundIn: number; lexed: LexedFile } | undefined {
