@@ -546,7 +546,24 @@ export function decodeRequest(plan: RoutinePlan, request: MachMessage, out: unkn
   if (plan.requestPortPolySlot !== undefined && plan.requestPortPolySlot >= 0) out[plan.requestPortPolySlot] = (headerBits >>> 8) & 0xff;
   if (plan.replyPortPolySlot !== undefined && plan.replyPortPolySlot >= 0) out[plan.replyPortPolySlot] = headerBits & 0xff;
   const end = decodeBody(m, abi, v, bytes, abi.headerSize, size, request.ool, out);
-  return end === size ? 0 : MIG_BAD_ARGUMENTS;
+  if (end !== size) return MIG_BAD_ARGUMENTS;
+  offerCapacities(plan.reply, out);
+  return 0;
+}
+
+/**
+ * The capacity a server function is offered for its variable out arrays (MIG initialises the
+ * count to the maximum, capped by the client's CountInOut value): bounded and indefinite arrays get
+ * their inline maximum; out-of-line-only arrays (`^array[]`) get none.
+ */
+function offerCapacities(reply: MessagePlan, out: unknown[]): void {
+  const items = reply.items;
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    if (item.count < 0) continue;
+    const offered = out[item.count];
+    if (item.kind === 5 || item.kind === 6) out[item.count] = typeof offered === "number" ? Math.min(offered, item.max) : item.max;
+  }
 }
 
 /**
