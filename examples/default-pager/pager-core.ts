@@ -167,8 +167,14 @@ export class DefaultPagerCore<Port = unknown> {
    * removing moves its pages to the other files first, as mach-defpager's removal does, and fails
    * with KERN_FAILURE (keeping the file) when they do not fit.
    */
-  async pagingFile(filename: string, add: boolean, options: { sizeBytes?: number } = {}): Promise<KernResult<PagingFileInfo>> {
-    const r = add ? this.storage.addFile(filename, options) : await this.storage.removeFile(filename, { movePages: true });
+  async pagingFile(
+    filename: string,
+    add: boolean,
+    options: { sizeBytes?: number; removeBatchPages?: number } = {},
+  ): Promise<KernResult<PagingFileInfo>> {
+    const r = add
+      ? this.storage.addFile(filename, options.sizeBytes === undefined ? {} : { sizeBytes: options.sizeBytes })
+      : await this.storage.removeFile(filename, { movePages: true, ...(options.removeBatchPages === undefined ? {} : { batchPages: options.removeBatchPages }) });
     if (r.ok) return { code: ReturnCode.KERN_SUCCESS, value: r.value };
     const code =
       r.error.code === "NO_SUCH_FILE" || r.error.code === "INVALID_ARGUMENT" || r.error.code === "FILE_EXISTS"
