@@ -112,6 +112,7 @@ const semanticCodes = entries({
   MIG3043: { severity: "warning", summary: "`KernelUser` or `KernelServer` given twice in `subsystem`." },
   MIG3044: { severity: "error", summary: "Flags that only make sense on a variable array or out-of-line data conflict with the type (`dealloc[]` on inline fixed data)." },
   MIG3045: { severity: "warning", summary: "A translation's type does not match the type it translates from or to, and no function bridges them." },
+  MIG3046: { severity: "warning", summary: "A types-only file (no subsystem, no routines) uses a type it does not declare: it is a fragment that relies on the file including it." },
 });
 
 const layoutCodes = entries({});

@@ -181,6 +181,17 @@ export function analyze(file: DefsFile, options: AnalyzeOptions): AnalyzeResult 
     }
   }
 
+  if (!subsystem && routines.length === 0 && slots.length === 0) {
+    // A types-only fragment (machine_types.defs, default_pager_types.defs) is meant to be
+    // included after the files that declare what it uses, so an unknown name is not fatal here.
+    for (let i = 0; i < diagnostics.length; i++) {
+      const d = diagnostics[i]!;
+      if (d.code === "MIG3001") {
+        diagnostics[i] = diagnostic("MIG3046", `${d.message} in this types-only file; it must be declared by the file that includes it`, d.location);
+      }
+    }
+  }
+
   if (hasErrors(diagnostics)) return { model: undefined, diagnostics };
   const model: InterfaceModel = {
     abi: options.abi,
