@@ -28,7 +28,7 @@ export interface ParseResult {
 export function parse(text: string, locate: (offset: number) => SourceLocation, options: ParseOptions = {}): ParseResult {
   const lexed = lex(text, locate);
   const diagnostics = lexed.diagnostics;
-  const statements = parseTokens({ tokens: lexed.tokens, locate, diagnostics });
+  const statements = parseTokens({ tokens: lexed.tokens, droppedCharacters: lexed.droppedCharacters, locate, diagnostics });
   const file: DefsFile = { statements };
   if (options.file !== undefined) file.file = options.file;
   return { file, diagnostics: sortDiagnostics(diagnostics) };

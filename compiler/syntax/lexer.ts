@@ -210,6 +210,8 @@ export function validateLexer(): void {
 export interface LexResult {
   tokens: IToken[];
   diagnostics: Diagnostic[];
+  /** Offsets of characters that match no token (reported as MIG2001 and dropped). */
+  droppedCharacters: number[];
 }
 
 function retype(token: IToken, type: TokenType): void {
@@ -294,5 +296,5 @@ export function lex(text: string, locate: (offset: number) => SourceLocation): L
     diagnostics.push(diagnostic("MIG2001", `unexpected ${describeChars(chars)} in MIG input`, locate(error.offset)));
   }
 
-  return { tokens, diagnostics };
+  return { tokens, diagnostics, droppedCharacters: result.errors.map((e) => e.offset) };
 }

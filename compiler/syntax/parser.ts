@@ -178,12 +178,14 @@ const messageProvider: IParserErrorMessageProvider = {
 
 export interface ParseContext {
   tokens: IToken[];
+  /** Offsets of characters the lexer could not match (already reported). */
+  droppedCharacters: number[];
   locate: (offset: number) => SourceLocation;
   diagnostics: Diagnostic[];
 }
 
 class DefsParser extends EmbeddedActionsParser {
-  private context: ParseContext = { tokens: [], locate: () => ({ file: "", line: 0, column: 0 }), diagnostics: [] };
+  private context: ParseContext = { tokens: [], droppedCharacters: [], locate: () => ({ file: "", line: 0, column: 0 }), diagnostics: [] };
 
   /** `validate` runs chevrotain's grammar checks (ambiguities, left recursion): the tests do; a compile need not. */
   constructor(validate: boolean) {
@@ -197,10 +199,11 @@ class DefsParser extends EmbeddedActionsParser {
   }
 
   parseFile(context: ParseContext): Statement[] {
+    // chevrotain pads the array it parses with end-of-input sentinels: give it a copy.
     this.context = context;
-    this.input = context.tokens;
+    this.input = context.tokens.slice();
     const statements = this.file();
-    this.context = { tokens: [], locate: context.locate, diagnostics: [] };
+    this.context = { tokens: [], droppedCharacters: [], locate: context.locate, diagnostics: [] };
     this.input = [];
     return statements;
   }
@@ -804,9 +807,11 @@ class DefsParser extends EmbeddedActionsParser {
 
   private readonly argument = this.RULE("argument", (): ArgumentDeclaration => {
     const first = this.next();
-    const direction = this.OPTION(() =>
-      this.OR([{ ALT: () => this.CONSUME(T.DirectionToken) }, { ALT: () => this.CONSUME(T.SoftDirectionToken) }]),
-    );
+    const direction = this.OPTION({
+      // Apple's argument kinds are soft keywords: `sectoken : T` is an argument named sectoken.
+      GATE: () => this.LA(2).tokenType !== T.Colon,
+      DEF: () => this.OR([{ ALT: () => this.CONSUME(T.DirectionToken) }, { ALT: () => this.CONSUME(T.SoftDirectionToken) }]),
+    });
     const name = this.CONSUME(T.Identifier);
     this.CONSUME(T.Colon);
     const typeName = this.CONSUME1(T.Identifier);
@@ -866,7 +871,12 @@ class DefsParser extends EmbeddedActionsParser {
       if (token === statementStart && token.tokenType === T.Identifier && removed !== undefined) {
         code = "MIG2007";
         message = removed;
-      } else if (info.expected.includes(T.Identifier) && T.HARD_KEYWORD_SET.has(token.tokenType)) {
+      } else if (
+        (info.expected.includes(T.Identifier) || this.context.tokens[this.tokenIndex(token) + 1]?.tokenType === T.Colon) &&
+        T.HARD_KEYWORD_SET.has(token.tokenType) &&
+        // A statement keyword on a new line more likely starts the next statement after an unfinished one.
+        !(T.STATEMENT_ONLY_KEYWORDS.has(token.tokenType) && havePrevious && this.at(previous.startOffset).line < where.line)
+      ) {
         code = "MIG2009";
         message = `'${token.image}' is a reserved keyword and cannot be used as a name${expected.length > 1 ? ` (${expectedText})` : ""}`;
       } else if (
@@ -880,6 +890,9 @@ class DefsParser extends EmbeddedActionsParser {
         message = `${expectedText || "syntax error"}, found ${describeToken(token)}`;
       }
     }
+    // A character the lexer dropped already explains a syntax error in the same statement.
+    const end = token.tokenType === EOF ? Infinity : token.startOffset + token.image.length;
+    if (this.context.droppedCharacters.some((offset) => offset >= statementStart.startOffset && offset <= end)) return;
     this.context.diagnostics.push(diagnostic(code, message, where, { expected }));
   }
 
