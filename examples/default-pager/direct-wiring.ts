@@ -11,10 +11,20 @@
  * the ports default_pager_object_create hands out.
  */
 import { ReturnCode } from "./constants.js";
-import type { DefaultPagerLink, MemoryManagerLink, MemoryObjectPort, ReplyPort } from "./kernel-vm/links.js";
+import type {
+  DefaultPagerLink,
+  MemoryManagerLink,
+  MemoryObjectPort,
+  ReplyPort,
+} from "./kernel-vm/links.js";
 import type { MemoryControl, MemoryObjectName } from "./kernel-vm/ports.js";
 import type { VmKernel } from "./kernel-vm/vm-kernel.js";
-import type { DataRequestReply, DefaultPagerCore, PagerObject, WriteOutcome } from "./pager-core.js";
+import type {
+  DataRequestReply,
+  DefaultPagerCore,
+  PagerObject,
+  WriteOutcome,
+} from "./pager-core.js";
 
 /** The send right a client gets from default_pager_object_create. */
 export class ExternalObjectPort {
@@ -62,7 +72,13 @@ export class DirectWiring implements MemoryManagerLink, DefaultPagerLink {
     const r = this.core.defaultPagerObjectCreate(size);
     if (r.value === undefined) throw new Error(`default_pager_object_create: ${String(r.error)}`);
     const port = new ExternalObjectPort();
-    this.bindings.set(port, { object: r.value, nextSeqno: 0, clientRights: 1, kernelRight: false, noSendersSent: false });
+    this.bindings.set(port, {
+      object: r.value,
+      nextSeqno: 0,
+      clientRights: 1,
+      kernelRight: false,
+      noSendersSent: false,
+    });
     return port;
   }
 
@@ -96,33 +112,76 @@ export class DirectWiring implements MemoryManagerLink, DefaultPagerLink {
 
   // ---- DefaultPagerLink ----
 
-  memoryObjectCreate(newObject: MemoryObjectPort, size: number, control: MemoryControl, name: MemoryObjectName, pageSize: number): Promise<void> {
+  memoryObjectCreate(
+    newObject: MemoryObjectPort,
+    size: number,
+    control: MemoryControl,
+    name: MemoryObjectName,
+    pageSize: number,
+  ): Promise<void> {
     const r = this.core.memoryObjectCreate(size, control, name, pageSize);
     if (r.value === undefined) {
       this.errors.push(`memory_object_create: ${String(r.error)}`);
       return Promise.resolve();
     }
     // The receive right moved: seqnos start again at 0. Nothing else holds a send right.
-    this.bindings.set(newObject, { object: r.value, nextSeqno: 0, clientRights: 0, kernelRight: true, noSendersSent: false });
+    this.bindings.set(newObject, {
+      object: r.value,
+      nextSeqno: 0,
+      clientRights: 0,
+      kernelRight: true,
+      noSendersSent: false,
+    });
     return Promise.resolve();
   }
 
   // ---- MemoryManagerLink ----
 
-  init(object: MemoryObjectPort, control: MemoryControl, name: MemoryObjectName, pageSize: number): Promise<void> {
-    return this.send(object, async (b, seqno) => {
-      const reply = await this.core.init(b.object, seqno, control, name, pageSize);
-      if (reply.kind === "ready") this.checkControl(this.vm.memoryObjectReady(control, reply.mayCache, reply.copyStrategy));
-      else this.errors.push(`init: ${reply.reason}`);
-    }, (b) => (b.kernelRight = true));
+  init(
+    object: MemoryObjectPort,
+    control: MemoryControl,
+    name: MemoryObjectName,
+    pageSize: number,
+  ): Promise<void> {
+    return this.send(
+      object,
+      async (b, seqno) => {
+        const reply = await this.core.init(b.object, seqno, control, name, pageSize);
+        if (reply.kind === "ready")
+          this.checkControl(this.vm.memoryObjectReady(control, reply.mayCache, reply.copyStrategy));
+        else this.errors.push(`init: ${reply.reason}`);
+      },
+      (b) => (b.kernelRight = true),
+    );
   }
 
-  dataRequest(object: MemoryObjectPort, control: MemoryControl, offset: number, length: number, desiredAccess: number): Promise<void> {
+  dataRequest(
+    object: MemoryObjectPort,
+    control: MemoryControl,
+    offset: number,
+    length: number,
+    desiredAccess: number,
+  ): Promise<void> {
     return this.send(object, async (b, seqno) => {
-      const reply: DataRequestReply = await this.core.dataRequest(b.object, seqno, offset, length, desiredAccess);
+      const reply: DataRequestReply = await this.core.dataRequest(
+        b.object,
+        seqno,
+        offset,
+        length,
+        desiredAccess,
+      );
       switch (reply.kind) {
         case "supply":
-          this.checkControl(await this.vm.dataSupply(control, reply.offset, reply.data, reply.lockValue, reply.precious, null));
+          this.checkControl(
+            await this.vm.dataSupply(
+              control,
+              reply.offset,
+              reply.data,
+              reply.lockValue,
+              reply.precious,
+              null,
+            ),
+          );
           break;
         case "unavailable":
           this.checkControl(this.vm.dataUnavailable(control, reply.offset, reply.size));
@@ -134,21 +193,38 @@ export class DirectWiring implements MemoryManagerLink, DefaultPagerLink {
     });
   }
 
-  dataUnlock(object: MemoryObjectPort, _control: MemoryControl, _offset: number, _length: number, _desiredAccess: number): Promise<void> {
+  dataUnlock(
+    object: MemoryObjectPort,
+    _control: MemoryControl,
+    _offset: number,
+    _length: number,
+    _desiredAccess: number,
+  ): Promise<void> {
     return this.send(object, async (b, seqno) => {
       const r = await this.core.unexpected(b.object, seqno, "data_unlock");
       this.errors.push(String(r.error));
     });
   }
 
-  dataReturn(object: MemoryObjectPort, _control: MemoryControl, offset: number, data: Uint8Array, dirty: boolean, kernelCopy: boolean): Promise<void> {
+  dataReturn(
+    object: MemoryObjectPort,
+    _control: MemoryControl,
+    offset: number,
+    data: Uint8Array,
+    dirty: boolean,
+    kernelCopy: boolean,
+  ): Promise<void> {
     return this.send(object, async (b, seqno) => {
       const outcome = await this.core.dataReturn(b.object, seqno, offset, data, dirty, kernelCopy);
       this.writeFailures.push(...outcome.failed);
     });
   }
 
-  terminate(object: MemoryObjectPort, _control: MemoryControl, _name: MemoryObjectName): Promise<void> {
+  terminate(
+    object: MemoryObjectPort,
+    _control: MemoryControl,
+    _name: MemoryObjectName,
+  ): Promise<void> {
     return this.send(
       object,
       async (b, seqno) => {
@@ -161,12 +237,24 @@ export class DirectWiring implements MemoryManagerLink, DefaultPagerLink {
     );
   }
 
-  lockCompleted(_replyTo: ReplyPort, _control: MemoryControl, _offset: number, _length: number): Promise<void> {
+  lockCompleted(
+    _replyTo: ReplyPort,
+    _control: MemoryControl,
+    _offset: number,
+    _length: number,
+  ): Promise<void> {
     this.errors.push("lock_completed: the default pager never asks for it");
     return Promise.resolve();
   }
 
-  supplyCompleted(_replyTo: ReplyPort, _control: MemoryControl, _offset: number, _length: number, _result: number, _errorOffset: number): Promise<void> {
+  supplyCompleted(
+    _replyTo: ReplyPort,
+    _control: MemoryControl,
+    _offset: number,
+    _length: number,
+    _result: number,
+    _errorOffset: number,
+  ): Promise<void> {
     this.errors.push("supply_completed: the default pager never asks for it");
     return Promise.resolve();
   }
@@ -179,9 +267,14 @@ export class DirectWiring implements MemoryManagerLink, DefaultPagerLink {
   // ---- internals ----
 
   /** Takes the port's next seqno now, then delivers `handle` (perhaps late). */
-  private send(port: MemoryObjectPort, handle: (b: Binding, seqno: number) => Promise<void>, onQueued?: (b: Binding) => void): Promise<void> {
+  private send(
+    port: MemoryObjectPort,
+    handle: (b: Binding, seqno: number) => Promise<void>,
+    onQueued?: (b: Binding) => void,
+  ): Promise<void> {
     const b = this.bindings.get(port);
-    if (b === undefined || !b.object.live) return Promise.reject(new Error("send to a dead memory object port"));
+    if (b === undefined || !b.object.live)
+      return Promise.reject(new Error("send to a dead memory object port"));
     const seqno = b.nextSeqno++;
     onQueued?.(b);
     this.spawn(async () => {

@@ -7,11 +7,7 @@
  * `Port` is whatever the IPC layer uses for the control and name rights; the core only stores and
  * compares them (default_pager_object_pages finds an object by its name port).
  */
-import {
-  MEMORY_OBJECT_COPY_DELAY,
-  ReturnCode,
-  VM_PROT_NONE,
-} from "./constants.js";
+import { MEMORY_OBJECT_COPY_DELAY, ReturnCode, VM_PROT_NONE } from "./constants.js";
 import { SeqnoGate, type RequestOrdering } from "./seqno-gate.js";
 import type { PageMap } from "./storage/page-map.js";
 import type { PagingStorage } from "./storage/paging-storage.js";
@@ -54,9 +50,21 @@ export class PagerObject<Port> {
 
 /** The answer to data_request, to be sent on the object's control port. */
 export type DataRequestReply =
-  | { readonly kind: "supply"; readonly offset: number; readonly data: Uint8Array; readonly lockValue: number; readonly precious: boolean }
+  | {
+      readonly kind: "supply";
+      readonly offset: number;
+      readonly data: Uint8Array;
+      readonly lockValue: number;
+      readonly precious: boolean;
+    }
   | { readonly kind: "unavailable"; readonly offset: number; readonly size: number }
-  | { readonly kind: "error"; readonly offset: number; readonly size: number; readonly error: number; readonly reason: string };
+  | {
+      readonly kind: "error";
+      readonly offset: number;
+      readonly size: number;
+      readonly error: number;
+      readonly reason: string;
+    };
 
 /** The answer to init: memory_object_ready on the control port, or a refusal to log. */
 export type InitReply =
@@ -113,7 +121,8 @@ export class DefaultPagerCore<Port = unknown> {
 
   /** default_pager_object_create: an external, temporary, zero-filled object of `size` bytes. */
   defaultPagerObjectCreate(size: number): KernResult<PagerObject<Port>> {
-    if (!Number.isSafeInteger(size) || size < 0) return { code: ReturnCode.KERN_INVALID_ARGUMENT, error: `size ${size}` };
+    if (!Number.isSafeInteger(size) || size < 0)
+      return { code: ReturnCode.KERN_INVALID_ARGUMENT, error: `size ${size}` };
     return { code: ReturnCode.KERN_SUCCESS, value: this.newObject("external", size) };
   }
 
@@ -122,11 +131,20 @@ export class DefaultPagerCore<Port = unknown> {
    * first init: control and name are recorded and no ready is needed. Messages on the new object port
    * start at seqno 0 (its receive right has just moved).
    */
-  memoryObjectCreate(size: number, control: Port, name: Port, pageSize: number): KernResult<PagerObject<Port>> {
+  memoryObjectCreate(
+    size: number,
+    control: Port,
+    name: Port,
+    pageSize: number,
+  ): KernResult<PagerObject<Port>> {
     if (pageSize !== this.pageSize) {
-      return { code: ReturnCode.KERN_INVALID_ARGUMENT, error: `page size ${pageSize}, pager uses ${this.pageSize}` };
+      return {
+        code: ReturnCode.KERN_INVALID_ARGUMENT,
+        error: `page size ${pageSize}, pager uses ${this.pageSize}`,
+      };
     }
-    if (!Number.isSafeInteger(size) || size < 0) return { code: ReturnCode.KERN_INVALID_ARGUMENT, error: `size ${size}` };
+    if (!Number.isSafeInteger(size) || size < 0)
+      return { code: ReturnCode.KERN_INVALID_ARGUMENT, error: `size ${size}` };
     const object = this.newObject("internal", size);
     object.control = control;
     object.name = name;
@@ -136,7 +154,11 @@ export class DefaultPagerCore<Port = unknown> {
   /** default_pager_info: sums over the paging files, in bytes. */
   info(): DefaultPagerInfo {
     const s = this.storage.info();
-    return { totalSpace: s.totalPages * s.pageSize, freeSpace: s.freePages * s.pageSize, pageSize: s.pageSize };
+    return {
+      totalSpace: s.totalPages * s.pageSize,
+      freeSpace: s.freePages * s.pageSize,
+      pageSize: s.pageSize,
+    };
   }
 
   /** default_pager_objects. */
@@ -152,7 +174,8 @@ export class DefaultPagerCore<Port = unknown> {
   /** default_pager_object_pages: stored offsets of the object whose name port is `name`. */
   objectPages(name: Port): KernResult<number[]> {
     for (const o of this.objectTable.values()) {
-      if (o.name !== null && o.name === name) return { code: ReturnCode.KERN_SUCCESS, value: this.storedOffsets(o) };
+      if (o.name !== null && o.name === name)
+        return { code: ReturnCode.KERN_SUCCESS, value: this.storedOffsets(o) };
     }
     return { code: ReturnCode.KERN_INVALID_ARGUMENT, error: "no object has that name port" };
   }
@@ -173,11 +196,21 @@ export class DefaultPagerCore<Port = unknown> {
     options: { sizeBytes?: number; removeBatchPages?: number } = {},
   ): Promise<KernResult<PagingFileInfo>> {
     const r = add
-      ? this.storage.addFile(filename, options.sizeBytes === undefined ? {} : { sizeBytes: options.sizeBytes })
-      : await this.storage.removeFile(filename, { movePages: true, ...(options.removeBatchPages === undefined ? {} : { batchPages: options.removeBatchPages }) });
+      ? this.storage.addFile(
+          filename,
+          options.sizeBytes === undefined ? {} : { sizeBytes: options.sizeBytes },
+        )
+      : await this.storage.removeFile(filename, {
+          movePages: true,
+          ...(options.removeBatchPages === undefined
+            ? {}
+            : { batchPages: options.removeBatchPages }),
+        });
     if (r.ok) return { code: ReturnCode.KERN_SUCCESS, value: r.value };
     const code =
-      r.error.code === "NO_SUCH_FILE" || r.error.code === "INVALID_ARGUMENT" || r.error.code === "FILE_EXISTS"
+      r.error.code === "NO_SUCH_FILE" ||
+      r.error.code === "INVALID_ARGUMENT" ||
+      r.error.code === "FILE_EXISTS"
         ? ReturnCode.KERN_INVALID_ARGUMENT
         : ReturnCode.KERN_FAILURE;
     return { code, error: r.error };
@@ -200,11 +233,19 @@ export class DefaultPagerCore<Port = unknown> {
   // ---- object ports: memory_object.defs / memory_object_default.defs, in seqno order ----
 
   /** memory_object_init: record control and name, answer ready(may_cache F, COPY_DELAY). */
-  init(object: PagerObject<Port>, seqno: number, control: Port, name: Port, pageSize: number): Promise<InitReply> {
+  init(
+    object: PagerObject<Port>,
+    seqno: number,
+    control: Port,
+    name: Port,
+    pageSize: number,
+  ): Promise<InitReply> {
     return object.ordering.run(seqno, (): InitReply => {
       if (!object.live) return { kind: "protocol-error", reason: "init on a destroyed object" };
-      if (pageSize !== this.pageSize) return { kind: "protocol-error", reason: `page size ${pageSize}` };
-      if (object.control !== null) return { kind: "protocol-error", reason: "init while a kernel is still attached" };
+      if (pageSize !== this.pageSize)
+        return { kind: "protocol-error", reason: `page size ${pageSize}` };
+      if (object.control !== null)
+        return { kind: "protocol-error", reason: "init while a kernel is still attached" };
       object.control = control;
       object.name = name;
       return { kind: "ready", mayCache: false, copyStrategy: MEMORY_OBJECT_COPY_DELAY };
@@ -216,7 +257,13 @@ export class DefaultPagerCore<Port = unknown> {
    * zero page (external); at or beyond an external object's size, after a lost write, or on a read
    * failure → data_error. The kernel always asks for exactly one page.
    */
-  dataRequest(object: PagerObject<Port>, seqno: number, offset: number, length: number, _desiredAccess: number): Promise<DataRequestReply> {
+  dataRequest(
+    object: PagerObject<Port>,
+    seqno: number,
+    offset: number,
+    length: number,
+    _desiredAccess: number,
+  ): Promise<DataRequestReply> {
     return object.ordering.run(seqno, (): DataRequestReply => {
       const error = (reason: string, code: number = ReturnCode.KERN_FAILURE): DataRequestReply => ({
         kind: "error",
@@ -230,8 +277,11 @@ export class DefaultPagerCore<Port = unknown> {
         return error(`request of ${length} bytes at ${offset}`, ReturnCode.KERN_INVALID_ARGUMENT);
       }
       const page = offset / this.pageSize;
-      if (object.kind === "external" && offset >= object.sizeBytes) return error(`offset ${offset} beyond the object's size`);
-      if (this.writeErrorPolicy === "object" ? object.writeErrors > 0 : object.lostPages.has(page)) {
+      if (object.kind === "external" && offset >= object.sizeBytes)
+        return error(`offset ${offset} beyond the object's size`);
+      if (
+        this.writeErrorPolicy === "object" ? object.writeErrors > 0 : object.lostPages.has(page)
+      ) {
         return error("an earlier page-out of this object failed");
       }
       const data = new Uint8Array(this.pageSize);
@@ -249,12 +299,24 @@ export class DefaultPagerCore<Port = unknown> {
    * default pager does (every returned page is stored); they are accepted and ignored, as in
    * mach-defpager. The caller deallocates `data` after this resolves.
    */
-  dataReturn(object: PagerObject<Port>, seqno: number, offset: number, data: Uint8Array, _dirty: boolean, _kernelCopy: boolean): Promise<WriteOutcome> {
+  dataReturn(
+    object: PagerObject<Port>,
+    seqno: number,
+    offset: number,
+    data: Uint8Array,
+    _dirty: boolean,
+    _kernelCopy: boolean,
+  ): Promise<WriteOutcome> {
     return object.ordering.run(seqno, () => this.store(object, offset, data, false));
   }
 
   /** memory_object_data_initialize: store only the pages that have no stored copy. */
-  dataInitialize(object: PagerObject<Port>, seqno: number, offset: number, data: Uint8Array): Promise<WriteOutcome> {
+  dataInitialize(
+    object: PagerObject<Port>,
+    seqno: number,
+    offset: number,
+    data: Uint8Array,
+  ): Promise<WriteOutcome> {
     return object.ordering.run(seqno, () => this.store(object, offset, data, true));
   }
 
@@ -262,7 +324,10 @@ export class DefaultPagerCore<Port = unknown> {
    * memory_object_terminate: the kernel let go. Returns the control and name rights the caller must
    * now destroy. The data is kept: an external object can be mapped again and gets a new init.
    */
-  terminate(object: PagerObject<Port>, seqno: number): Promise<{ control: Port | null; name: Port | null }> {
+  terminate(
+    object: PagerObject<Port>,
+    seqno: number,
+  ): Promise<{ control: Port | null; name: Port | null }> {
     return object.ordering.run(seqno, () => {
       const released = { control: object.control, name: object.name };
       object.control = null;
@@ -277,9 +342,13 @@ export class DefaultPagerCore<Port = unknown> {
    */
   noSenders(object: PagerObject<Port>, seqno: number): Promise<KernResult<number>> {
     return object.ordering.run(seqno, (): KernResult<number> => {
-      if (!object.live) return { code: ReturnCode.KERN_INVALID_ARGUMENT, error: "object already gone" };
+      if (!object.live)
+        return { code: ReturnCode.KERN_INVALID_ARGUMENT, error: "object already gone" };
       if (object.control !== null) {
-        return { code: ReturnCode.KERN_FAILURE, error: "no-senders while a kernel is attached; object kept" };
+        return {
+          code: ReturnCode.KERN_FAILURE,
+          error: "no-senders while a kernel is attached; object kept",
+        };
       }
       const freed = this.storage.releaseMap(object.map);
       object.live = false;
@@ -293,25 +362,51 @@ export class DefaultPagerCore<Port = unknown> {
    * asks for them (mach-defpager panics). The message still takes its turn, or later ones would stall.
    */
   unexpected(object: PagerObject<Port>, seqno: number, what: string): Promise<KernResult> {
-    return object.ordering.run(seqno, () => ({ code: ReturnCode.KERN_FAILURE, error: `unexpected ${what} for a default-pager object` }));
+    return object.ordering.run(seqno, () => ({
+      code: ReturnCode.KERN_FAILURE,
+      error: `unexpected ${what} for a default-pager object`,
+    }));
   }
 
   // ---- internals ----
 
   private newObject(kind: ObjectKind, size: number): PagerObject<Port> {
-    const object = new PagerObject<Port>(this.nextObjectId++, kind, size, this.storage.createMap(), this.makeOrdering());
+    const object = new PagerObject<Port>(
+      this.nextObjectId++,
+      kind,
+      size,
+      this.storage.createMap(),
+      this.makeOrdering(),
+    );
     this.objectTable.set(object.id, object);
     return object;
   }
 
-  private store(object: PagerObject<Port>, offset: number, data: Uint8Array, onlyIfAbsent: boolean): WriteOutcome {
+  private store(
+    object: PagerObject<Port>,
+    offset: number,
+    data: Uint8Array,
+    onlyIfAbsent: boolean,
+  ): WriteOutcome {
     const size = this.pageSize;
     const failed: { offset: number; error: StorageError }[] = [];
     let stored = 0;
     let skipped = 0;
     if (!object.live || offset % size !== 0 || offset < 0 || data.length % size !== 0) {
       object.writeErrors++;
-      return { stored, skipped, failed: [{ offset, error: { code: "INVALID_ARGUMENT", message: `bad write of ${data.length} bytes at ${offset}` } }] };
+      return {
+        stored,
+        skipped,
+        failed: [
+          {
+            offset,
+            error: {
+              code: "INVALID_ARGUMENT",
+              message: `bad write of ${data.length} bytes at ${offset}`,
+            },
+          },
+        ],
+      };
     }
     for (let at = 0; at < data.length; at += size) {
       const page = (offset + at) / size;

@@ -25,14 +25,54 @@ export type ReplyPort = object;
  * `data` buffers are handed over: the VM never touches them again.
  */
 export interface MemoryManagerLink {
-  init(object: MemoryObjectPort, control: MemoryControl, name: MemoryObjectName, pageSize: number): Promise<void>;
-  dataRequest(object: MemoryObjectPort, control: MemoryControl, offset: number, length: number, desiredAccess: number): Promise<void>;
-  dataUnlock(object: MemoryObjectPort, control: MemoryControl, offset: number, length: number, desiredAccess: number): Promise<void>;
-  dataReturn(object: MemoryObjectPort, control: MemoryControl, offset: number, data: Uint8Array, dirty: boolean, kernelCopy: boolean): Promise<void>;
+  init(
+    object: MemoryObjectPort,
+    control: MemoryControl,
+    name: MemoryObjectName,
+    pageSize: number,
+  ): Promise<void>;
+  dataRequest(
+    object: MemoryObjectPort,
+    control: MemoryControl,
+    offset: number,
+    length: number,
+    desiredAccess: number,
+  ): Promise<void>;
+  dataUnlock(
+    object: MemoryObjectPort,
+    control: MemoryControl,
+    offset: number,
+    length: number,
+    desiredAccess: number,
+  ): Promise<void>;
+  dataReturn(
+    object: MemoryObjectPort,
+    control: MemoryControl,
+    offset: number,
+    data: Uint8Array,
+    dirty: boolean,
+    kernelCopy: boolean,
+  ): Promise<void>;
   /** Moves the kernel's send right and the control and name receive rights to the manager. */
-  terminate(object: MemoryObjectPort, control: MemoryControl, name: MemoryObjectName): Promise<void>;
-  lockCompleted(replyTo: ReplyPort, control: MemoryControl, offset: number, length: number): Promise<void>;
-  supplyCompleted(replyTo: ReplyPort, control: MemoryControl, offset: number, length: number, result: number, errorOffset: number): Promise<void>;
+  terminate(
+    object: MemoryObjectPort,
+    control: MemoryControl,
+    name: MemoryObjectName,
+  ): Promise<void>;
+  lockCompleted(
+    replyTo: ReplyPort,
+    control: MemoryControl,
+    offset: number,
+    length: number,
+  ): Promise<void>;
+  supplyCompleted(
+    replyTo: ReplyPort,
+    control: MemoryControl,
+    offset: number,
+    length: number,
+    result: number,
+    errorOffset: number,
+  ): Promise<void>;
   /** No control port: it is sent after the kernel may have let the object go. */
   changeCompleted(replyTo: ReplyPort, mayCache: boolean, copyStrategy: number): Promise<void>;
 }
@@ -40,5 +80,11 @@ export interface MemoryManagerLink {
 /** Kernel → default pager (memory_object_default.defs, subsystem 2250). Same queueing contract. */
 export interface DefaultPagerLink {
   /** Moves the receive right of `newObject` to the default pager; makes send rights for control and name. */
-  memoryObjectCreate(newObject: MemoryObjectPort, size: number, control: MemoryControl, name: MemoryObjectName, pageSize: number): Promise<void>;
+  memoryObjectCreate(
+    newObject: MemoryObjectPort,
+    size: number,
+    control: MemoryControl,
+    name: MemoryObjectName,
+    pageSize: number,
+  ): Promise<void>;
 }

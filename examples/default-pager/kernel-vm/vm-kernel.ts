@@ -93,7 +93,14 @@ export interface VmStatistics {
 export class VmKernel {
   readonly pageSize: number;
   readonly residentLimit: number;
-  readonly stats: VmStatistics = { resident: 0, faults: 0, pageins: 0, pageouts: 0, zeroFills: 0, cleanDrops: 0 };
+  readonly stats: VmStatistics = {
+    resident: 0,
+    faults: 0,
+    pageins: 0,
+    pageouts: 0,
+    zeroFills: 0,
+    cleanDrops: 0,
+  };
   private readonly manager: MemoryManagerLink;
   private defaultPager: DefaultPagerLink | null = null;
   private defaultPagerWakeup: (() => void)[] = [];
@@ -144,10 +151,17 @@ export class VmKernel {
     const offset = options.offset ?? 0;
     const protection = options.protection ?? VM_PROT_ALL;
     if (!task.alive) throw new KernError(ReturnCode.KERN_INVALID_TASK, "task is dead");
-    if (size <= 0 || !Number.isSafeInteger(size)) throw new KernError(ReturnCode.KERN_INVALID_ARGUMENT, `size ${size}`);
-    if ((protection & ~VM_PROT_ALL) !== 0) throw new KernError(ReturnCode.KERN_INVALID_ARGUMENT, "protection");
-    if (offset % this.pageSize !== 0) throw new KernError(ReturnCode.KERN_INVALID_ARGUMENT, "unaligned offset");
-    if (options.copy === true) throw new KernError(ReturnCode.KERN_INVALID_ARGUMENT, "copy-on-write mappings are not modelled");
+    if (size <= 0 || !Number.isSafeInteger(size))
+      throw new KernError(ReturnCode.KERN_INVALID_ARGUMENT, `size ${size}`);
+    if ((protection & ~VM_PROT_ALL) !== 0)
+      throw new KernError(ReturnCode.KERN_INVALID_ARGUMENT, "protection");
+    if (offset % this.pageSize !== 0)
+      throw new KernError(ReturnCode.KERN_INVALID_ARGUMENT, "unaligned offset");
+    if (options.copy === true)
+      throw new KernError(
+        ReturnCode.KERN_INVALID_ARGUMENT,
+        "copy-on-write mappings are not modelled",
+      );
     const length = this.roundPage(size);
     const start = this.chooseAddress(task, options.address, length);
     let object: VmObject;
@@ -164,8 +178,14 @@ export class VmKernel {
 
   /** vm_deallocate of a whole mapping. The last reference to an object terminates (or caches) it. */
   async vmDeallocate(task: Task, address: number, size: number): Promise<void> {
-    const i = task.entries.findIndex((e) => e.start === address && e.end === address + this.roundPage(size));
-    if (i < 0) throw new KernError(ReturnCode.KERN_INVALID_ADDRESS, "only whole mappings can be deallocated here");
+    const i = task.entries.findIndex(
+      (e) => e.start === address && e.end === address + this.roundPage(size),
+    );
+    if (i < 0)
+      throw new KernError(
+        ReturnCode.KERN_INVALID_ADDRESS,
+        "only whole mappings can be deallocated here",
+      );
     const [entry] = task.entries.splice(i, 1);
     await this.releaseObject(entry!.object);
   }
@@ -180,7 +200,9 @@ export class VmKernel {
       const inPage = at % this.pageSize;
       const n = Math.min(length - done, this.pageSize - inPage);
       const from = done;
-      await this.access(task, at, VM_PROT_READ, (page) => out.set(page.data.subarray(inPage, inPage + n), from));
+      await this.access(task, at, VM_PROT_READ, (page) =>
+        out.set(page.data.subarray(inPage, inPage + n), from),
+      );
       done += n;
     }
     return out;
@@ -212,16 +234,23 @@ export class VmKernel {
   memoryObjectReady(control: MemoryControl, mayCache: boolean, copyStrategy: number): number {
     const object = control.object;
     if (object === null) return ReturnCode.KERN_INVALID_ARGUMENT;
-    if (copyStrategy < 0 || copyStrategy > MEMORY_OBJECT_COPY_TEMPORARY) return ReturnCode.KERN_INVALID_ARGUMENT;
+    if (copyStrategy < 0 || copyStrategy > MEMORY_OBJECT_COPY_TEMPORARY)
+      return ReturnCode.KERN_INVALID_ARGUMENT;
     this.applyAttributes(object, mayCache, copyStrategy);
     return ReturnCode.KERN_SUCCESS;
   }
 
   /** memory_object_change_attributes; change_completed goes to replyTo afterwards, without the control port. */
-  async changeAttributes(control: MemoryControl, mayCache: boolean, copyStrategy: number, replyTo: ReplyPort | null): Promise<number> {
+  async changeAttributes(
+    control: MemoryControl,
+    mayCache: boolean,
+    copyStrategy: number,
+    replyTo: ReplyPort | null,
+  ): Promise<number> {
     const object = control.object;
     if (object === null) return ReturnCode.KERN_INVALID_ARGUMENT;
-    if (copyStrategy < 0 || copyStrategy > MEMORY_OBJECT_COPY_TEMPORARY) return ReturnCode.KERN_INVALID_ARGUMENT;
+    if (copyStrategy < 0 || copyStrategy > MEMORY_OBJECT_COPY_TEMPORARY)
+      return ReturnCode.KERN_INVALID_ARGUMENT;
     this.applyAttributes(object, mayCache, copyStrategy);
     if (object.cached && !mayCache) {
       object.cached = false;
@@ -232,10 +261,26 @@ export class VmKernel {
   }
 
   /** memory_object_get_attributes. */
-  getAttributes(control: MemoryControl): { code: number; ready: boolean; mayCache: boolean; copyStrategy: number } {
+  getAttributes(control: MemoryControl): {
+    code: number;
+    ready: boolean;
+    mayCache: boolean;
+    copyStrategy: number;
+  } {
     const object = control.object;
-    if (object === null) return { code: ReturnCode.KERN_INVALID_ARGUMENT, ready: false, mayCache: false, copyStrategy: 0 };
-    return { code: ReturnCode.KERN_SUCCESS, ready: object.pagerReady, mayCache: object.mayCache, copyStrategy: object.copyStrategy };
+    if (object === null)
+      return {
+        code: ReturnCode.KERN_INVALID_ARGUMENT,
+        ready: false,
+        mayCache: false,
+        copyStrategy: 0,
+      };
+    return {
+      code: ReturnCode.KERN_SUCCESS,
+      ready: object.pagerReady,
+      mayCache: object.mayCache,
+      copyStrategy: object.copyStrategy,
+    };
   }
 
   /**
@@ -243,15 +288,26 @@ export class VmKernel {
    * unrequested page as a prefetch (inactive), stops with KERN_MEMORY_PRESENT at a resident page.
    * The data buffer is consumed.
    */
-  async dataSupply(control: MemoryControl, offset: number, data: Uint8Array, lockValue: number, precious: boolean, replyTo: ReplyPort | null): Promise<number> {
+  async dataSupply(
+    control: MemoryControl,
+    offset: number,
+    data: Uint8Array,
+    lockValue: number,
+    precious: boolean,
+    replyTo: ReplyPort | null,
+  ): Promise<number> {
     const object = control.object;
     if (object === null) return ReturnCode.KERN_INVALID_ARGUMENT;
-    if ((lockValue & ~VM_PROT_ALL) !== 0 || data.length % this.pageSize !== 0 || offset % this.pageSize !== 0) {
+    if (
+      (lockValue & ~VM_PROT_ALL) !== 0 ||
+      data.length % this.pageSize !== 0 ||
+      offset % this.pageSize !== 0
+    ) {
       return ReturnCode.KERN_INVALID_ARGUMENT;
     }
     let result: number = ReturnCode.KERN_SUCCESS;
     let errorOffset = 0;
-    for (let at = 0; at < data.length; ) {
+    for (let at = 0; at < data.length;) {
       const pageOffset = offset + at;
       const slot = object.slots.get(pageOffset);
       if (slot instanceof Placeholder && slot.state === "holding") {
@@ -272,7 +328,15 @@ export class VmKernel {
       this.stats.pageins++;
       at += this.pageSize;
     }
-    if (replyTo !== null) await this.manager.supplyCompleted(replyTo, control, offset, data.length, result, errorOffset);
+    if (replyTo !== null)
+      await this.manager.supplyCompleted(
+        replyTo,
+        control,
+        offset,
+        data.length,
+        result,
+        errorOffset,
+      );
     return ReturnCode.KERN_SUCCESS;
   }
 
@@ -301,11 +365,13 @@ export class VmKernel {
   ): Promise<number> {
     const object = control.object;
     if (object === null) return ReturnCode.KERN_INVALID_ARGUMENT;
-    if ((lockValue & ~VM_PROT_ALL) !== 0 && lockValue !== VM_PROT_NO_CHANGE) return ReturnCode.KERN_INVALID_ARGUMENT;
-    if (shouldReturn < MEMORY_OBJECT_RETURN_NONE || shouldReturn > MEMORY_OBJECT_RETURN_ALL) return ReturnCode.KERN_INVALID_ARGUMENT;
+    if ((lockValue & ~VM_PROT_ALL) !== 0 && lockValue !== VM_PROT_NO_CHANGE)
+      return ReturnCode.KERN_INVALID_ARGUMENT;
+    if (shouldReturn < MEMORY_OBJECT_RETURN_NONE || shouldReturn > MEMORY_OBJECT_RETURN_ALL)
+      return ReturnCode.KERN_INVALID_ARGUMENT;
     const end = offset + this.roundPage(size);
     const sends: Promise<boolean>[] = [];
-    for (let at = offset; at < end; ) {
+    for (let at = offset; at < end;) {
       const slot = object.slots.get(at);
       if (slot instanceof Placeholder) {
         if (slot.state === "holding") {
@@ -322,7 +388,18 @@ export class VmKernel {
           (page.dirty || (page.precious && shouldReturn === MEMORY_OBJECT_RETURN_ALL));
         if (returnIt && object.pager !== null && object.control !== null) {
           const data = shouldFlush ? page.data : page.data.slice();
-          sends.push(this.track(this.manager.dataReturn(object.pager, object.control, at, data, page.dirty, !shouldFlush)));
+          sends.push(
+            this.track(
+              this.manager.dataReturn(
+                object.pager,
+                object.control,
+                at,
+                data,
+                page.dirty,
+                !shouldFlush,
+              ),
+            ),
+          );
           this.stats.pageouts++;
           if (!shouldFlush) page.dirty = false;
         }
@@ -413,7 +490,10 @@ export class VmKernel {
         await this.manager.init(port, object.control, object.name, this.pageSize);
       } catch (e) {
         this.bound.delete(port);
-        throw new KernError(ReturnCode.KERN_INVALID_ARGUMENT, `init could not be sent: ${String(e)}`);
+        throw new KernError(
+          ReturnCode.KERN_INVALID_ARGUMENT,
+          `init could not be sent: ${String(e)}`,
+        );
       }
       object.pagerInitialized = true;
       return object;
@@ -448,8 +528,17 @@ export class VmKernel {
       const sends: Promise<boolean>[] = [];
       for (const [offset, slot] of [...object.slots]) {
         if (slot instanceof ResidentPage) {
-          if (!object.temporary && port !== null && control !== null && (slot.dirty || slot.precious)) {
-            sends.push(this.track(this.manager.dataReturn(port, control, offset, slot.data, slot.dirty, false)));
+          if (
+            !object.temporary &&
+            port !== null &&
+            control !== null &&
+            (slot.dirty || slot.precious)
+          ) {
+            sends.push(
+              this.track(
+                this.manager.dataReturn(port, control, offset, slot.data, slot.dirty, false),
+              ),
+            );
             this.stats.pageouts++;
           }
           this.removeResident(slot);
@@ -471,7 +560,8 @@ export class VmKernel {
   }
 
   private detachPager(object: VmObject): void {
-    if (object.pager !== null && this.bound.get(object.pager) === object) this.bound.delete(object.pager);
+    if (object.pager !== null && this.bound.get(object.pager) === object)
+      this.bound.delete(object.pager);
     if (object.control !== null) object.control.object = null;
     object.pager = null;
     object.control = null;
@@ -489,11 +579,18 @@ export class VmKernel {
    * Faults the page in and runs `use` on it synchronously, while it is certainly resident: anything
    * awaited in between could let a page-out take it.
    */
-  private async access(task: Task, address: number, access: number, use: (page: ResidentPage) => void): Promise<void> {
+  private async access(
+    task: Task,
+    address: number,
+    access: number,
+    use: (page: ResidentPage) => void,
+  ): Promise<void> {
     if (!task.alive) throw new MemoryFault(ReturnCode.KERN_INVALID_TASK, address, "task is dead");
     const entry = this.entryAt(task, address);
-    if (entry === undefined) throw new MemoryFault(ReturnCode.KERN_INVALID_ADDRESS, address, "unmapped address");
-    if ((entry.protection & access) !== access) throw new MemoryFault(ReturnCode.KERN_PROTECTION_FAILURE, address, "protection");
+    if (entry === undefined)
+      throw new MemoryFault(ReturnCode.KERN_INVALID_ADDRESS, address, "unmapped address");
+    if ((entry.protection & access) !== access)
+      throw new MemoryFault(ReturnCode.KERN_PROTECTION_FAILURE, address, "protection");
     const pageAddress = address - (address % this.pageSize);
     const offset = entry.offset + (pageAddress - entry.start);
     for (;;) {
@@ -507,7 +604,12 @@ export class VmKernel {
     }
   }
 
-  private async fault(object: VmObject, offset: number, access: number, address: number): Promise<ResidentPage> {
+  private async fault(
+    object: VmObject,
+    offset: number,
+    access: number,
+    address: number,
+  ): Promise<ResidentPage> {
     this.stats.faults++;
     for (;;) {
       const slot = object.slots.get(offset);
@@ -515,12 +617,26 @@ export class VmKernel {
         if ((slot.lock & access) === 0) return slot;
         // §3.3: ask once per new access set, then sleep until a lock operation wakes us.
         const wake = slot.lockChanged.promise;
-        if ((slot.unlockRequest & access) !== access && object.pager !== null && object.control !== null) {
+        if (
+          (slot.unlockRequest & access) !== access &&
+          object.pager !== null &&
+          object.control !== null
+        ) {
           slot.unlockRequest |= access;
           try {
-            await this.manager.dataUnlock(object.pager, object.control, offset, this.pageSize, slot.unlockRequest);
+            await this.manager.dataUnlock(
+              object.pager,
+              object.control,
+              offset,
+              this.pageSize,
+              slot.unlockRequest,
+            );
           } catch {
-            throw new MemoryFault(ReturnCode.KERN_MEMORY_ERROR, address, "data_unlock could not be sent");
+            throw new MemoryFault(
+              ReturnCode.KERN_MEMORY_ERROR,
+              address,
+              "data_unlock could not be sent",
+            );
           }
         }
         await wake;
@@ -532,13 +648,23 @@ export class VmKernel {
           continue;
         }
         object.slots.delete(offset);
-        if (slot.state === "error") throw new MemoryFault(ReturnCode.KERN_MEMORY_ERROR, address, "the memory manager reported an error");
+        if (slot.state === "error")
+          throw new MemoryFault(
+            ReturnCode.KERN_MEMORY_ERROR,
+            address,
+            "the memory manager reported an error",
+          );
         return this.zeroFill(object, offset); // unavailable
       }
-      if (!object.alive) throw new MemoryFault(ReturnCode.KERN_MEMORY_ERROR, address, "object terminated");
+      if (!object.alive)
+        throw new MemoryFault(ReturnCode.KERN_MEMORY_ERROR, address, "object terminated");
       const external = !object.internal;
-      if (object.pagerLost && external) throw new MemoryFault(ReturnCode.KERN_MEMORY_ERROR, address, "the object has no pager");
-      const askPager = object.pager !== null && object.control !== null && (external || object.existence.has(offset));
+      if (object.pagerLost && external)
+        throw new MemoryFault(ReturnCode.KERN_MEMORY_ERROR, address, "the object has no pager");
+      const askPager =
+        object.pager !== null &&
+        object.control !== null &&
+        (external || object.existence.has(offset));
       if (!askPager) return this.zeroFill(object, offset);
       if (!object.pagerReady) {
         await object.readyWakeup.promise;
@@ -547,11 +673,21 @@ export class VmKernel {
       const placeholder = new Placeholder("requested");
       object.slots.set(offset, placeholder);
       try {
-        await this.manager.dataRequest(object.pager!, object.control!, offset, this.pageSize, access);
+        await this.manager.dataRequest(
+          object.pager!,
+          object.control!,
+          offset,
+          this.pageSize,
+          access,
+        );
       } catch {
         if (object.slots.get(offset) === placeholder) object.slots.delete(offset);
         placeholder.done.wake();
-        throw new MemoryFault(ReturnCode.KERN_MEMORY_ERROR, address, "data_request could not be sent");
+        throw new MemoryFault(
+          ReturnCode.KERN_MEMORY_ERROR,
+          address,
+          "data_request could not be sent",
+        );
       }
       await placeholder.done.promise;
     }
@@ -564,10 +700,16 @@ export class VmKernel {
     return page;
   }
 
-  private settleRequested(control: MemoryControl, offset: number, size: number, state: "unavailable" | "error"): number {
+  private settleRequested(
+    control: MemoryControl,
+    offset: number,
+    size: number,
+    state: "unavailable" | "error",
+  ): number {
     const object = control.object;
     if (object === null) return ReturnCode.KERN_INVALID_ARGUMENT;
-    if (offset % this.pageSize !== 0 || size % this.pageSize !== 0) return ReturnCode.KERN_INVALID_ARGUMENT;
+    if (offset % this.pageSize !== 0 || size % this.pageSize !== 0)
+      return ReturnCode.KERN_INVALID_ARGUMENT;
     for (let at = offset; at < offset + size; at += this.pageSize) {
       const slot = object.slots.get(at);
       if (slot instanceof Placeholder && slot.state === "requested") {
@@ -640,7 +782,16 @@ export class VmKernel {
     const holding = new Placeholder("holding");
     object.slots.set(page.offset, holding);
     this.stats.pageouts++;
-    const sent = this.track(this.manager.dataReturn(object.pager, object.control, page.offset, page.data, page.dirty, false));
+    const sent = this.track(
+      this.manager.dataReturn(
+        object.pager,
+        object.control,
+        page.offset,
+        page.data,
+        page.dirty,
+        false,
+      ),
+    );
     void sent.then((queued) => {
       if (queued) {
         if (object.slots.get(page.offset) === holding) object.slots.delete(page.offset);
@@ -670,7 +821,9 @@ export class VmKernel {
     object.pagerInitialized = true;
     object.setReady();
     this.bound.set(port, object);
-    this.track(link.memoryObjectCreate(port, object.size, object.control, object.name, this.pageSize));
+    this.track(
+      link.memoryObjectCreate(port, object.size, object.control, object.name, this.pageSize),
+    );
   }
 
   /** Resolves true once the message is queued, false (recorded in sendFailures) if the send failed. */
@@ -689,9 +842,11 @@ export class VmKernel {
   }
 
   private chooseAddress(task: Task, fixed: number | undefined, length: number): number {
-    const overlaps = (start: number): boolean => task.entries.some((e) => start < e.end && start + length > e.start);
+    const overlaps = (start: number): boolean =>
+      task.entries.some((e) => start < e.end && start + length > e.start);
     if (fixed !== undefined) {
-      if (fixed % this.pageSize !== 0) throw new KernError(ReturnCode.KERN_INVALID_ARGUMENT, "unaligned address");
+      if (fixed % this.pageSize !== 0)
+        throw new KernError(ReturnCode.KERN_INVALID_ARGUMENT, "unaligned address");
       if (overlaps(fixed)) throw new KernError(ReturnCode.KERN_NO_SPACE, "address range in use");
       return fixed;
     }

@@ -12,7 +12,8 @@ export class PageBitmap {
   private searchFrom = 0;
 
   constructor(totalPages: number) {
-    if (!Number.isInteger(totalPages) || totalPages < 0) throw new RangeError(`bad page count ${totalPages}`);
+    if (!Number.isInteger(totalPages) || totalPages < 0)
+      throw new RangeError(`bad page count ${totalPages}`);
     this.totalPages = totalPages;
     this.words = new Uint32Array(Math.ceil(totalPages / 32));
     this.free = totalPages;

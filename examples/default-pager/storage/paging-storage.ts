@@ -65,7 +65,8 @@ export class PagingStorage {
   /** Opens (creating if needed) and preallocates a paging file. */
   addFile(filePath: string, options: AddFileOptions = {}): Result<PagingFileInfo> {
     const resolved = path.resolve(filePath);
-    if (this.files.some((f) => f.path === resolved)) return fail("FILE_EXISTS", `${resolved} is already a paging file`);
+    if (this.files.some((f) => f.path === resolved))
+      return fail("FILE_EXISTS", `${resolved} is already a paging file`);
     let fd: number;
     try {
       fd = fs.openSync(resolved, fs.existsSync(resolved) ? "r+" : "w+");
@@ -78,7 +79,10 @@ export class PagingStorage {
       const pages = Math.floor(size / this.pageSize);
       if (!Number.isFinite(pages) || pages <= 0) {
         fs.closeSync(fd);
-        return fail("INVALID_ARGUMENT", `${resolved}: a paging file needs at least one page (size ${size})`);
+        return fail(
+          "INVALID_ARGUMENT",
+          `${resolved}: a paging file needs at least one page (size ${size})`,
+        );
       }
       if (existing < pages * this.pageSize) fs.ftruncateSync(fd, pages * this.pageSize);
       const file = new PagingFile(this.nextFileId++, resolved, fd, this.pageSize, pages);
@@ -101,7 +105,10 @@ export class PagingStorage {
    * the file stays in service (pages already moved stay where they went). The file itself is closed,
    * not deleted.
    */
-  async removeFile(filePath: string, options: RemoveFileOptions = {}): Promise<Result<PagingFileInfo>> {
+  async removeFile(
+    filePath: string,
+    options: RemoveFileOptions = {},
+  ): Promise<Result<PagingFileInfo>> {
     const file = this.findFile(filePath);
     if (file === undefined) return fail("NO_SUCH_FILE", `${filePath} is not a paging file`);
     if (file.draining) return fail("FILE_IN_USE", `${file.path} is already being removed`);
@@ -190,7 +197,8 @@ export class PagingStorage {
 
   /** Reads one object page into `into` (pageSize bytes). ok(false): never written. */
   readPage(map: PageMap, objectPage: number, into: Uint8Array): Result<boolean> {
-    if (into.length < this.pageSize) return fail("INVALID_ARGUMENT", `buffer of ${into.length} bytes for a page`);
+    if (into.length < this.pageSize)
+      return fail("INVALID_ARGUMENT", `buffer of ${into.length} bytes for a page`);
     const packed = map.entries.get(objectPage);
     if (packed === undefined) return ok(false);
     const { fileId, page } = unpackBlock(packed);
@@ -208,7 +216,8 @@ export class PagingStorage {
    */
   writePage(map: PageMap, objectPage: number, data: Uint8Array): Result<void> {
     if (!map.live) return fail("INVALID_ARGUMENT", "write to a released page map");
-    if (data.length !== this.pageSize) return fail("INVALID_ARGUMENT", `page data of ${data.length} bytes`);
+    if (data.length !== this.pageSize)
+      return fail("INVALID_ARGUMENT", `page data of ${data.length} bytes`);
     const existing = map.entries.get(objectPage);
     if (existing !== undefined) {
       const { fileId, page } = unpackBlock(existing);
@@ -247,7 +256,8 @@ export class PagingStorage {
           problems.push(`map ${map.id} page ${objectPage} points into removed file ${fileId}`);
           continue;
         }
-        if (!file.bitmap.isAllocated(page)) problems.push(`map ${map.id} page ${objectPage}: block ${page} is free`);
+        if (!file.bitmap.isAllocated(page))
+          problems.push(`map ${map.id} page ${objectPage}: block ${page} is free`);
         const owner = file.owner(page);
         if (owner?.map !== map || owner.objectPage !== objectPage) {
           problems.push(`file ${fileId} block ${page}: reverse index disagrees with map ${map.id}`);
@@ -257,7 +267,9 @@ export class PagingStorage {
     }
     for (const file of this.files) {
       if ((seen.get(file) ?? 0) !== file.usedPages) {
-        problems.push(`file ${file.path}: ${file.usedPages} blocks allocated, ${seen.get(file) ?? 0} mapped`);
+        problems.push(
+          `file ${file.path}: ${file.usedPages} blocks allocated, ${seen.get(file) ?? 0} mapped`,
+        );
       }
     }
     return problems;
@@ -265,7 +277,11 @@ export class PagingStorage {
 
   // ---- internals ----
 
-  private allocate(map: PageMap, objectPage: number, preferredFileId: number): { file: PagingFile; page: number } | undefined {
+  private allocate(
+    map: PageMap,
+    objectPage: number,
+    preferredFileId: number,
+  ): { file: PagingFile; page: number } | undefined {
     const preferred = this.files.find((f) => f.id === preferredFileId);
     if (preferred !== undefined && !preferred.draining) {
       const page = preferred.allocate(map, objectPage);
@@ -279,7 +295,12 @@ export class PagingStorage {
     return undefined;
   }
 
-  private moveBlock(from: PagingFile, page: number, map: PageMap, objectPage: number): Result<void> {
+  private moveBlock(
+    from: PagingFile,
+    page: number,
+    map: PageMap,
+    objectPage: number,
+  ): Result<void> {
     const target = this.allocate(map, objectPage, -1);
     if (target === undefined) return fail("STORAGE_FULL", `no room to move pages off ${from.path}`);
     try {
@@ -307,6 +328,12 @@ export class PagingStorage {
   }
 
   private fileInfo(f: PagingFile): PagingFileInfo {
-    return { id: f.id, path: f.path, totalPages: f.totalPages, freePages: f.freePages, draining: f.draining };
+    return {
+      id: f.id,
+      path: f.path,
+      totalPages: f.totalPages,
+      freePages: f.freePages,
+      draining: f.draining,
+    };
   }
 }

@@ -12,7 +12,8 @@ export interface StorageError {
   readonly message: string;
 }
 
-export type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: StorageError };
+export type Result<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: StorageError };
 
 export function ok<T>(value: T): Result<T> {
   return { ok: true, value };

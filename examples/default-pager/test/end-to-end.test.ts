@@ -31,7 +31,12 @@ interface System {
   wiring: DirectWiring;
 }
 
-function makeSystem(dir: string, files: [string, number][], policy: WriteErrorPolicy, seed: number): System {
+function makeSystem(
+  dir: string,
+  files: [string, number][],
+  policy: WriteErrorPolicy,
+  seed: number,
+): System {
   const storage = new PagingStorage({ pageSize: P });
   for (const [name, pages] of files) {
     const r = storage.addFile(path.join(dir, name), { sizeBytes: pages * P });
@@ -76,13 +81,15 @@ async function checkAccounting(sys: System): Promise<void> {
   for (const o of objects) {
     const obj = core.lookup(o.object)!;
     expect(o.size).toBe(obj.map.size * P);
-    if (o.name !== null) expect(core.objectPages(o.name)).toEqual({ code: 0, value: core.storedOffsets(obj) });
+    if (o.name !== null)
+      expect(core.objectPages(o.name)).toEqual({ code: 0, value: core.storedOffsets(obj) });
   }
 }
 
 function pagesOf(region: Region, offset: number, length: number): string[] {
   const keys: string[] = [];
-  for (let p = Math.floor(offset / P); p <= Math.floor((offset + length - 1) / P); p++) keys.push(`${region.key}:${p}`);
+  for (let p = Math.floor(offset / P); p <= Math.floor((offset + length - 1) / P); p++)
+    keys.push(`${region.key}:${p}`);
   return keys;
 }
 
@@ -90,7 +97,12 @@ function pagesOf(region: Region, offset: number, length: number): string[] {
  * `count` random reads and writes, up to four at a time on distinct pages, every byte read checked
  * against the shadow copy. Returns the ops done.
  */
-async function randomOps(sys: System, regions: Region[], count: number, rand: () => number): Promise<number> {
+async function randomOps(
+  sys: System,
+  regions: Region[],
+  count: number,
+  rand: () => number,
+): Promise<number> {
   let done = 0;
   while (done < count) {
     const busy = new Set<string>();
@@ -114,7 +126,8 @@ async function randomOps(sys: System, regions: Region[], count: number, rand: ()
         batch.push(
           sys.vm.read(region.task, region.address + offset, length).then((got) => {
             const verdict = sameBytes(got, expected);
-            if (verdict !== "same") throw new Error(`${region.key} at ${offset}+${length}: ${verdict}`);
+            if (verdict !== "same")
+              throw new Error(`${region.key} at ${offset}+${length}: ${verdict}`);
           }),
         );
       }
@@ -143,7 +156,15 @@ describe("VM model ↔ default pager core, end to end", () => {
   });
 
   it("20,000 random page writes and reads across two tasks with 16 resident pages; files added and removed under load; destruction frees everything", async () => {
-    sys = makeSystem(dir, [["a.swap", 128], ["b.swap", 64]], "object", 11);
+    sys = makeSystem(
+      dir,
+      [
+        ["a.swap", 128],
+        ["b.swap", 64],
+      ],
+      "object",
+      11,
+    );
     const { vm, core, wiring, storage } = sys;
     const rand = prng(2024);
     const t1 = vm.createTask();
@@ -172,7 +193,9 @@ describe("VM model ↔ default pager core, end to end", () => {
     // Phase 2: a paging file added under load.
     const ops2 = randomOps(sys, regions, 4000, rand);
     for (let i = 0; i < 20; i++) await tick();
-    expect((await core.pagingFile(path.join(dir, "c.swap"), true, { sizeBytes: 128 * P })).code).toBe(0);
+    expect(
+      (await core.pagingFile(path.join(dir, "c.swap"), true, { sizeBytes: 128 * P })).code,
+    ).toBe(0);
     expect(await ops2).toBe(4000);
     await checkAccounting(sys);
     expect(core.info().totalSpace).toBe(initial.totalSpace + 128 * P);
@@ -194,7 +217,9 @@ describe("VM model ↔ default pager core, end to end", () => {
     await checkAccounting(sys);
 
     // Phase 4: the rest of the 20,000, then every byte of every region.
-    expect(await randomOps(sys, regions, 20_000 - 16_000 - opsDuringRemoval, rand)).toBeGreaterThan(0);
+    expect(await randomOps(sys, regions, 20_000 - 16_000 - opsDuringRemoval, rand)).toBeGreaterThan(
+      0,
+    );
     for (const r of regions) await readAll(sys, r);
     await checkAccounting(sys);
     expect(wiring.writeFailures).toEqual([]);
@@ -232,12 +257,24 @@ describe("VM model ↔ default pager core, end to end", () => {
       // Y: an external object whose 8 pages are stored first.
       const Y = wiring.defaultPagerObjectCreate(8 * P);
       const y = await vm.vmMap(t, { size: 8 * P, object: Y });
-      const yRegion: Region = { task: t, address: y, size: 8 * P, shadow: new Uint8Array(8 * P), key: "Y" };
+      const yRegion: Region = {
+        task: t,
+        address: y,
+        size: 8 * P,
+        shadow: new Uint8Array(8 * P),
+        key: "Y",
+      };
       for (let i = 0; i < yRegion.shadow.length; i++) yRegion.shadow[i] = Math.floor(rand() * 256);
       await vm.write(t, y, yRegion.shadow);
       // Anonymous memory larger than what is left: page-outs start failing.
       const anon = await vm.vmAllocate(t, 40 * P);
-      const aRegion: Region = { task: t, address: anon, size: 40 * P, shadow: new Uint8Array(40 * P), key: "A" };
+      const aRegion: Region = {
+        task: t,
+        address: anon,
+        size: 40 * P,
+        shadow: new Uint8Array(40 * P),
+        key: "A",
+      };
       for (let p = 0; p < 40; p++) {
         const data = new Uint8Array(P).fill(p + 1);
         aRegion.shadow.set(data, p * P);

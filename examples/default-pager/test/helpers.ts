@@ -35,7 +35,11 @@ export const tick = (): Promise<void> => new Promise((resolve) => setImmediate(r
 
 /** Byte equality without vitest's slow element-by-element diff (reports the first difference). */
 export function sameBytes(actual: Uint8Array, expected: Uint8Array): string {
-  if (Buffer.from(actual.buffer, actual.byteOffset, actual.byteLength).equals(Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength))) {
+  if (
+    Buffer.from(actual.buffer, actual.byteOffset, actual.byteLength).equals(
+      Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength),
+    )
+  ) {
     return "same";
   }
   if (actual.length !== expected.length) return `length ${actual.length} != ${expected.length}`;

@@ -15,7 +15,14 @@ import { tick } from "./helpers.js";
 
 const P = 4096;
 
-type Msg = { op: string; object?: MemoryObjectPort; offset?: number; data?: Uint8Array; control?: MemoryControl; extra?: unknown };
+type Msg = {
+  op: string;
+  object?: MemoryObjectPort;
+  offset?: number;
+  data?: Uint8Array;
+  control?: MemoryControl;
+  extra?: unknown;
+};
 
 /** A manager that records every message and lets the test answer. */
 class RecordingManager implements MemoryManagerLink, DefaultPagerLink {
@@ -32,15 +39,41 @@ class RecordingManager implements MemoryManagerLink, DefaultPagerLink {
   init(object: MemoryObjectPort, control: MemoryControl, name: MemoryObjectName): Promise<void> {
     return this.push({ op: "init", object, control, extra: name });
   }
-  dataRequest(object: MemoryObjectPort, control: MemoryControl, offset: number, length: number, access: number): Promise<void> {
+  dataRequest(
+    object: MemoryObjectPort,
+    control: MemoryControl,
+    offset: number,
+    length: number,
+    access: number,
+  ): Promise<void> {
     expect(length).toBe(P);
     return this.push({ op: "data_request", object, control, offset, extra: access });
   }
-  dataUnlock(object: MemoryObjectPort, control: MemoryControl, offset: number, _l: number, access: number): Promise<void> {
+  dataUnlock(
+    object: MemoryObjectPort,
+    control: MemoryControl,
+    offset: number,
+    _l: number,
+    access: number,
+  ): Promise<void> {
     return this.push({ op: "data_unlock", object, control, offset, extra: access });
   }
-  dataReturn(object: MemoryObjectPort, control: MemoryControl, offset: number, data: Uint8Array, dirty: boolean, kernelCopy: boolean): Promise<void> {
-    return this.push({ op: "data_return", object, control, offset, data, extra: { dirty, kernelCopy } });
+  dataReturn(
+    object: MemoryObjectPort,
+    control: MemoryControl,
+    offset: number,
+    data: Uint8Array,
+    dirty: boolean,
+    kernelCopy: boolean,
+  ): Promise<void> {
+    return this.push({
+      op: "data_return",
+      object,
+      control,
+      offset,
+      data,
+      extra: { dirty, kernelCopy },
+    });
   }
   terminate(object: MemoryObjectPort, control: MemoryControl): Promise<void> {
     return this.push({ op: "terminate", object, control });
@@ -48,13 +81,23 @@ class RecordingManager implements MemoryManagerLink, DefaultPagerLink {
   lockCompleted(_r: object, control: MemoryControl, offset: number): Promise<void> {
     return this.push({ op: "lock_completed", control, offset });
   }
-  supplyCompleted(_r: object, control: MemoryControl, offset: number, _l: number, result: number): Promise<void> {
+  supplyCompleted(
+    _r: object,
+    control: MemoryControl,
+    offset: number,
+    _l: number,
+    result: number,
+  ): Promise<void> {
     return this.push({ op: "supply_completed", control, offset, extra: result });
   }
   changeCompleted(): Promise<void> {
     return this.push({ op: "change_completed" });
   }
-  memoryObjectCreate(newObject: MemoryObjectPort, size: number, control: MemoryControl): Promise<void> {
+  memoryObjectCreate(
+    newObject: MemoryObjectPort,
+    size: number,
+    control: MemoryControl,
+  ): Promise<void> {
     return this.push({ op: "memory_object_create", object: newObject, control, extra: size });
   }
 }
@@ -74,9 +117,13 @@ describe("VmKernel", () => {
     const a = await vm.vmAllocate(task, 4 * P);
     expect(await vm.read(task, a + 100, 10)).toEqual(bytes(10, 0));
     await vm.write(task, a + P - 3, bytes(8, 7)); // crosses into the second page
-    expect(await vm.read(task, a + P - 4, 10)).toEqual(Uint8Array.from([0, 7, 7, 7, 7, 7, 7, 7, 7, 0]));
+    expect(await vm.read(task, a + P - 4, 10)).toEqual(
+      Uint8Array.from([0, 7, 7, 7, 7, 7, 7, 7, 7, 0]),
+    );
     expect(mgr.log).toEqual([]);
-    await expect(vm.read(task, a + 4 * P, 1)).rejects.toMatchObject({ code: ReturnCode.KERN_INVALID_ADDRESS });
+    await expect(vm.read(task, a + 4 * P, 1)).rejects.toMatchObject({
+      code: ReturnCode.KERN_INVALID_ADDRESS,
+    });
   });
 
   it("one init per object; faults wait for ready; one data_request per page; supply wakes all waiters", async () => {
@@ -96,11 +143,27 @@ describe("VmKernel", () => {
     await tick();
     expect(mgr.ops()).toEqual(["init", "data_request"]);
     expect(mgr.log[1]).toMatchObject({ offset: 0, extra: VM_PROT_READ });
-    expect(await vm.dataSupply(control, 0, Uint8Array.from({ length: P }, (_, i) => i & 0xff), 0, false, null)).toBe(0);
-    expect(await Promise.all(reads)).toEqual([Uint8Array.from([0, 1, 2, 3]), Uint8Array.from([1, 2, 3, 4]), Uint8Array.from([2])]);
+    expect(
+      await vm.dataSupply(
+        control,
+        0,
+        Uint8Array.from({ length: P }, (_, i) => i & 0xff),
+        0,
+        false,
+        null,
+      ),
+    ).toBe(0);
+    expect(await Promise.all(reads)).toEqual([
+      Uint8Array.from([0, 1, 2, 3]),
+      Uint8Array.from([1, 2, 3, 4]),
+      Uint8Array.from([2]),
+    ]);
     // a supply for a resident page reports MEMORY_PRESENT through supply_completed
     await vm.dataSupply(control, 0, bytes(P, 9), 0, false, {});
-    expect(mgr.log.at(-1)).toMatchObject({ op: "supply_completed", extra: ReturnCode.KERN_MEMORY_PRESENT });
+    expect(mgr.log.at(-1)).toMatchObject({
+      op: "supply_completed",
+      extra: ReturnCode.KERN_MEMORY_PRESENT,
+    });
     expect(await vm.read(t2, a2, 1)).toEqual(Uint8Array.from([0]));
   });
 
@@ -130,14 +193,17 @@ describe("VmKernel", () => {
     const a = await vm.vmMap(t, { size: 8 * P, object: port });
     const control = mgr.log[0]!.control!;
     vm.memoryObjectReady(control, false, MEMORY_OBJECT_COPY_DELAY);
-    mgr.onRequest = (m) => void vm.dataSupply(control, m.offset!, bytes(P, m.offset! / P), 0, false, null);
+    mgr.onRequest = (m) =>
+      void vm.dataSupply(control, m.offset!, bytes(P, m.offset! / P), 0, false, null);
     await vm.write(t, a, bytes(1, 0xaa)); // page 0 dirty
     await vm.read(t, a + P, 1); // page 1 clean
     await vm.read(t, a + 2 * P, 1); // evicts page 0 (oldest): dirty
     await vm.read(t, a + 3 * P, 1); // evicts page 1: clean, silent
     expect(vm.residentCount).toBeLessThanOrEqual(2);
     const returns = mgr.log.filter((m) => m.op === "data_return");
-    expect(returns.map((m) => [m.offset, m.extra])).toEqual([[0, { dirty: true, kernelCopy: false }]]);
+    expect(returns.map((m) => [m.offset, m.extra])).toEqual([
+      [0, { dirty: true, kernelCopy: false }],
+    ]);
     expect(returns[0]!.data![0]).toBe(0xaa);
     const before = mgr.log.length;
     await vm.read(t, a, 1);
@@ -238,7 +304,15 @@ describe("VmKernel", () => {
     ]);
     expect(mgr.log.at(-2)!.data!.subarray(0, 2)).toEqual(Uint8Array.from([2, 3]));
     // flush with RETURN_NONE discards; the next access asks again
-    await vm.lockRequest(control, 0, 2 * P, MEMORY_OBJECT_RETURN_NONE, true, VM_PROT_NO_CHANGE, null);
+    await vm.lockRequest(
+      control,
+      0,
+      2 * P,
+      MEMORY_OBJECT_RETURN_NONE,
+      true,
+      VM_PROT_NO_CHANGE,
+      null,
+    );
     const r = vm.read(t, a, 1);
     await tick();
     expect(mgr.ops().at(-1)).toBe("data_request");
@@ -257,7 +331,9 @@ describe("VmKernel", () => {
     expect(await vm.destroy(control, 0)).toBe(0);
     expect(mgr.ops()).toEqual(["init", "terminate"]);
     expect(await vm.read(t, a, 1)).toEqual(Uint8Array.from([8]));
-    await expect(vm.read(t, a + P, 1)).rejects.toMatchObject({ code: ReturnCode.KERN_MEMORY_ERROR });
+    await expect(vm.read(t, a + P, 1)).rejects.toMatchObject({
+      code: ReturnCode.KERN_MEMORY_ERROR,
+    });
   });
 
   it("death of the object port fails waiting faults without a terminate", async () => {
@@ -276,16 +352,28 @@ describe("VmKernel", () => {
   it("validates arguments", async () => {
     const { vm, mgr } = setup();
     const t = vm.createTask();
-    await expect(vm.vmMap(t, { size: 0, object: null })).rejects.toMatchObject({ code: ReturnCode.KERN_INVALID_ARGUMENT });
-    await expect(vm.vmMap(t, { size: P, object: {}, copy: true })).rejects.toMatchObject({ code: ReturnCode.KERN_INVALID_ARGUMENT });
+    await expect(vm.vmMap(t, { size: 0, object: null })).rejects.toMatchObject({
+      code: ReturnCode.KERN_INVALID_ARGUMENT,
+    });
+    await expect(vm.vmMap(t, { size: P, object: {}, copy: true })).rejects.toMatchObject({
+      code: ReturnCode.KERN_INVALID_ARGUMENT,
+    });
     const a = await vm.vmMap(t, { size: P, object: null, address: 0x4000_0000 });
-    await expect(vm.vmMap(t, { size: P, object: null, address: a })).rejects.toMatchObject({ code: ReturnCode.KERN_NO_SPACE });
+    await expect(vm.vmMap(t, { size: P, object: null, address: a })).rejects.toMatchObject({
+      code: ReturnCode.KERN_NO_SPACE,
+    });
     await vm.vmMap(t, { size: P, object: {} });
     const control = mgr.log[0]!.control!;
     expect(vm.memoryObjectReady(control, false, 9)).toBe(ReturnCode.KERN_INVALID_ARGUMENT);
-    expect(await vm.dataSupply(control, 0, bytes(100, 0), 0, false, null)).toBe(ReturnCode.KERN_INVALID_ARGUMENT);
-    expect(await vm.lockRequest(control, 0, P, 0, false, 99, null)).toBe(ReturnCode.KERN_INVALID_ARGUMENT);
+    expect(await vm.dataSupply(control, 0, bytes(100, 0), 0, false, null)).toBe(
+      ReturnCode.KERN_INVALID_ARGUMENT,
+    );
+    expect(await vm.lockRequest(control, 0, P, 0, false, 99, null)).toBe(
+      ReturnCode.KERN_INVALID_ARGUMENT,
+    );
     const ro = await vm.vmMap(t, { size: P, object: null, protection: VM_PROT_READ });
-    await expect(vm.write(t, ro, bytes(1, 1))).rejects.toMatchObject({ code: ReturnCode.KERN_PROTECTION_FAILURE });
+    await expect(vm.write(t, ro, bytes(1, 1))).rejects.toMatchObject({
+      code: ReturnCode.KERN_PROTECTION_FAILURE,
+    });
   });
 });

@@ -18,9 +18,13 @@ describe("DefaultPagerCore", () => {
   function setup(pages: number, policy?: WriteErrorPolicy): void {
     storage?.close();
     storage = new PagingStorage();
-    const r = storage.addFile(path.join(dir, `swap-${pages}-${policy ?? "d"}`), { sizeBytes: pages * P });
+    const r = storage.addFile(path.join(dir, `swap-${pages}-${policy ?? "d"}`), {
+      sizeBytes: pages * P,
+    });
     if (!r.ok) throw new Error(r.error.message);
-    core = new DefaultPagerCore<Port>(policy === undefined ? { storage } : { storage, writeErrorPolicy: policy });
+    core = new DefaultPagerCore<Port>(
+      policy === undefined ? { storage } : { storage, writeErrorPolicy: policy },
+    );
   }
 
   beforeEach(() => {
@@ -48,7 +52,11 @@ describe("DefaultPagerCore", () => {
 
   it("internal miss: data_unavailable; stored page: data_supply with the same bytes", async () => {
     const { obj } = internal();
-    expect(await core.dataRequest(obj, 0, 0, P, VM_PROT_READ)).toEqual({ kind: "unavailable", offset: 0, size: P });
+    expect(await core.dataRequest(obj, 0, 0, P, VM_PROT_READ)).toEqual({
+      kind: "unavailable",
+      offset: 0,
+      size: P,
+    });
     await core.dataReturn(obj, 1, 3 * P, patternPage(P, 1, 3), true, false);
     const r = await core.dataRequest(obj, 2, 3 * P, P, VM_PROT_READ | VM_PROT_WRITE);
     expect(r.kind).toBe("supply");
@@ -62,7 +70,11 @@ describe("DefaultPagerCore", () => {
   it("external: zero page when never written, data_error at or beyond its size", async () => {
     const obj = external(2 * P);
     const init = await core.init(obj, 0, port("c"), port("n"), P);
-    expect(init).toEqual({ kind: "ready", mayCache: false, copyStrategy: MEMORY_OBJECT_COPY_DELAY });
+    expect(init).toEqual({
+      kind: "ready",
+      mayCache: false,
+      copyStrategy: MEMORY_OBJECT_COPY_DELAY,
+    });
     const zero = await core.dataRequest(obj, 1, P, P, VM_PROT_READ);
     expect(zero.kind === "supply" && zero.data.every((b) => b === 0)).toBe(true);
     const beyond = await core.dataRequest(obj, 2, 2 * P, P, VM_PROT_READ);
@@ -103,7 +115,10 @@ describe("DefaultPagerCore", () => {
     const { obj } = internal();
     const data = new Uint8Array(3 * P);
     for (let i = 0; i < 3; i++) data.set(patternPage(P, 9, i), i * P);
-    expect(await core.dataReturn(obj, 0, 4 * P, data, true, false)).toMatchObject({ stored: 3, failed: [] });
+    expect(await core.dataReturn(obj, 0, 4 * P, data, true, false)).toMatchObject({
+      stored: 3,
+      failed: [],
+    });
     expect(core.storedOffsets(obj)).toEqual([4 * P, 5 * P, 6 * P]);
   });
 
@@ -112,7 +127,8 @@ describe("DefaultPagerCore", () => {
     expect(before).toEqual({ totalSpace: 64 * P, freeSpace: 64 * P, pageSize: P });
     const { obj, name } = internal();
     const ext = external();
-    for (let i = 0; i < 5; i++) await core.dataReturn(obj, i, i * 2 * P, patternPage(P, 1, i), true, false);
+    for (let i = 0; i < 5; i++)
+      await core.dataReturn(obj, i, i * 2 * P, patternPage(P, 1, i), true, false);
     expect(core.info().freeSpace).toBe(before.freeSpace - 5 * P);
     expect(core.objects()).toEqual([
       { object: obj.id, size: 5 * P, name, kind: "internal" },
@@ -152,7 +168,9 @@ describe("DefaultPagerCore", () => {
   });
 
   it("refuses a create with the wrong page size", () => {
-    expect(core.memoryObjectCreate(P, port("c"), port("n"), 8192).code).toBe(ReturnCode.KERN_INVALID_ARGUMENT);
+    expect(core.memoryObjectCreate(P, port("c"), port("n"), 8192).code).toBe(
+      ReturnCode.KERN_INVALID_ARGUMENT,
+    );
     expect(core.defaultPagerObjectCreate(-1).code).toBe(ReturnCode.KERN_INVALID_ARGUMENT);
   });
 
@@ -162,7 +180,8 @@ describe("DefaultPagerCore", () => {
     await core.dataReturn(other.obj, 0, 0, patternPage(P, 2, 0), true, false);
     const { obj } = internal();
     let s = 0;
-    for (let i = 0; i < 3; i++) await core.dataReturn(obj, s++, i * P, patternPage(P, 1, i), true, false);
+    for (let i = 0; i < 3; i++)
+      await core.dataReturn(obj, s++, i * P, patternPage(P, 1, i), true, false);
     const outcome = await core.dataReturn(obj, s++, 3 * P, patternPage(P, 1, 3), true, false);
     expect(outcome.failed.map((f) => f.error.code)).toEqual(["STORAGE_FULL"]);
     expect((await core.dataRequest(obj, s++, 0, P, VM_PROT_READ)).kind).toBe("error");
@@ -184,7 +203,9 @@ describe("DefaultPagerCore", () => {
     let s = 0;
     await core.dataReturn(obj, s++, 0, patternPage(P, 1, 0), true, false);
     await core.dataReturn(obj, s++, P, patternPage(P, 1, 1), true, false);
-    expect((await core.dataReturn(obj, s++, 2 * P, patternPage(P, 1, 2), true, false)).failed).toHaveLength(1);
+    expect(
+      (await core.dataReturn(obj, s++, 2 * P, patternPage(P, 1, 2), true, false)).failed,
+    ).toHaveLength(1);
     expect((await core.dataRequest(obj, s++, 2 * P, P, VM_PROT_READ)).kind).toBe("error");
     const ok = await core.dataRequest(obj, s++, P, P, VM_PROT_READ);
     expect(ok.kind === "supply" && sameBytes(ok.data, patternPage(P, 1, 1))).toBe("same");
@@ -198,7 +219,8 @@ describe("DefaultPagerCore", () => {
 
   it("default_pager_paging_file adds and removes (moving pages); register_fileserver is kept", async () => {
     const { obj } = internal();
-    for (let i = 0; i < 10; i++) await core.dataReturn(obj, i, i * P, patternPage(P, 3, i), true, false);
+    for (let i = 0; i < 10; i++)
+      await core.dataReturn(obj, i, i * P, patternPage(P, 3, i), true, false);
     const extra = path.join(dir, "extra");
     expect((await core.pagingFile(extra, true, { sizeBytes: 32 * P })).code).toBe(0);
     expect(core.info().totalSpace).toBe(96 * P);
@@ -211,7 +233,9 @@ describe("DefaultPagerCore", () => {
       expect(r.kind === "supply" && sameBytes(r.data, patternPage(P, 3, i))).toBe("same");
     }
     expect((await core.pagingFile(extra, false)).code).toBe(ReturnCode.KERN_FAILURE); // nowhere to go
-    expect((await core.pagingFile(path.join(dir, "nope"), false)).code).toBe(ReturnCode.KERN_INVALID_ARGUMENT);
+    expect((await core.pagingFile(path.join(dir, "nope"), false)).code).toBe(
+      ReturnCode.KERN_INVALID_ARGUMENT,
+    );
     const fs = port("fileserver");
     expect(core.registerFileserver(fs).code).toBe(0);
     expect(core.registeredFileserver).toBe(fs);

@@ -87,9 +87,11 @@ describe("PagingStorage", () => {
     mustAdd("a", 64);
     expect(storage.info()).toEqual({ pageSize: P, totalPages: 64, freePages: 64 });
     const m = storage.createMap();
-    for (let p = 0; p < 40; p++) expect(storage.writePage(m, p * 3, patternPage(P, 1, p)).ok).toBe(true);
+    for (let p = 0; p < 40; p++)
+      expect(storage.writePage(m, p * 3, patternPage(P, 1, p)).ok).toBe(true);
     expect(storage.info().freePages).toBe(24);
-    for (let p = 0; p < 40; p++) expect(sameBytes(readBack(m, p * 3), patternPage(P, 1, p))).toBe("same");
+    for (let p = 0; p < 40; p++)
+      expect(sameBytes(readBack(m, p * 3), patternPage(P, 1, p))).toBe("same");
     // overwrite in place takes no space
     expect(storage.writePage(m, 0, patternPage(P, 2, 0)).ok).toBe(true);
     expect(storage.info().freePages).toBe(24);
@@ -124,7 +126,8 @@ describe("PagingStorage", () => {
     expect(m.has(8)).toBe(false);
     // rewriting an existing page still works when full
     expect(storage.writePage(m, 2, patternPage(P, 4, 2)).ok).toBe(true);
-    for (let p = 0; p < 8; p++) expect(sameBytes(readBack(m, p), patternPage(P, p === 2 ? 4 : 3, p))).toBe("same");
+    for (let p = 0; p < 8; p++)
+      expect(sameBytes(readBack(m, p), patternPage(P, p === 2 ? 4 : 3, p))).toBe("same");
     expect(storage.info().freePages).toBe(0);
     expect(storage.verify([m])).toEqual([]);
   });
@@ -187,7 +190,10 @@ describe("PagingStorage", () => {
           const i = Math.floor(rand() * 3);
           const page = Math.floor(rand() * 150);
           if (rand() < 0.5) write(i, page);
-          else if (shadow[i]!.has(page)) expect(sameBytes(readBack(maps[i]!, page), patternPage(P, shadow[i]!.get(page)!, page))).toBe("same");
+          else if (shadow[i]!.has(page))
+            expect(
+              sameBytes(readBack(maps[i]!, page), patternPage(P, shadow[i]!.get(page)!, page)),
+            ).toBe("same");
           else if (rand() < 0.3 && storage.releasePage(maps[i]!, page)) shadow[i]!.delete(page);
           ops++;
         }
@@ -203,7 +209,8 @@ describe("PagingStorage", () => {
     expect(storage.listFiles().map((f) => path.basename(f.path))).toEqual(["b", "c"]);
     expect(storage.verify(maps)).toEqual([]);
     for (let i = 0; i < 3; i++) {
-      for (const [page, tag] of shadow[i]!) expect(sameBytes(readBack(maps[i]!, page), patternPage(P, tag, page))).toBe("same");
+      for (const [page, tag] of shadow[i]!)
+        expect(sameBytes(readBack(maps[i]!, page), patternPage(P, tag, page))).toBe("same");
       expect(maps[i]!.pages()).toEqual([...shadow[i]!.keys()].sort((x, y) => x - y));
     }
   });
@@ -217,7 +224,8 @@ describe("PagingStorage", () => {
     expect(r.ok ? "" : r.error.code).toBe("STORAGE_FULL");
     expect(storage.listFiles()).toHaveLength(2);
     expect(storage.listFiles()[0]!.draining).toBe(false);
-    for (let p = 0; p < 12; p++) expect(sameBytes(readBack(m, p), patternPage(P, 9, p))).toBe("same");
+    for (let p = 0; p < 12; p++)
+      expect(sameBytes(readBack(m, p), patternPage(P, 9, p))).toBe("same");
     expect(storage.verify([m])).toEqual([]);
     // the file accepts pages again
     storage.releasePage(m, 0);
