@@ -1044,6 +1044,19 @@ export class Task {
     });
   }
 
+  /**
+   * Wakes every receive waiting on `name` (a receive right or a port set) with
+   * MACH_RCV_INTERRUPTED, like thread_abort on the receiving threads.
+   */
+  interruptReceivers(name: number): number {
+    const e = this.entries.get(name);
+    if (!e) return R.KERN_INVALID_NAME;
+    const q = e.type & MACH_PORT_TYPE_RECEIVE ? e.port : e.type === MACH_PORT_TYPE_PORT_SET ? e.pset : null;
+    if (!q) return R.KERN_INVALID_RIGHT;
+    this.kernel.failReceivers(q, R.MACH_RCV_INTERRUPTED);
+    return R.KERN_SUCCESS;
+  }
+
   private tooLargeKept(size: number): MachMsgResult {
     const bytes = new Uint8Array(this.kernel.abi.headerSize);
     new DataView(bytes.buffer).setUint32(this.kernel.abi.header.size, size, true);

@@ -1,0 +1,116 @@
+/**
+ * The client side of a MIG call (mig-reference §7.1): a reply port per call, send + receive, and
+ * the reply checks with their codes. Generated user stubs build the request, call `mig_rpc`, then
+ * `checkReply` and unpack.
+ */
+import { newHeader, readHeader, writeHeader } from "../codec/header.js";
+import {
+  MACH_MSG_TYPE_MAKE_SEND_ONCE,
+  MACH_NOTIFY_SEND_ONCE,
+  MACH_PORT_RIGHT_RECEIVE,
+  MACH_RCV_LARGE,
+  MACH_RCV_MSG,
+  MACH_RCV_TIMEOUT,
+  MACH_SEND_MSG,
+  ReturnCode,
+} from "../constants.js";
+import type { Task } from "../kernel/task.js";
+import type { MachMessage } from "../message.js";
+import { viewOf } from "./reply.js";
+
+/**
+ * Reply ports for one task: `get` hands out an idle receive right, `put` returns one after a
+ * clean call, `discard` destroys one after a failed call so a late reply can never be taken for
+ * a later call's reply (mig_get_reply_port / mig_put_reply_port / mig_dealloc_reply_port).
+ */
+export class ReplyPortPool {
+  private readonly idle: number[] = [];
+  constructor(
+    readonly task: Task,
+    readonly maxIdle = 8,
+  ) {}
+
+  get(): number {
+    return this.idle.pop() ?? this.task.mach_reply_port();
+  }
+
+  put(name: number): void {
+    if (this.idle.length < this.maxIdle) this.idle.push(name);
+    else this.discard(name);
+  }
+
+  discard(name: number): void {
+    this.task.mach_port_mod_refs(name, MACH_PORT_RIGHT_RECEIVE, -1);
+  }
+
+  /** Idle reply ports (for tests). */
+  get size(): number {
+    return this.idle.length;
+  }
+}
+
+export interface RpcOptions {
+  /** Reply ports come from here (default: a new receive right per call, destroyed afterwards). */
+  pool?: ReplyPortPool;
+  /** Milliseconds to wait for the reply (MIG's waittime); 0 or absent waits forever. */
+  timeout?: number;
+  /** Extra mach_msg option bits (MACH_SEND_TIMEOUT, ...). */
+  option?: number;
+  /** Initial receive buffer size; larger replies are received anyway (MACH_RCV_LARGE). */
+  rcvSize?: number;
+}
+
+export interface RpcResult {
+  code: number;
+  /** The reply, owned by the caller (its rights and regions), when `code` is KERN_SUCCESS. */
+  reply: MachMessage | null;
+}
+
+/**
+ * Sends a routine's request with a fresh send-once reply right and waits for the reply. Returns
+ * the mach_msg error, MIG_SERVER_DIED (a send-once notification came back instead of a reply)
+ * or MIG_REPLY_MISMATCH (a reply with the wrong id, destroyed), else the reply.
+ */
+export async function mig_rpc(task: Task, request: MachMessage, options: RpcOptions = {}): Promise<RpcResult> {
+  const abi = task.kernel.abi;
+  const pool = options.pool;
+  const replyPort = pool ? pool.get() : task.mach_reply_port();
+  const discard = () => (pool ? pool.discard(replyPort) : task.mach_port_mod_refs(replyPort, MACH_PORT_RIGHT_RECEIVE, -1));
+  const release = () => (pool ? pool.put(replyPort) : discard());
+  const view = viewOf(request);
+  const h = readHeader(view, abi, newHeader());
+  h.localPort = replyPort;
+  h.bits = ((h.bits & ~0xff00) | (MACH_MSG_TYPE_MAKE_SEND_ONCE << 8)) >>> 0;
+  writeHeader(view, abi, h);
+  const timeout = options.timeout ?? 0;
+  let option = MACH_SEND_MSG | MACH_RCV_MSG | MACH_RCV_LARGE | (options.option ?? 0);
+  if (timeout > 0) option |= MACH_RCV_TIMEOUT;
+  let rcvSize = options.rcvSize ?? 4096;
+  let r = await task.mach_msg(request, option, request.bytes.length, rcvSize, replyPort, timeout);
+  while (r.code === ReturnCode.MACH_RCV_TOO_LARGE) {
+    rcvSize = readHeader(viewOf(r.msg!), abi, newHeader()).size;
+    r = await task.mach_msg(null, option & ~MACH_SEND_MSG, 0, rcvSize, replyPort, timeout);
+  }
+  if (r.code !== ReturnCode.KERN_SUCCESS) {
+    discard();
+    return { code: r.code, reply: null };
+  }
+  const reply = r.msg!;
+  const id = readHeader(viewOf(reply), abi, newHeader()).id;
+  if (id !== h.id + 100) {
+    if (id === MACH_NOTIFY_SEND_ONCE) {
+      release();
+      return { code: ReturnCode.MIG_SERVER_DIED, reply: null };
+    }
+    task.mach_msg_destroy(reply);
+    discard();
+    return { code: ReturnCode.MIG_REPLY_MISMATCH, reply: null };
+  }
+  release();
+  return { code: ReturnCode.KERN_SUCCESS, reply };
+}
+
+/** Sends a simpleroutine's request: resolves once it is queued (or with the mach_msg error). */
+export async function mig_send(task: Task, request: MachMessage, option = 0, timeout = 0): Promise<number> {
+  return (await task.mach_msg(request, MACH_SEND_MSG | option, request.bytes.length, 0, 0, timeout)).code;
+}

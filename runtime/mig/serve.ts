@@ -1,0 +1,199 @@
+/**
+ * The server receive loop (mig-reference §7.2-7.3) and the seqno ordering helper (§8).
+ *
+ * A demux is `(request, seqno) => result` (sync or async), where the result is one of:
+ *   - `null`: not this demux's id; the next demux is tried (all null: MIG_BAD_ID);
+ *   - a reply message: sent to the request's reply right (nothing is sent when its
+ *     msgh_remote_port is NULL, as for a simpleroutine). A bare error reply (RetCode != 0)
+ *     counts as a failure: the request is destroyed first;
+ *   - a number, the RetCode: KERN_SUCCESS and MIG_NO_REPLY mean the handler consumed the
+ *     request (send nothing); any other code means failure: the loop destroys what is left of
+ *     the request and sends the error reply (mig_reply_header_t) if there is a reply right.
+ * A demux that throws counts as failing with KERN_FAILURE (or the MachError's code).
+ *
+ * Ownership: on success (or MIG_NO_REPLY) whatever the handler did not release is the handler's
+ * (the loop never touches it again); on failure the loop destroys exactly what is still in the
+ * `ReceivedMessage`, keeping the reply right for the error reply. Handlers take or release
+ * rights through the `ReceivedMessage`, so a release followed by a failure is never released twice.
+ */
+import { newHeader, readHeader } from "../codec/header.js";
+import {
+  MACH_PORT_NULL,
+  MACH_RCV_LARGE,
+  MACH_RCV_MSG,
+  MACH_SEND_MSG,
+  MachError,
+  ReturnCode,
+} from "../constants.js";
+import type { Task } from "../kernel/task.js";
+import type { MachMessage } from "../message.js";
+import { ReceivedMessage } from "./received.js";
+import { isErrorReply, mig_reply_setup, readRetCode, viewOf } from "./reply.js";
+
+export type DemuxResult = MachMessage | number | null;
+export type Demux = (request: ReceivedMessage, seqno: number) => DemuxResult | Promise<DemuxResult>;
+
+export interface ServeOptions {
+  /** Requests handled at once (default 16); the loop stops receiving while at the limit. */
+  concurrency?: number;
+  /** Initial receive buffer; larger requests are received anyway. */
+  rcvSize?: number;
+  /** Called with anything a demux threw. */
+  onError?: (error: unknown, request: ReceivedMessage) => void;
+}
+
+export interface Server {
+  /** Stops receiving (in-flight requests finish); resolves when the loop has ended. */
+  stop(): Promise<void>;
+  /** Resolves when the loop ends: stopped, or the port/set died. */
+  readonly done: Promise<void>;
+  /** Requests being handled now. */
+  readonly inFlight: number;
+}
+
+/** Runs one request through the demuxes and applies the ownership contract. */
+export async function handleRequest(task: Task, request: ReceivedMessage, demuxes: readonly Demux[], onError?: ServeOptions["onError"]): Promise<void> {
+  const abi = task.kernel.abi;
+  let result: DemuxResult = null;
+  try {
+    for (const demux of demuxes) {
+      result = await demux(request, request.seqno);
+      if (result !== null) break;
+    }
+    if (result === null) result = ReturnCode.MIG_BAD_ID;
+  } catch (error) {
+    onError?.(error, request);
+    result = error instanceof MachError ? error.code : ReturnCode.KERN_FAILURE;
+  }
+  if (typeof result === "number") {
+    if (result === ReturnCode.KERN_SUCCESS || result === ReturnCode.MIG_NO_REPLY) return;
+    request.destroy(true);
+    const reply = request.replyPort;
+    if (reply === MACH_PORT_NULL) return;
+    await sendReply(task, mig_reply_setup(abi, request, result), request);
+    return;
+  }
+  if (isErrorReply(abi, result)) {
+    // A demux in GNU's style pre-builds the reply and stores the RetCode in it.
+    if (readRetCode(abi, result) === ReturnCode.MIG_NO_REPLY) return;
+    request.destroy(true);
+  }
+  const h = readHeader(viewOf(result), abi, newHeader());
+  if (h.remotePort === MACH_PORT_NULL) {
+    task.mach_msg_destroy(result);
+    return;
+  }
+  await sendReply(task, result, request);
+}
+
+async function sendReply(task: Task, reply: MachMessage, request: ReceivedMessage): Promise<void> {
+  // The reply right now travels in the reply message.
+  if (readHeader(viewOf(reply), task.kernel.abi, newHeader()).remotePort === request.replyPort && request.replyPort !== 0) {
+    request.takeReplyPort();
+  }
+  const r = await task.mach_msg(reply, MACH_SEND_MSG, reply.bytes.length);
+  if (r.code !== ReturnCode.KERN_SUCCESS) task.mach_msg_destroy(reply);
+}
+
+/**
+ * Receives on `portOrSet` and handles requests concurrently until stopped or the port dies.
+ * mig-reference §7.2's glibc loop, with MACH_RCV_LARGE retries.
+ */
+export function serve(task: Task, portOrSet: number, demuxes: Demux | readonly Demux[], options: ServeOptions = {}): Server {
+  const list = typeof demuxes === "function" ? [demuxes] : demuxes;
+  const concurrency = Math.max(1, options.concurrency ?? 16);
+  let rcvSize = options.rcvSize ?? 4096;
+  let stopped = false;
+  let inFlight = 0;
+  let slotFree: (() => void) | null = null;
+  const running = new Set<Promise<void>>();
+
+  const loop = async (): Promise<void> => {
+    while (!stopped) {
+      if (inFlight >= concurrency) {
+        await new Promise<void>((r) => (slotFree = r));
+        continue;
+      }
+      const r = await task.mach_msg(null, MACH_RCV_MSG | MACH_RCV_LARGE, 0, rcvSize, portOrSet);
+      if (r.code === ReturnCode.MACH_RCV_TOO_LARGE) {
+        rcvSize = Math.max(rcvSize, readHeader(viewOf(r.msg!), task.kernel.abi, newHeader()).size);
+        continue;
+      }
+      if (r.code === ReturnCode.MACH_RCV_INTERRUPTED || r.code === ReturnCode.MACH_RCV_PORT_CHANGED) continue;
+      if (r.code !== ReturnCode.KERN_SUCCESS) break;
+      const request = new ReceivedMessage(task, r.msg!);
+      inFlight++;
+      const p = handleRequest(task, request, list, options.onError).finally(() => {
+        inFlight--;
+        running.delete(p);
+        const wake = slotFree;
+        slotFree = null;
+        wake?.();
+      });
+      running.add(p);
+    }
+    await Promise.all(running);
+  };
+  const done = loop();
+  return {
+    async stop() {
+      stopped = true;
+      task.interruptReceivers(portOrSet);
+      const wake = slotFree;
+      slotFree = null;
+      (wake as (() => void) | null)?.();
+      await done;
+    },
+    done,
+    get inFlight() {
+      return inFlight;
+    },
+  };
+}
+
+/**
+ * Runs handlers for one object in seqno order (the Hurd pager's pager_port_lock): `run(seqno, fn)`
+ * starts `fn` only after the handler with the previous seqno finished. Every seqno of the port
+ * must pass through `run` or `skip`, or later ones wait forever.
+ */
+export class SeqnoOrder {
+  private next: number;
+  private readonly waiting = new Map<number, () => void>();
+
+  constructor(first = 0) {
+    this.next = first;
+  }
+
+  async run<T>(seqno: number, fn: () => T | Promise<T>): Promise<T> {
+    await this.turn(seqno);
+    try {
+      return await fn();
+    } finally {
+      this.advance();
+    }
+  }
+
+  /** Marks a seqno that has nothing to do with this object as done. */
+  async skip(seqno: number): Promise<void> {
+    await this.run(seqno, () => undefined);
+  }
+
+  /** The seqno the next handler must have (after a receive-right move resets the port's seqno). */
+  reset(next: number): void {
+    this.next = next;
+  }
+
+  private turn(seqno: number): Promise<void> {
+    if (seqno === this.next) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.set(seqno, resolve));
+  }
+
+  private advance(): void {
+    this.next = (this.next + 1) >>> 0;
+    const w = this.waiting.get(this.next);
+    if (w) {
+      this.waiting.delete(this.next);
+      w();
+    }
+  }
+}
