@@ -23,8 +23,11 @@ import type { PPToken, PreprocessOptions, PreprocessResult } from "./types.js";
 
 /** cpp's default limit; also what stops `#include` recursion. */
 const MAX_INCLUDE_DEPTH = 200;
-/** Tokens all macro expansions of one run may produce before we call it runaway. */
-const EXPANSION_BUDGET = 4_000_000;
+/**
+ * Tokens all macro expansions of one run may produce (replacement lists plus pre-expanded
+ * arguments) before we call it runaway; real .defs use a few hundred.
+ */
+const EXPANSION_BUDGET = 1_000_000;
 /** Nesting of macro invocations inside macro arguments (each level is a recursive call). */
 const MAX_ARGUMENT_NESTING = 500;
 
@@ -115,6 +118,8 @@ export class Preprocessor {
   private argumentNesting = 0;
   /** Expanding an `#if`/`#elif` line, where `defined` is an operator. */
   private inCondition = false;
+  /** A `defined` operator on the current `#if` line was malformed. */
+  private conditionFailed = false;
   /** Collecting macro arguments that may run across lines of a file. */
   private collectingArguments = 0;
   private budget = EXPANSION_BUDGET;
@@ -313,7 +318,6 @@ export class Preprocessor {
 
   private directive(frame: Frame): void {
     const tokens = frame.tokens;
-    const hash = tokens[frame.index]!;
     let end = frame.index + 1;
     while (tokens[end]!.kind !== Kind.EndOfDirective) end++;
     const eodLine = tokens[end]!.loc.line;
@@ -323,7 +327,6 @@ export class Preprocessor {
     const name = line[0];
     if (!name) return; // the null directive
     const args = line.slice(1);
-    const hashLoc = frame.relocated ? this.relocate(frame, hash).loc : hash.loc;
 
     if (name.kind === Kind.Identifier) {
       switch (name.text) {
@@ -340,7 +343,7 @@ export class Preprocessor {
     }
     if (frame.skipping) return;
     if (this.collectingArguments > 0 && !(name.kind === Kind.Identifier && ["define", "undef", "pragma"].includes(name.text))) {
-      this.diagnostics.push(diagnostic("MIG1024", `#${name.text} is not allowed inside the arguments of a macro; it is ignored`, hashLoc));
+      this.diagnostics.push(diagnostic("MIG1024", `#${name.text} is not allowed inside the arguments of a macro; it is ignored`, name.loc));
       return;
     }
     if (name.kind === Kind.Number) return this.lineDirective(frame, name, args, eodLine, true);
@@ -365,7 +368,7 @@ export class Preprocessor {
       case "error":
       case "warning":
         this.diagnostics.push(
-          diagnostic(name.text === "error" ? "MIG1010" : "MIG1011", `#${name.text}${args.length ? " " : ""}${spell(args)}`, hashLoc),
+          diagnostic(name.text === "error" ? "MIG1010" : "MIG1011", `#${name.text}${args.length ? " " : ""}${spell(args)}`, name.loc),
         );
         return;
       case "pragma":
@@ -459,9 +462,11 @@ export class Preprocessor {
 
   private condition(directive: Tok, args: Tok[]): boolean {
     this.inCondition = true;
+    this.conditionFailed = false;
     const expanded = this.expandIsolated(args);
     this.inCondition = false;
-    return evaluateCondition(expanded, directive, this.diagnostics);
+    // A malformed `defined` has been reported already; one error per line is enough.
+    return !this.conditionFailed && evaluateCondition(expanded, directive, this.diagnostics);
   }
 
   private include(frame: Frame, directive: Tok, args: Tok[]): void {
@@ -607,6 +612,7 @@ export class Preprocessor {
     if (operand.kind !== Kind.Identifier) {
       this.diagnostics.push(diagnostic("MIG1019", 'operator "defined" requires an identifier', operand.kind === Kind.EndOfInput ? t.loc : operand.loc));
       if (operand.kind === Kind.EndOfInput) this.pushBack(operand);
+      this.conditionFailed = true;
       return makeTok(Kind.Number, "0", t.loc, t.space);
     }
     if (paren) {
@@ -614,6 +620,7 @@ export class Preprocessor {
       if (!isPunct(close, ")")) {
         this.diagnostics.push(diagnostic("MIG1008", `missing ')' after "defined"`, close.kind === Kind.EndOfInput ? operand.loc : close.loc));
         this.pushBack(close);
+        this.conditionFailed = true;
       }
     }
     return makeTok(Kind.Number, this.macros.has(operand.text) ? "1" : "0", t.loc, t.space);
@@ -621,6 +628,7 @@ export class Preprocessor {
 
   /** Starts expanding `macro` used at `name`; false when it is not invoked after all. */
   private enterMacro(macro: Macro, name: Tok): boolean {
+    if (this.budget < 0) return false;
     let args: Tok[][] | undefined;
     if (macro.functionLike) {
       const next = this.nextRaw();
@@ -635,6 +643,7 @@ export class Preprocessor {
     const expansion = args ? this.substitute(macro, args, name) : this.copyBody(macro, name);
     this.budget -= expansion.length;
     if (this.budget < 0) {
+      this.budget = -1;
       if (!this.budgetReported) {
         this.diagnostics.push(
           diagnostic("MIG1023", `macro expansion produced more than ${EXPANSION_BUDGET} tokens; "${macro.name}" and later macros are not expanded`, name.loc),
@@ -732,6 +741,7 @@ export class Preprocessor {
       if (t.kind === Kind.EndOfInput) break;
       out.push(t);
     }
+    this.budget -= out.length;
     while (this.contexts.length > this.base) {
       const c = this.contexts.pop()!;
       if (c.macro) c.macro.disabled = false;

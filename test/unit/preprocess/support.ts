@@ -2,7 +2,7 @@
  * Helpers for the preprocessor tests: running gcc's preprocessor as the oracle, and splitting
  * any preprocessed text into tokens so two outputs can be compared regardless of whitespace.
  */
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { PreprocessOptions } from "../../../compiler/preprocess/index.js";
@@ -50,6 +50,21 @@ export function gccPreprocess(file: string, options: PreprocessOptions): string 
     encoding: "utf8",
     stdio: ["ignore", "pipe", "pipe"],
   });
+  return dropPassThroughLines(out);
+}
+
+/** `gccPreprocess` without blocking, so several gcc runs can overlap. */
+export function gccPreprocessAsync(file: string, options: PreprocessOptions): Promise<string> {
+  const args = ["-E", "-P", "-x", "c", "-nostdinc", "-undef", ...gccFlags(options), file];
+  return new Promise((resolve, reject) => {
+    execFile("gcc", args, { encoding: "utf8", maxBuffer: 64 << 20 }, (error, stdout) => {
+      if (error) reject(error);
+      else resolve(dropPassThroughLines(stdout));
+    });
+  });
+}
+
+function dropPassThroughLines(out: string): string {
   return out
     .split("\n")
     .filter((line) => !/^\s*#\s*(pragma|ident)\b/.test(line))
