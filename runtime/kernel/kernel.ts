@@ -67,6 +67,16 @@ export class Kernel {
     port.srights++;
   }
 
+  /** Adds a send right to `port` without counting a make-send (a copy of one already held). */
+  copySend(port: Port): void {
+    port.srights++;
+  }
+
+  /** Gives `task` a right the caller holds outside any space (consumed); returns its name there. */
+  insertRight(task: Task, port: Port, type: number): number {
+    return task.copyoutRight({ port, dead: false, type, ool: -1, offset: -1 });
+  }
+
   /** Adds a send-once right to `port` for a holder outside any space. */
   makeSendOnce(port: Port): void {
     port.sorights++;
