@@ -15,8 +15,10 @@
  * bound and return MIG_TYPE_ERROR (client) or MIG_BAD_ARGUMENTS (server).
  *
  * Speed: encoders write into one shared scratch buffer through one DataView and copy the finished
- * message out once (`slice`); decoders create one DataView per message. Fixed items need no other
- * allocation; arrays and strings allocate their values.
+ * message out once (into pooled memory under Node); decoders create one DataView per message.
+ * Fixed items need no other allocation. Decoded arrays are views of the received message's memory
+ * (or of its out-of-line region) when aligned, so they alias it: a received message is never
+ * reused, but copy an array before changing the message's bytes.
  */
 import { type AbiInfo, abiInfo, alignUp } from "../abi.js";
 import { ReturnCode } from "../constants.js";
@@ -41,9 +43,20 @@ if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
 // ---------------------------------------------------------------------------------------------
 // Scratch buffer for encoding.
 
+/**
+ * Node's Buffer, when present: `allocUnsafe` carves small messages out of a shared pool without
+ * zero-filling them (the encoders write every byte, pads included), which is several times
+ * cheaper than a fresh ArrayBuffer. Elsewhere messages are plain `slice` copies.
+ */
+interface NodeBufferLike extends Uint8Array {
+  copy(target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number): number;
+}
+const NodeBuffer = (globalThis as { Buffer?: { allocUnsafe(size: number): NodeBufferLike; from(buffer: ArrayBuffer): NodeBufferLike } }).Buffer;
+
 let scratchBuffer = new ArrayBuffer(16384);
 let scratch = new Uint8Array(scratchBuffer);
 let sview = new DataView(scratchBuffer);
+let scratchNode = NodeBuffer?.from(scratchBuffer);
 
 function reserve(size: number): void {
   if (size <= scratch.length) return;
@@ -52,6 +65,18 @@ function reserve(size: number): void {
   scratchBuffer = new ArrayBuffer(n);
   scratch = new Uint8Array(scratchBuffer);
   sview = new DataView(scratchBuffer);
+  scratchNode = NodeBuffer?.from(scratchBuffer);
+}
+
+/** The first `size` bytes of the scratch buffer, copied into memory of their own. */
+function takeBytes(size: number): Uint8Array {
+  if (scratchNode !== undefined) {
+    const out = NodeBuffer!.allocUnsafe(size);
+    scratchNode.copy(out, 0, 0, size);
+    // A plain Uint8Array view (Buffer#slice would not copy, unlike Uint8Array#slice).
+    return new Uint8Array(out.buffer, out.byteOffset, size);
+  }
+  return scratch.slice(0, size);
 }
 
 const NO_OOL: Uint8Array[] = [];
@@ -325,7 +350,7 @@ function writeHeaderAt(abi: AbiInfo, bits: number, size: number, remote: number,
 }
 
 function finish(size: number): MachMessage {
-  const message: MachMessage = { bytes: scratch.slice(0, size), ool: oolRegions ?? NO_OOL };
+  const message: MachMessage = { bytes: takeBytes(size), ool: oolRegions ?? NO_OOL };
   oolRegions = null;
   return message;
 }
@@ -417,11 +442,16 @@ export function encodeErrorReply(abiName: "x86_64" | "i386", request: MachMessag
 
 const EMPTY = new Uint8Array(0);
 
-/** A typed array of `n` wire elements copied from `bytes[start ..]` (backed by its own buffer). */
+/**
+ * A typed array of `n` wire elements at `bytes[start ..]`: a view of the message's own memory
+ * when aligned (as protobuf-es does for bytes fields; a received message is never reused), else a
+ * copy.
+ */
 function makeArray(item: ItemPlan, bytes: Uint8Array, start: number, n: number, bits: number): unknown {
   const length = Math.ceil((n * bits) / 8);
+  if (bits === 8 || (bits !== 16 && bits !== 32 && bits !== 64)) return bytes.subarray(start, start + length);
   const from = bytes.byteOffset + start;
-  if (bits === 8 || (bits !== 16 && bits !== 32 && bits !== 64)) return bytes.slice(start, start + length);
+  if (from % (bits >>> 3) === 0) return typedView(item, bytes.buffer as ArrayBuffer, from, n, bits);
   const buffer = bytes.buffer.slice(from, from + length) as ArrayBuffer;
   return typedView(item, buffer, 0, n, bits);
 }
@@ -435,9 +465,6 @@ function typedView(item: ItemPlan, buffer: ArrayBuffer, offset: number, n: numbe
 
 /** An array from an out-of-line region: used in place when aligned, else copied. */
 function arrayFromRegion(item: ItemPlan, region: Uint8Array, n: number, bits: number): unknown {
-  if (bits === 8 || (bits !== 16 && bits !== 32 && bits !== 64)) return region.subarray(0, Math.ceil((n * bits) / 8));
-  const bytes = bits >>> 3;
-  if (region.byteOffset % bytes === 0) return typedView(item, region.buffer as ArrayBuffer, region.byteOffset, n, bits);
   return makeArray(item, region, 0, n, bits);
 }
 

@@ -20,9 +20,10 @@
  *    `Int32Array`/`Uint32Array`, 64-bit `BigInt64Array`/`BigUint64Array`, port arrays `Uint32Array`
  *    of names; any other element width travels as raw `Uint8Array` bytes. Encoders accept any
  *    ArrayBufferView of the right byte length (the bytes are copied as they are: little-endian
- *    hosts only, as every Node target is); decoders return the typed array named above, backed by
- *    its own ArrayBuffer (inline data is copied out; out-of-line regions are used in place when
- *    aligned);
+ *    hosts only, as every Node target is; an out-of-line value becomes the message's region without
+ *    a copy); decoders return the typed array named above as a view of the received message's
+ *    memory or out-of-line region when aligned (zero-copy, like protobuf-es's bytes fields), else
+ *    a copy; inline port arrays (8-byte slots on x86_64) are always copied into a Uint32Array;
  *  - strings (`c_string`, MACH_MSG_TYPE_STRING): `string`, UTF-8 on the wire, copied with glibc's
  *    `mig_strncpy` rules when sent and always NUL-terminated within their bound when received.
  */

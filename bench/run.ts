@@ -1,0 +1,36 @@
+/**
+ * `npm run bench` runs every benchmark; `npm run bench -- NAME` runs one. Each prints a table and,
+ * as its last line, one JSON object: {"bench": NAME, "results": [{name, value, unit, baseline,
+ * ratio, goal, goalOp}]} (DESIGN.md §1).
+ */
+interface Result {
+  name: string;
+  value: number;
+  unit: string;
+  baseline: number;
+  ratio: number;
+  goal: number;
+  goalOp: "<=" | ">=";
+}
+
+const benches: Record<string, () => Promise<Result[]>> = {
+  codec: async () => (await import("./codec.js")).runCodecBench(),
+};
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+  const names = wanted.length > 0 ? wanted : Object.keys(benches);
+  for (const name of names) {
+    const run = benches[name];
+    if (!run) {
+      console.error(`unknown bench ${name}; known: ${Object.keys(benches).join(", ")}`);
+      process.exitCode = 2;
+      return;
+    }
+    console.log(`# bench ${name}`);
+    const results = await run();
+    console.log(JSON.stringify({ bench: name, results }));
+  }
+}
+
+await main();
