@@ -1,14 +1,230 @@
 /**
  * The `mig-ts` command line. `main` returns the exit code: 0 success, 1 errors in the input,
  * 2 usage errors.
+ *
+ * Output targets live in `EMIT_TARGETS`: each takes a compiled file's IR and writes what it makes,
+ * so code emission (TypeScript stubs) is one more entry there, not a change to the driver.
  */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { type Diagnostic, diagnostic, formatDiagnostic, hasErrors } from "./diagnostics/index.js";
+import { type CompileOptions, compileFile, type CompileResult } from "./index.js";
+import type { InterfaceIR } from "./layout/ir.js";
+import type { Abi } from "./preprocess/types.js";
 import { VERSION } from "./version.js";
 
-export async function main(argv: readonly string[]): Promise<number> {
+export interface CliIO {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+const processIO: CliIO = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+export interface CliOptions {
+  files: string[];
+  compile: CompileOptions & { includeDirs: string[]; defines: string[]; undefines: string[]; imacros: string[]; abi: Abi };
+  check: boolean;
+  emit: string[];
+  outDir?: string;
+}
+
+/** What an emit target gets for one successfully compiled file. */
+export interface EmitContext {
+  file: string;
+  ir: InterfaceIR;
+  result: CompileResult;
+  options: CliOptions;
+  /** Several input files were given (targets that print to stdout need --out-dir then). */
+  multiple: boolean;
+  io: CliIO;
+  /** Writes `name` into --out-dir; reports MIG0002 on failure. */
+  writeOutput(name: string, text: string): boolean;
+}
+
+export interface EmitTarget {
+  description: string;
+  /** Checked once before compiling anything; returns a usage error message, if any. */
+  validate?(options: CliOptions): string | undefined;
+  emit(context: EmitContext): void;
+}
+
+/** The base name of a file's outputs: the subsystem name, or the file name for a types-only file. */
+export function outputStem(file: string, ir: InterfaceIR): string {
+  return ir.subsystem.name || basename(file).replace(/\.defs$/, "");
+}
+
+export const EMIT_TARGETS: Record<string, EmitTarget> = {
+  ir: {
+    description: "the JSON IR (stdout for one file; <subsystem>.ir.json in --out-dir)",
+    validate: (options) =>
+      options.files.length > 1 && options.outDir === undefined ? "--emit ir with several files needs --out-dir DIR" : undefined,
+    emit: (ctx) => {
+      const text = `${JSON.stringify(ctx.ir, null, 2)}\n`;
+      if (ctx.options.outDir === undefined) ctx.io.stdout(text);
+      else ctx.writeOutput(`${outputStem(ctx.file, ctx.ir)}.ir.json`, text);
+    },
+  },
+};
+
+function usage(): string {
+  const targets = Object.entries(EMIT_TARGETS)
+    .map(([name, t]) => `                      ${name}: ${t.description}`)
+    .join("\n");
+  return `usage: mig-ts [options] FILE.defs...
+
+Compiles Mach Interface Generator definitions for GNU Mach's typed messages.
+
+options:
+  -I DIR, -IDIR       add DIR to the #include search path
+  -D NAME[=VALUE]     define a preprocessor macro (also -DNAME[=VALUE])
+  -U NAME             undefine a preprocessor macro (also -UNAME)
+  -imacros FILE       take the macro definitions of FILE, discard its output
+  --abi ABI           x86_64 (default) or i386
+  --check             report diagnostics only; write nothing
+  --emit TARGET       produce TARGET (may be repeated); targets:
+${targets}
+  --out-dir DIR       write outputs into DIR
+  --version           print the version
+  --help              print this help
+`;
+}
+
+class UsageError extends Error {}
+
+export function parseArguments(argv: readonly string[]): CliOptions {
+  const options: CliOptions = {
+    files: [],
+    compile: { includeDirs: [], defines: [], undefines: [], imacros: [], abi: "x86_64" },
+    check: false,
+    emit: [],
+  };
+  const value = (i: number, flag: string): string => {
+    const v = argv[i + 1];
+    if (v === undefined) throw new UsageError(`${flag} needs a value`);
+    return v;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const long = /^(--[a-z-]+)=(.*)$/s.exec(arg);
+    const [flag, inline] = long ? [long[1]!, long[2]!] : [arg, undefined];
+    const take = () => {
+      if (inline !== undefined) return inline;
+      const v = value(i, flag);
+      i += 1;
+      return v;
+    };
+    if (flag === "-I" || flag === "-D" || flag === "-U" || flag === "-imacros") {
+      const v = take();
+      if (flag === "-I") options.compile.includeDirs.push(v);
+      else if (flag === "-D") options.compile.defines.push(v);
+      else if (flag === "-U") options.compile.undefines.push(v);
+      else options.compile.imacros.push(v);
+    } else if (/^-[IDU]./s.test(arg)) {
+      const v = arg.slice(2);
+      if (arg[1] === "I") options.compile.includeDirs.push(v);
+      else if (arg[1] === "D") options.compile.defines.push(v);
+      else options.compile.undefines.push(v);
+    } else if (flag === "--abi") {
+      const abi = take();
+      if (abi !== "x86_64" && abi !== "i386") throw new UsageError(`unknown ABI '${abi}' (expected x86_64 or i386)`);
+      options.compile.abi = abi;
+    } else if (flag === "--check") {
+      options.check = true;
+    } else if (flag === "--emit") {
+      const target = take();
+      if (!EMIT_TARGETS[target]) throw new UsageError(`unknown --emit target '${target}' (expected ${Object.keys(EMIT_TARGETS).join(", ")})`);
+      if (!options.emit.includes(target)) options.emit.push(target);
+    } else if (flag === "--out-dir") {
+      options.outDir = take();
+    } else if (arg === "-" || !arg.startsWith("-")) {
+      options.files.push(arg);
+    } else {
+      throw new UsageError(`unknown option '${arg}'`);
+    }
+  }
+  if (options.files.length === 0) throw new UsageError("no input files");
+  if (options.check && options.emit.length > 0) throw new UsageError("--check writes nothing; it cannot be combined with --emit");
+  for (const name of options.emit) {
+    const problem = EMIT_TARGETS[name]!.validate?.(options);
+    if (problem) throw new UsageError(problem);
+  }
+  return options;
+}
+
+export async function main(argv: readonly string[], io: CliIO = processIO): Promise<number> {
   if (argv.includes("--version")) {
-    process.stdout.write(`mig-ts ${VERSION}\n`);
+    io.stdout(`mig-ts ${VERSION}\n`);
     return 0;
   }
-  process.stderr.write("mig-ts: usage: mig-ts [options] FILE.defs...\n");
-  return 2;
+  if (argv.includes("--help") || argv.includes("-h")) {
+    io.stdout(usage());
+    return 0;
+  }
+  let options: CliOptions;
+  try {
+    options = parseArguments(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr(`mig-ts: ${error.message}\nTry 'mig-ts --help' for more information.\n`);
+    return 2;
+  }
+
+  const sources = new Map<string, string | undefined>();
+  const readSource = (file: string) => {
+    if (!sources.has(file)) {
+      try {
+        sources.set(file, readFileSync(file, "utf8"));
+      } catch {
+        sources.set(file, undefined);
+      }
+    }
+    return sources.get(file);
+  };
+  const print = (diagnostics: readonly Diagnostic[]) => {
+    for (const d of diagnostics) io.stderr(`${formatDiagnostic(d, { readSource })}\n`);
+  };
+
+  let failed = false;
+  if (options.outDir !== undefined && options.emit.length > 0) {
+    try {
+      mkdirSync(options.outDir, { recursive: true });
+    } catch (error) {
+      print([diagnostic("MIG0002", `cannot create output directory ${options.outDir}: ${(error as Error).message}`)]);
+      return 1;
+    }
+  }
+  for (const file of options.files) {
+    const result = compileFile(file, options.compile);
+    print(result.diagnostics);
+    if (hasErrors(result.diagnostics) || !result.ir) {
+      failed = true;
+      continue;
+    }
+    const ir = result.ir;
+    for (const name of options.emit) {
+      EMIT_TARGETS[name]!.emit({
+        file,
+        ir,
+        result,
+        options,
+        multiple: options.files.length > 1,
+        io,
+        writeOutput: (outName, text) => {
+          const path = join(options.outDir ?? ".", outName);
+          try {
+            writeFileSync(path, text);
+            return true;
+          } catch (error) {
+            print([diagnostic("MIG0002", `cannot write ${path}: ${(error as Error).message}`)]);
+            failed = true;
+            return false;
+          }
+        },
+      });
+    }
+  }
+  return failed ? 1 : 0;
 }

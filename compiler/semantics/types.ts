@@ -594,7 +594,8 @@ function applyTransOptions(t: MigType, options: readonly TransOption[], env: Typ
     }
   }
   t.cUserType = cUser ?? cType ?? t.name;
-  t.cServerType = cServer ?? cType ?? t.name;
+  // Without an explicit server C type, the message field has the type the translation functions take.
+  t.cServerType = cServer ?? cType ?? t.intran?.serverType ?? t.outtran?.serverType ?? t.name;
   t.cTransType = t.intran?.transType ?? t.outtran?.transType ?? t.destructor?.transType ?? t.cServerType;
   const span = options[0]?.span;
   if (t.intran && t.intran.serverType !== t.cServerType) {
