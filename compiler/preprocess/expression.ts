@@ -50,8 +50,12 @@ const LEVELS: ReadonlyArray<readonly string[]> = [
 const LEVEL_OF = new Map<string, number>();
 LEVELS.forEach((ops, level) => ops.forEach((op) => LEVEL_OF.set(op, level)));
 
+/** Nesting of parentheses and unary operators; deeper expressions are rejected, not recursed into. */
+const MAX_NESTING = 256;
+
 class Evaluator {
   private pos = 0;
+  private nesting = 0;
 
   constructor(
     private readonly tokens: readonly Tok[],
@@ -68,7 +72,9 @@ class Evaluator {
       const rest = this.tokens[this.pos];
       if (rest) {
         throw new ExpressionError(
-          rest.text === ")" ? "missing '(' in expression" : `missing binary operator before token "${rest.text}"`,
+          rest.text === ")"
+            ? "missing '(' in expression"
+            : `missing binary operator before token "${rest.text}"`,
           rest.loc,
         );
       }
@@ -102,11 +108,14 @@ class Evaluator {
   private conditional(evaluate: boolean): Value {
     const cond = this.binary(0, evaluate);
     if (this.peekText() !== "?") return cond;
-    const question = this.tokens[this.pos++]!;
+    this.pos++;
     const taken = cond.v !== 0n;
     const a = this.comma(evaluate && taken);
     if (this.peekText() !== ":") {
-      throw new ExpressionError("'?' without following ':'", this.tokens[this.pos]?.loc ?? question.loc);
+      throw new ExpressionError(
+        "'?' without following ':'",
+        this.tokens[this.pos]?.loc ?? this.endLoc(),
+      );
     }
     this.pos++;
     const b = this.conditional(evaluate && !taken);
@@ -143,7 +152,8 @@ class Evaluator {
       case "/":
       case "%":
         if (y === 0n) {
-          if (evaluate) this.diagnostics.push(diagnostic("MIG1009", "division by zero in #if", opTok.loc));
+          if (evaluate)
+            this.diagnostics.push(diagnostic("MIG1009", "division by zero in #if", opTok.loc));
           return { v: 0n, unsigned };
         }
         return norm(op === "/" ? x / y : x % y, unsigned);
@@ -174,8 +184,25 @@ class Evaluator {
 
   private unary(evaluate: boolean): Value {
     const t = this.tokens[this.pos];
-    if (!t) throw new ExpressionError("#if expression ends too early (an operand is missing)", this.endLoc());
+    if (!t)
+      throw new ExpressionError(
+        "#if expression ends too early (an operand is missing)",
+        this.endLoc(),
+      );
     this.pos++;
+    if (t.kind === Kind.Punct) {
+      if (++this.nesting > MAX_NESTING) {
+        throw new ExpressionError(
+          `#if expression nested more than ${MAX_NESTING} levels deep`,
+          t.loc,
+        );
+      }
+      try {
+        return this.operator(t, evaluate);
+      } finally {
+        this.nesting--;
+      }
+    }
     switch (t.kind) {
       case Kind.Number:
         return parseInteger(t);
@@ -183,29 +210,36 @@ class Evaluator {
         return parseChar(t);
       case Kind.Identifier:
         return ZERO;
-      case Kind.Punct:
-        switch (t.text) {
-          case "(": {
-            const inner = this.comma(evaluate);
-            if (this.peekText() !== ")") {
-              throw new ExpressionError("missing ')' in expression", this.tokens[this.pos]?.loc ?? t.loc);
-            }
-            this.pos++;
-            return inner;
-          }
-          case "+":
-            return this.unary(evaluate);
-          case "-": {
-            const v = this.unary(evaluate);
-            return norm(-v.v, v.unsigned);
-          }
-          case "~": {
-            const v = this.unary(evaluate);
-            return norm(~v.v, v.unsigned);
-          }
-          case "!":
-            return truth(this.unary(evaluate).v === 0n);
+    }
+    throw new ExpressionError(`token "${t.text}" is not valid in preprocessor expressions`, t.loc);
+  }
+
+  /** A parenthesised expression or a unary operator and its operand. */
+  private operator(t: Tok, evaluate: boolean): Value {
+    switch (t.text) {
+      case "(": {
+        const inner = this.comma(evaluate);
+        if (this.peekText() !== ")") {
+          throw new ExpressionError(
+            "missing ')' in expression",
+            this.tokens[this.pos]?.loc ?? t.loc,
+          );
         }
+        this.pos++;
+        return inner;
+      }
+      case "+":
+        return this.unary(evaluate);
+      case "-": {
+        const v = this.unary(evaluate);
+        return norm(-v.v, v.unsigned);
+      }
+      case "~": {
+        const v = this.unary(evaluate);
+        return norm(~v.v, v.unsigned);
+      }
+      case "!":
+        return truth(this.unary(evaluate).v === 0n);
     }
     throw new ExpressionError(`token "${t.text}" is not valid in preprocessor expressions`, t.loc);
   }
@@ -218,7 +252,10 @@ function shift(left: boolean, a: Value, b: Value): Value {
     n = -n;
   }
   if (left) return n >= 64n ? { v: 0n, unsigned: a.unsigned } : norm(a.v << n, a.unsigned);
-  if (a.unsigned) return n >= 64n ? { v: 0n, unsigned: true } : { v: BigInt.asUintN(64, a.v) >> n, unsigned: true };
+  if (a.unsigned)
+    return n >= 64n
+      ? { v: 0n, unsigned: true }
+      : { v: BigInt.asUintN(64, a.v) >> n, unsigned: true };
   return { v: a.v >> (n >= 64n ? 63n : n), unsigned: false };
 }
 
@@ -276,7 +313,18 @@ function isRadixDigit(c: number, radix: number): boolean {
 }
 
 const SIMPLE_ESCAPES: Record<string, number> = {
-  n: 10, t: 9, r: 13, a: 7, b: 8, f: 12, v: 11, e: 27, "\\": 92, "'": 39, '"': 34, "?": 63,
+  n: 10,
+  t: 9,
+  r: 13,
+  a: 7,
+  b: 8,
+  f: 12,
+  v: 11,
+  e: 27,
+  "\\": 92,
+  "'": 39,
+  '"': 34,
+  "?": 63,
 };
 
 /** The value of a character constant: `char` is signed (as on x86), multi-character ones are `int`. */
@@ -302,7 +350,8 @@ function parseChar(t: Tok): Value {
     if (e >= "0" && e <= "7") {
       let j = i + 1;
       let v = 0;
-      while (j < end && j < i + 4 && text[j]! >= "0" && text[j]! <= "7") v = v * 8 + (text.charCodeAt(j++) - 48);
+      while (j < end && j < i + 4 && text[j]! >= "0" && text[j]! <= "7")
+        v = v * 8 + (text.charCodeAt(j++) - 48);
       chars.push(v);
       i = j;
     } else if (e === "x") {
@@ -324,13 +373,19 @@ function parseChar(t: Tok): Value {
   }
   const last = BigInt(chars[chars.length - 1]!);
   // wchar_t is a signed 32-bit int on GNU; char16_t and char32_t are unsigned.
-  return prefix === "L" ? { v: BigInt.asIntN(32, last), unsigned: false } : { v: last, unsigned: true };
+  return prefix === "L"
+    ? { v: BigInt.asIntN(32, last), unsigned: false }
+    : { v: last, unsigned: true };
 }
 
 /**
  * Evaluates a fully expanded `#if`/`#elif` expression. Problems are reported to `diagnostics`
  * and make the condition false.
  */
-export function evaluateCondition(tokens: readonly Tok[], directive: Tok, diagnostics: Diagnostic[]): boolean {
+export function evaluateCondition(
+  tokens: readonly Tok[],
+  directive: Tok,
+  diagnostics: Diagnostic[],
+): boolean {
   return new Evaluator(tokens, directive, diagnostics).run();
 }

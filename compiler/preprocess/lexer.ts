@@ -79,8 +79,22 @@ export function lex(source: string, file: string, options: LexOptions = {}): Tok
     return { file, line, column: offset - lineStart + 1 };
   };
 
-  const push = (kind: Kind, start: number, end: number, loc: SourceLocation, unterminated = false): void => {
-    tokens.push({ kind, text: s.slice(start, end), loc, space, bol, noExpand: false, unterminated });
+  const push = (
+    kind: Kind,
+    start: number,
+    end: number,
+    loc: SourceLocation,
+    unterminated = false,
+  ): void => {
+    tokens.push({
+      kind,
+      text: s.slice(start, end),
+      loc,
+      space,
+      bol,
+      noExpand: false,
+      unterminated,
+    });
     if (bol && kind === Kind.Punct && end - start === 1 && s.charCodeAt(start) === 35 /* # */) {
       inDirective = true;
       directiveTokens = 0;
@@ -89,7 +103,8 @@ export function lex(source: string, file: string, options: LexOptions = {}): Tok
       includeNext =
         directiveTokens === 1 &&
         kind === Kind.Identifier &&
-        (tokens[tokens.length - 1]!.text === "include" || tokens[tokens.length - 1]!.text === "include_next");
+        (tokens[tokens.length - 1]!.text === "include" ||
+          tokens[tokens.length - 1]!.text === "include_next");
       directiveTokens++;
     }
     bol = false;
@@ -112,7 +127,15 @@ export function lex(source: string, file: string, options: LexOptions = {}): Tok
     const c = s.charCodeAt(pos);
     if (c === NEWLINE) {
       if (inDirective) {
-        tokens.push({ kind: Kind.EndOfDirective, text: "", loc: locate(pos), space: false, bol: false, noExpand: false, unterminated: false });
+        tokens.push({
+          kind: Kind.EndOfDirective,
+          text: "",
+          loc: locate(pos),
+          space: false,
+          bol: false,
+          noExpand: false,
+          unterminated: false,
+        });
         inDirective = false;
         includeNext = false;
       }
@@ -212,7 +235,15 @@ export function lex(source: string, file: string, options: LexOptions = {}): Tok
     pos++;
   }
   if (inDirective) {
-    tokens.push({ kind: Kind.EndOfDirective, text: "", loc: locate(n), space: false, bol: false, noExpand: false, unterminated: false });
+    tokens.push({
+      kind: Kind.EndOfDirective,
+      text: "",
+      loc: locate(n),
+      space: false,
+      bol: false,
+      noExpand: false,
+      unterminated: false,
+    });
   }
   return tokens;
 }

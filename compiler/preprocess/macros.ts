@@ -28,16 +28,28 @@ export interface Macro {
  * the `define` token, used for locations when the name is missing. Returns undefined (with a
  * diagnostic) when the definition is malformed.
  */
-export function parseDefine(tokens: readonly Tok[], directive: Tok, diagnostics: Diagnostic[]): Macro | undefined {
+export function parseDefine(
+  tokens: readonly Tok[],
+  directive: Tok,
+  diagnostics: Diagnostic[],
+): Macro | undefined {
   const nameTok = tokens[0];
   if (!nameTok || nameTok.kind !== Kind.Identifier) {
     diagnostics.push(
-      diagnostic("MIG1019", nameTok ? `macro names must be identifiers, not "${nameTok.text}"` : "no macro name given in #define directive", nameTok?.loc ?? directive.loc),
+      diagnostic(
+        "MIG1019",
+        nameTok
+          ? `macro names must be identifiers, not "${nameTok.text}"`
+          : "no macro name given in #define directive",
+        nameTok?.loc ?? directive.loc,
+      ),
     );
     return undefined;
   }
   if (nameTok.text === "defined") {
-    diagnostics.push(diagnostic("MIG1012", '"defined" cannot be used as a macro name', nameTok.loc));
+    diagnostics.push(
+      diagnostic("MIG1012", '"defined" cannot be used as a macro name', nameTok.loc),
+    );
     return undefined;
   }
   const params: string[] = [];
@@ -52,14 +64,26 @@ export function parseDefine(tokens: readonly Tok[], directive: Tok, diagnostics:
     for (;;) {
       const t = tokens[i++];
       if (!t) {
-        diagnostics.push(diagnostic("MIG1012", `missing ')' in the parameter list of macro "${nameTok.text}"`, open.loc));
+        diagnostics.push(
+          diagnostic(
+            "MIG1012",
+            `missing ')' in the parameter list of macro "${nameTok.text}"`,
+            open.loc,
+          ),
+        );
         return undefined;
       }
       if (expectParam) {
         if (t.text === ")" && params.length === 0) break;
         if (t.kind === Kind.Identifier) {
           if (t.text === "__VA_ARGS__") {
-            diagnostics.push(diagnostic("MIG1012", "__VA_ARGS__ can only appear in the expansion of a variadic macro", t.loc));
+            diagnostics.push(
+              diagnostic(
+                "MIG1012",
+                "__VA_ARGS__ can only appear in the expansion of a variadic macro",
+                t.loc,
+              ),
+            );
             return undefined;
           }
           if (params.includes(t.text)) {
@@ -91,7 +115,11 @@ export function parseDefine(tokens: readonly Tok[], directive: Tok, diagnostics:
         break;
       }
       diagnostics.push(
-        diagnostic("MIG1012", `expected a parameter name, "," or ")" in the parameter list of macro "${nameTok.text}", found "${t.text}"`, t.loc),
+        diagnostic(
+          "MIG1012",
+          `expected a parameter name, "," or ")" in the parameter list of macro "${nameTok.text}", found "${t.text}"`,
+          t.loc,
+        ),
       );
       return undefined;
     }
@@ -114,9 +142,14 @@ export function parseDefine(tokens: readonly Tok[], directive: Tok, diagnostics:
     bodyParam.push(t.kind === Kind.Identifier && functionLike ? params.indexOf(t.text) : -1);
   }
 
-  if (body.length > 0 && (body[0]!.kind === Kind.Paste || body[body.length - 1]!.kind === Kind.Paste)) {
+  if (
+    body.length > 0 &&
+    (body[0]!.kind === Kind.Paste || body[body.length - 1]!.kind === Kind.Paste)
+  ) {
     const at = body[0]!.kind === Kind.Paste ? body[0]! : body[body.length - 1]!;
-    diagnostics.push(diagnostic("MIG1012", "'##' cannot appear at either end of a macro expansion", at.loc));
+    diagnostics.push(
+      diagnostic("MIG1012", "'##' cannot appear at either end of a macro expansion", at.loc),
+    );
     return undefined;
   }
   if (functionLike) {
@@ -128,19 +161,45 @@ export function parseDefine(tokens: readonly Tok[], directive: Tok, diagnostics:
       }
     }
   }
-  return { name: nameTok.text, functionLike, params, variadic, body, bodyParam, loc: nameTok.loc, disabled: false };
+  return {
+    name: nameTok.text,
+    functionLike,
+    params,
+    variadic,
+    body,
+    bodyParam,
+    loc: nameTok.loc,
+    disabled: false,
+  };
 }
 
-function closesList(t: Tok | undefined, name: string, open: Tok, diagnostics: Diagnostic[]): boolean {
+function closesList(
+  t: Tok | undefined,
+  name: string,
+  open: Tok,
+  diagnostics: Diagnostic[],
+): boolean {
   if (t && t.text === ")") return true;
-  diagnostics.push(diagnostic("MIG1012", `missing ')' after "..." in the parameter list of macro "${name}"`, t?.loc ?? open.loc));
+  diagnostics.push(
+    diagnostic(
+      "MIG1012",
+      `missing ')' after "..." in the parameter list of macro "${name}"`,
+      t?.loc ?? open.loc,
+    ),
+  );
   return false;
 }
 
 /** Two definitions are the same when parameters, tokens and the presence of whitespace agree. */
 export function sameDefinition(a: Macro, b: Macro): boolean {
-  if (a.functionLike !== b.functionLike || a.variadic !== b.variadic || a.body.length !== b.body.length) return false;
-  if (a.params.length !== b.params.length || a.params.some((p, i) => p !== b.params[i])) return false;
+  if (
+    a.functionLike !== b.functionLike ||
+    a.variadic !== b.variadic ||
+    a.body.length !== b.body.length
+  )
+    return false;
+  if (a.params.length !== b.params.length || a.params.some((p, i) => p !== b.params[i]))
+    return false;
   for (let i = 0; i < a.body.length; i++) {
     const x = a.body[i]!;
     const y = b.body[i]!;

@@ -144,7 +144,13 @@ export class Preprocessor {
     for (const imacros of this.options.imacros ?? []) {
       const found = this.findCommandLineFile(imacros);
       if (!found) {
-        this.diagnostics.push(diagnostic("MIG1001", `${imacros}: No such file or directory (-imacros)`, COMMAND_LINE_LOC));
+        this.diagnostics.push(
+          diagnostic(
+            "MIG1001",
+            `${imacros}: No such file or directory (-imacros)`,
+            COMMAND_LINE_LOC,
+          ),
+        );
         continue;
       }
       this.pushFile(found.path, found.foundIn, found.lexed);
@@ -169,26 +175,53 @@ export class Preprocessor {
     names.push("__GNU__", "__gnu_hurd__", "__MACH__");
     for (const name of names) {
       const one = makeTok(Kind.Number, "1", BUILTIN_LOC, false);
-      this.macros.set(name, { name, functionLike: false, params: [], variadic: false, body: [one], bodyParam: [-1], loc: BUILTIN_LOC, disabled: false });
+      this.macros.set(name, {
+        name,
+        functionLike: false,
+        params: [],
+        variadic: false,
+        body: [one],
+        bodyParam: [-1],
+        loc: BUILTIN_LOC,
+        disabled: false,
+      });
     }
     for (const builtin of ["file", "line"] as const) {
       const name = builtin === "file" ? "__FILE__" : "__LINE__";
-      this.macros.set(name, { name, functionLike: false, params: [], variadic: false, body: [], bodyParam: [], loc: BUILTIN_LOC, disabled: false, builtin });
+      this.macros.set(name, {
+        name,
+        functionLike: false,
+        params: [],
+        variadic: false,
+        body: [],
+        bodyParam: [],
+        loc: BUILTIN_LOC,
+        disabled: false,
+        builtin,
+      });
     }
   }
 
   private commandLine(): void {
-    const ordered =
-      this.options.commandLineMacros ??
-      [
-        ...(this.options.defines ?? []).map(([name, value]) => ({ kind: "define" as const, name, value })),
-        ...(this.options.undefines ?? []).map((name) => ({ kind: "undefine" as const, name })),
-      ];
+    const ordered = this.options.commandLineMacros ?? [
+      ...(this.options.defines ?? []).map(([name, value]) => ({
+        kind: "define" as const,
+        name,
+        value,
+      })),
+      ...(this.options.undefines ?? []).map((name) => ({ kind: "undefine" as const, name })),
+    ];
     for (const op of ordered) {
       if (op.kind === "define") {
         this.defineText(op.name, op.value, COMMAND_LINE_LOC);
       } else if (!/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(op.name)) {
-        this.diagnostics.push(diagnostic("MIG1019", `macro names must be identifiers: "-U ${op.name}"`, COMMAND_LINE_LOC));
+        this.diagnostics.push(
+          diagnostic(
+            "MIG1019",
+            `macro names must be identifiers: "-U ${op.name}"`,
+            COMMAND_LINE_LOC,
+          ),
+        );
       } else {
         this.macros.delete(op.name);
       }
@@ -197,7 +230,11 @@ export class Preprocessor {
 
   private defineText(name: string, value: string, loc: SourceLocation): void {
     const tokens = lexFragment(`${name} ${value}`, loc);
-    const macro = parseDefine(tokens, makeTok(Kind.Identifier, "define", loc, false), this.diagnostics);
+    const macro = parseDefine(
+      tokens,
+      makeTok(Kind.Identifier, "define", loc, false),
+      this.diagnostics,
+    );
     if (macro) this.define(macro);
   }
 
@@ -206,14 +243,18 @@ export class Preprocessor {
     if (old && (old.builtin || !sameDefinition(old, macro))) {
       this.diagnostics.push(
         diagnostic("MIG1013", `"${macro.name}" redefined`, macro.loc, {
-          related: [{ message: "this is the location of the previous definition", location: old.loc }],
+          related: [
+            { message: "this is the location of the previous definition", location: old.loc },
+          ],
         }),
       );
     }
     this.macros.set(macro.name, macro);
   }
 
-  private findCommandLineFile(name: string): { path: string; foundIn: number; lexed: LexedFile } | undefined {
+  private findCommandLineFile(
+    name: string,
+  ): { path: string; foundIn: number; lexed: LexedFile } | undefined {
     const direct = this.load(name);
     if (direct) return { path: name, foundIn: -1, lexed: direct };
     if (isAbsolute(name)) return undefined;
@@ -245,7 +286,10 @@ export class Preprocessor {
     return shared.lexed;
   }
 
-  private search(name: string, from: number): { path: string; foundIn: number; lexed: LexedFile } | undefined {
+  private search(
+    name: string,
+    from: number,
+  ): { path: string; foundIn: number; lexed: LexedFile } | undefined {
     for (let i = from; i < this.includeDirs.length; i++) {
       const path = join(this.includeDirs[i]!, name);
       const lexed = this.load(path);
@@ -278,8 +322,20 @@ export class Preprocessor {
   }
 
   private relocate(frame: Frame, t: Tok): Tok {
-    const loc = { file: frame.presumedFile, line: t.loc.line + frame.lineDelta, column: t.loc.column };
-    return { kind: t.kind, text: t.text, loc, space: t.space, bol: t.bol, noExpand: t.noExpand, unterminated: t.unterminated };
+    const loc = {
+      file: frame.presumedFile,
+      line: t.loc.line + frame.lineDelta,
+      column: t.loc.column,
+    };
+    return {
+      kind: t.kind,
+      text: t.text,
+      loc,
+      space: t.space,
+      bol: t.bol,
+      noExpand: t.noExpand,
+      unterminated: t.unterminated,
+    };
   }
 
   /** The next token of the current file that is not part of a directive or a skipped group. */
@@ -290,7 +346,16 @@ export class Preprocessor {
       const tokens = frame.tokens;
       if (frame.index >= tokens.length) {
         const last = tokens[tokens.length - 1];
-        const eof = makeTok(Kind.EndOfInput, "", last ? (frame.relocated ? this.relocate(frame, last).loc : last.loc) : { file: frame.presumedFile, line: 1, column: 1 }, false);
+        const eof = makeTok(
+          Kind.EndOfInput,
+          "",
+          last
+            ? frame.relocated
+              ? this.relocate(frame, last).loc
+              : last.loc
+            : { file: frame.presumedFile, line: 1, column: 1 },
+          false,
+        );
         this.endFile(frame);
         return eof;
       }
@@ -342,13 +407,24 @@ export class Preprocessor {
       }
     }
     if (frame.skipping) return;
-    if (this.collectingArguments > 0 && !(name.kind === Kind.Identifier && ["define", "undef", "pragma"].includes(name.text))) {
-      this.diagnostics.push(diagnostic("MIG1024", `#${name.text} is not allowed inside the arguments of a macro; it is ignored`, name.loc));
+    if (
+      this.collectingArguments > 0 &&
+      !(name.kind === Kind.Identifier && ["define", "undef", "pragma"].includes(name.text))
+    ) {
+      this.diagnostics.push(
+        diagnostic(
+          "MIG1024",
+          `#${name.text} is not allowed inside the arguments of a macro; it is ignored`,
+          name.loc,
+        ),
+      );
       return;
     }
     if (name.kind === Kind.Number) return this.lineDirective(frame, name, args, eodLine, true);
     if (name.kind !== Kind.Identifier) {
-      this.diagnostics.push(diagnostic("MIG1017", `invalid preprocessing directive "#${name.text}"`, name.loc));
+      this.diagnostics.push(
+        diagnostic("MIG1017", `invalid preprocessing directive "#${name.text}"`, name.loc),
+      );
       return;
     }
     switch (name.text) {
@@ -368,7 +444,11 @@ export class Preprocessor {
       case "error":
       case "warning":
         this.diagnostics.push(
-          diagnostic(name.text === "error" ? "MIG1010" : "MIG1011", `#${name.text}${args.length ? " " : ""}${spell(args)}`, name.loc),
+          diagnostic(
+            name.text === "error" ? "MIG1010" : "MIG1011",
+            `#${name.text}${args.length ? " " : ""}${spell(args)}`,
+            name.loc,
+          ),
         );
         return;
       case "pragma":
@@ -378,7 +458,9 @@ export class Preprocessor {
       case "sccs":
         return; // version strings for object files: nothing for MIG
       default:
-        this.diagnostics.push(diagnostic("MIG1017", `invalid preprocessing directive #${name.text}`, name.loc));
+        this.diagnostics.push(
+          diagnostic("MIG1017", `invalid preprocessing directive #${name.text}`, name.loc),
+        );
     }
   }
 
@@ -389,7 +471,9 @@ export class Preprocessor {
       this.diagnostics.push(
         diagnostic(
           "MIG1019",
-          t ? `macro names must be identifiers, not "${t.text}"` : `no macro name given in #${directive.text} directive`,
+          t
+            ? `macro names must be identifiers, not "${t.text}"`
+            : `no macro name given in #${directive.text} directive`,
           t?.loc ?? directive.loc,
         ),
       );
@@ -401,7 +485,10 @@ export class Preprocessor {
 
   private extraTokens(directive: Tok, args: Tok[], used: number): void {
     const extra = args[used];
-    if (extra) this.diagnostics.push(diagnostic("MIG1020", `extra tokens at end of #${directive.text} directive`, extra.loc));
+    if (extra)
+      this.diagnostics.push(
+        diagnostic("MIG1020", `extra tokens at end of #${directive.text} directive`, extra.loc),
+      );
   }
 
   private openConditional(frame: Frame, directive: Tok, args: Tok[]): void {
@@ -414,18 +501,26 @@ export class Preprocessor {
         taken = this.macros.has(args[0]!.text) === (directive.text === "ifdef");
       }
     }
-    frame.conditionals.push({ directive: directive.text, loc: directive.loc, wasSkipping, taken: taken || wasSkipping, sawElse: false });
+    frame.conditionals.push({
+      directive: directive.text,
+      loc: directive.loc,
+      wasSkipping,
+      taken: taken || wasSkipping,
+      sawElse: false,
+    });
     frame.skipping = wasSkipping || !taken;
   }
 
   private elif(frame: Frame, directive: Tok, args: Tok[]): void {
     const c = frame.conditionals[frame.conditionals.length - 1];
     if (!c) {
-      if (!frame.skipping) this.diagnostics.push(diagnostic("MIG1006", "#elif without #if", directive.loc));
+      if (!frame.skipping)
+        this.diagnostics.push(diagnostic("MIG1006", "#elif without #if", directive.loc));
       return;
     }
     if (c.sawElse) {
-      if (!c.wasSkipping) this.diagnostics.push(diagnostic("MIG1007", "#elif after #else", directive.loc));
+      if (!c.wasSkipping)
+        this.diagnostics.push(diagnostic("MIG1007", "#elif after #else", directive.loc));
       frame.skipping = true;
       return;
     }
@@ -451,7 +546,8 @@ export class Preprocessor {
       return;
     }
     if (c.sawElse) {
-      if (!c.wasSkipping) this.diagnostics.push(diagnostic("MIG1007", "#else after #else", directive.loc));
+      if (!c.wasSkipping)
+        this.diagnostics.push(diagnostic("MIG1007", "#else after #else", directive.loc));
       frame.skipping = true;
       return;
     }
@@ -478,7 +574,12 @@ export class Preprocessor {
       name = first.text.slice(1, -1);
       angled = true;
       rest = args.slice(1);
-    } else if (first && first.kind === Kind.String && first.text[0] === '"' && !first.unterminated) {
+    } else if (
+      first &&
+      first.kind === Kind.String &&
+      first.text[0] === '"' &&
+      !first.unterminated
+    ) {
       name = first.text.slice(1, -1);
       rest = args.slice(1);
     } else if (first) {
@@ -498,13 +599,26 @@ export class Preprocessor {
       }
     }
     if (name === undefined || name.length === 0) {
-      this.diagnostics.push(diagnostic("MIG1003", `#${directive.text} expects "FILENAME" or <FILENAME>`, first?.loc ?? directive.loc));
+      this.diagnostics.push(
+        diagnostic(
+          "MIG1003",
+          `#${directive.text} expects "FILENAME" or <FILENAME>`,
+          first?.loc ?? directive.loc,
+        ),
+      );
       return;
     }
-    if (rest.length > 0) this.diagnostics.push(diagnostic("MIG1020", `extra tokens at end of #${directive.text} directive`, rest[0]!.loc));
+    if (rest.length > 0)
+      this.diagnostics.push(
+        diagnostic("MIG1020", `extra tokens at end of #${directive.text} directive`, rest[0]!.loc),
+      );
     if (this.stack.length >= MAX_INCLUDE_DEPTH) {
       this.diagnostics.push(
-        diagnostic("MIG1002", `#include nested depth ${this.stack.length} exceeds maximum of ${MAX_INCLUDE_DEPTH} (is "${name}" including itself?)`, directive.loc),
+        diagnostic(
+          "MIG1002",
+          `#include nested depth ${this.stack.length} exceeds maximum of ${MAX_INCLUDE_DEPTH} (is "${name}" including itself?)`,
+          directive.loc,
+        ),
       );
       return;
     }
@@ -523,7 +637,9 @@ export class Preprocessor {
       found ??= this.search(name, 0);
     }
     if (!found) {
-      this.diagnostics.push(diagnostic("MIG1001", `${name}: No such file or directory`, first!.loc));
+      this.diagnostics.push(
+        diagnostic("MIG1001", `${name}: No such file or directory`, first!.loc),
+      );
       return;
     }
     if (this.onceOnly.has(found.path)) return;
@@ -531,11 +647,19 @@ export class Preprocessor {
     this.pushFile(found.path, found.foundIn, found.lexed);
   }
 
-  private lineDirective(frame: Frame, directive: Tok, args: Tok[], eodLine: number, linemarker: boolean): void {
+  private lineDirective(
+    frame: Frame,
+    directive: Tok,
+    args: Tok[],
+    eodLine: number,
+    linemarker: boolean,
+  ): void {
     const tokens = linemarker ? [directive, ...args] : this.expandIsolated(args);
     const number = tokens[0];
     if (!number || number.kind !== Kind.Number || !/^[0-9]+$/.test(number.text)) {
-      const what = number ? `"${number.text}" after #line is not a positive integer` : "#line directive requires a line number";
+      const what = number
+        ? `"${number.text}" after #line is not a positive integer`
+        : "#line directive requires a line number";
       this.diagnostics.push(diagnostic("MIG1018", what, number?.loc ?? directive.loc));
       return;
     }
@@ -548,7 +672,9 @@ export class Preprocessor {
     let presumed = frame.presumedFile;
     if (fileTok) {
       if (fileTok.kind !== Kind.String || fileTok.text[0] !== '"' || fileTok.unterminated) {
-        this.diagnostics.push(diagnostic("MIG1018", `invalid filename ${fileTok.text} in #line`, fileTok.loc));
+        this.diagnostics.push(
+          diagnostic("MIG1018", `invalid filename ${fileTok.text} in #line`, fileTok.loc),
+        );
         return;
       }
       presumed = fileTok.text.slice(1, -1).replace(/\\(.)/g, "$1");
@@ -610,7 +736,13 @@ export class Preprocessor {
     const paren = isPunct(operand, "(");
     if (paren) operand = this.nextRaw();
     if (operand.kind !== Kind.Identifier) {
-      this.diagnostics.push(diagnostic("MIG1019", 'operator "defined" requires an identifier', operand.kind === Kind.EndOfInput ? t.loc : operand.loc));
+      this.diagnostics.push(
+        diagnostic(
+          "MIG1019",
+          'operator "defined" requires an identifier',
+          operand.kind === Kind.EndOfInput ? t.loc : operand.loc,
+        ),
+      );
       if (operand.kind === Kind.EndOfInput) this.pushBack(operand);
       this.conditionFailed = true;
       return makeTok(Kind.Number, "0", t.loc, t.space);
@@ -618,7 +750,13 @@ export class Preprocessor {
     if (paren) {
       const close = this.nextRaw();
       if (!isPunct(close, ")")) {
-        this.diagnostics.push(diagnostic("MIG1008", `missing ')' after "defined"`, close.kind === Kind.EndOfInput ? operand.loc : close.loc));
+        this.diagnostics.push(
+          diagnostic(
+            "MIG1008",
+            `missing ')' after "defined"`,
+            close.kind === Kind.EndOfInput ? operand.loc : close.loc,
+          ),
+        );
         this.pushBack(close);
         this.conditionFailed = true;
       }
@@ -646,7 +784,11 @@ export class Preprocessor {
       this.budget = -1;
       if (!this.budgetReported) {
         this.diagnostics.push(
-          diagnostic("MIG1023", `macro expansion produced more than ${EXPANSION_BUDGET} tokens; "${macro.name}" and later macros are not expanded`, name.loc),
+          diagnostic(
+            "MIG1023",
+            `macro expansion produced more than ${EXPANSION_BUDGET} tokens; "${macro.name}" and later macros are not expanded`,
+            name.loc,
+          ),
         );
         this.budgetReported = true;
       }
@@ -660,7 +802,8 @@ export class Preprocessor {
   private copyBody(macro: Macro, name: Tok): Tok[] {
     const body = macro.body;
     const out: Tok[] = new Array<Tok>(body.length);
-    for (let i = 0; i < body.length; i++) out[i] = moveTok(body[i]!, name.loc, i === 0 ? name.space : body[i]!.space);
+    for (let i = 0; i < body.length; i++)
+      out[i] = moveTok(body[i]!, name.loc, i === 0 ? name.space : body[i]!.space);
     // An object-like macro may still use `##`.
     return out.some((t) => t.kind === Kind.Paste) ? this.substitute(macro, [], name) : out;
   }
@@ -676,7 +819,13 @@ export class Preprocessor {
       for (;;) {
         const t = this.nextRaw();
         if (t.kind === Kind.EndOfInput) {
-          this.diagnostics.push(diagnostic("MIG1014", `unterminated argument list invoking macro "${macro.name}"`, name.loc));
+          this.diagnostics.push(
+            diagnostic(
+              "MIG1014",
+              `unterminated argument list invoking macro "${macro.name}"`,
+              name.loc,
+            ),
+          );
           this.pushBack(t);
           return undefined;
         }
@@ -686,7 +835,11 @@ export class Preprocessor {
           } else if (t.text === ")") {
             if (depth === 0) break;
             depth--;
-          } else if (t.text === "," && depth === 0 && !(macro.variadic && args.length === lastParam)) {
+          } else if (
+            t.text === "," &&
+            depth === 0 &&
+            !(macro.variadic && args.length === lastParam)
+          ) {
             args.push(current);
             current = [];
             continue;
@@ -724,7 +877,13 @@ export class Preprocessor {
   private expandIsolated(tokens: Tok[]): Tok[] {
     if (this.argumentNesting >= MAX_ARGUMENT_NESTING) {
       if (!this.budgetReported) {
-        this.diagnostics.push(diagnostic("MIG1023", `macro invocations nested more than ${MAX_ARGUMENT_NESTING} deep in arguments`, tokens[0]?.loc));
+        this.diagnostics.push(
+          diagnostic(
+            "MIG1023",
+            `macro invocations nested more than ${MAX_ARGUMENT_NESTING} deep in arguments`,
+            tokens[0]?.loc,
+          ),
+        );
         this.budgetReported = true;
       }
       return tokens;
@@ -855,7 +1014,11 @@ export class Preprocessor {
       return;
     }
     this.diagnostics.push(
-      diagnostic("MIG1016", `pasting "${lhs.text}" and "${rhs.text}" does not give a valid preprocessing token`, loc),
+      diagnostic(
+        "MIG1016",
+        `pasting "${lhs.text}" and "${rhs.text}" does not give a valid preprocessing token`,
+        loc,
+      ),
     );
     out.push(lhs, moveTok(rhs, rhs.loc, false));
   }
@@ -879,7 +1042,8 @@ export class Preprocessor {
     if (prev) {
       const a = prev.loc;
       const b = t.loc;
-      const sep = a.line !== b.line || a.file !== b.file ? "\n" : t.space || wouldPaste(prev, t) ? " " : "";
+      const sep =
+        a.line !== b.line || a.file !== b.file ? "\n" : t.space || wouldPaste(prev, t) ? " " : "";
       if (sep) {
         this.parts.push(sep);
         this.offset++;
@@ -931,7 +1095,14 @@ function spell(tokens: readonly Tok[]): string {
  */
 function findIncludeGuard(tokens: Tok[]): string | undefined {
   const [hash, ifndef, name, eod] = tokens;
-  if (!hash || !isPunct(hash, "#") || !hash.bol || ifndef?.text !== "ifndef" || name?.kind !== Kind.Identifier || eod?.kind !== Kind.EndOfDirective) {
+  if (
+    !hash ||
+    !isPunct(hash, "#") ||
+    !hash.bol ||
+    ifndef?.text !== "ifndef" ||
+    name?.kind !== Kind.Identifier ||
+    eod?.kind !== Kind.EndOfDirective
+  ) {
     return undefined;
   }
   let depth = 0;

@@ -48,15 +48,67 @@ export function makeTok(kind: Kind, text: string, loc: SourceLocation, space: bo
 
 /** A copy with a new location and spacing (a token moved by macro expansion). */
 export function moveTok(t: Tok, loc: SourceLocation, space: boolean): Tok {
-  return { kind: t.kind, text: t.text, loc, space, bol: false, noExpand: t.noExpand, unterminated: t.unterminated };
+  return {
+    kind: t.kind,
+    text: t.text,
+    loc,
+    space,
+    bol: false,
+    noExpand: t.noExpand,
+    unterminated: t.unterminated,
+  };
 }
 
 /** Punctuators of C, longest first within each leading character (the lexer tries them in order). */
 const PUNCTUATORS = [
-  "...", "<<=", ">>=", "->", "++", "--", "<<", ">>", "<=", ">=", "==", "!=", "&&", "||",
-  "*=", "/=", "%=", "+=", "-=", "&=", "^=", "|=", "##",
-  "[", "]", "(", ")", "{", "}", ".", "&", "*", "+", "-", "~", "!", "/", "%", "<", ">", "^", "|",
-  "?", ":", ";", "=", ",", "#",
+  "...",
+  "<<=",
+  ">>=",
+  "->",
+  "++",
+  "--",
+  "<<",
+  ">>",
+  "<=",
+  ">=",
+  "==",
+  "!=",
+  "&&",
+  "||",
+  "*=",
+  "/=",
+  "%=",
+  "+=",
+  "-=",
+  "&=",
+  "^=",
+  "|=",
+  "##",
+  "[",
+  "]",
+  "(",
+  ")",
+  "{",
+  "}",
+  ".",
+  "&",
+  "*",
+  "+",
+  "-",
+  "~",
+  "!",
+  "/",
+  "%",
+  "<",
+  ">",
+  "^",
+  "|",
+  "?",
+  ":",
+  ";",
+  "=",
+  ",",
+  "#",
 ];
 
 /** For each first character code, the punctuators starting with it, longest first. */
@@ -77,7 +129,14 @@ export function isIdentStart(c: number): boolean {
 }
 
 export function isIdentChar(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 36 || c >= 128;
+  return (
+    (c >= 97 && c <= 122) ||
+    (c >= 65 && c <= 90) ||
+    (c >= 48 && c <= 57) ||
+    c === 95 ||
+    c === 36 ||
+    c >= 128
+  );
 }
 
 export function isDigit(c: number): boolean {
@@ -93,9 +152,13 @@ export function wouldPaste(a: Tok, b: Tok): boolean {
   const y = b.text.charCodeAt(0);
   switch (a.kind) {
     case Kind.Identifier:
-      return isIdentChar(y) || (b.kind === Kind.String || b.kind === Kind.Char);
+      return isIdentChar(y) || b.kind === Kind.String || b.kind === Kind.Char;
     case Kind.Number:
-      return isIdentChar(y) || y === 46 /* . */ || ((y === 43 || y === 45) && (x === 101 || x === 69 || x === 112 || x === 80));
+      return (
+        isIdentChar(y) ||
+        y === 46 /* . */ ||
+        ((y === 43 || y === 45) && (x === 101 || x === 69 || x === 112 || x === 80))
+      );
     case Kind.Punct:
     case Kind.Other: {
       if (b.kind !== Kind.Punct && b.kind !== Kind.Other) {

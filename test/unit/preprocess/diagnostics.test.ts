@@ -10,7 +10,9 @@ import { DIAGNOSTIC_CODES } from "../../../compiler/diagnostics/index.js";
 import { preprocess } from "../../../compiler/preprocess/index.js";
 
 const dir = fileURLToPath(new URL("../../fixtures/preprocess/diagnostics/", import.meta.url));
-const fixtures = readdirSync(dir).filter((name) => name.endsWith(".defs")).sort();
+const fixtures = readdirSync(dir)
+  .filter((name) => name.endsWith(".defs"))
+  .sort();
 const preprocessorCodes = Object.keys(DIAGNOSTIC_CODES).filter((code) => code.startsWith("MIG1"));
 
 describe("preprocessor diagnostics", () => {
@@ -24,7 +26,9 @@ describe("preprocessor diagnostics", () => {
       const header = readFileSync(file, "utf8").split("\n", 1)[0]!;
       const expected = header.replace(/^\/\/ expect /, "").split(", ");
       const result = preprocess(file, {});
-      expect(result.diagnostics.map((d) => `${d.code} ${d.location?.line}:${d.location?.column}`)).toEqual(expected);
+      expect(
+        result.diagnostics.map((d) => `${d.code} ${d.location?.line}:${d.location?.column}`),
+      ).toEqual(expected);
       for (const d of result.diagnostics) {
         expect(d.location?.file).toBe(file);
         expect(d.severity).toBe(DIAGNOSTIC_CODES[d.code].severity);

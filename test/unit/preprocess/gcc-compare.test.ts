@@ -22,7 +22,15 @@ const cases: Array<[file: string, options: PreprocessOptions]> = [
   ["conditionals.defs", {}],
   ["conditionals.defs", { abi: "i386" }],
   ["conditionals.defs", { defines: [["KERNEL_USER", "1"]] }],
-  ["conditionals.defs", { defines: [["KERNEL_SERVER", "1"], ["MACH_VM_DEBUG", "0"]] }],
+  [
+    "conditionals.defs",
+    {
+      defines: [
+        ["KERNEL_SERVER", "1"],
+        ["MACH_VM_DEBUG", "0"],
+      ],
+    },
+  ],
   ["expressions.defs", {}],
   ["include.defs", { includeDirs: [`${dir}sys1`, `${dir}sys2`] }],
   ["line.defs", {}],
@@ -41,7 +49,16 @@ const cases: Array<[file: string, options: PreprocessOptions]> = [
       imacros: [`${dir}imacros.h`],
     },
   ],
-  ["command-line.defs", { defines: [["FROM_D", "2"], ["REMOVED", "1"]], undefines: ["REMOVED", "__GNU__"] }],
+  [
+    "command-line.defs",
+    {
+      defines: [
+        ["FROM_D", "2"],
+        ["REMOVED", "1"],
+      ],
+      undefines: ["REMOVED", "__GNU__"],
+    },
+  ],
   [
     "mig-hooks.defs",
     {

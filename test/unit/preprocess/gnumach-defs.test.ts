@@ -37,7 +37,9 @@ describeWithTools(["gcc", "gnumachDefs"], "GNU Mach .defs match gcc -E", () => {
         for (let i = 0; i < files.length; i++) {
           const file = files[i]!;
           const ours = preprocess(file, options);
-          expect(hasErrors(ours.diagnostics), `${file}: ${JSON.stringify(ours.diagnostics)}`).toBe(false);
+          expect(hasErrors(ours.diagnostics), `${file}: ${JSON.stringify(ours.diagnostics)}`).toBe(
+            false,
+          );
           const gcc = await expected.get(file)!;
           start(i + 4);
           expect(splitTokens(ours.text), file).toEqual(splitTokens(gcc));
@@ -55,7 +57,9 @@ describeWithTools(["gcc", "gnumachDefs"], "GNU Mach .defs match gcc -E", () => {
     const first = run();
     let best = Infinity;
     for (let i = 0; i < 5; i++) best = Math.min(best, run());
-    console.log(`preprocess 25 GNU Mach .defs: first pass ${first.toFixed(1)} ms, best warm pass ${best.toFixed(1)} ms`);
+    console.log(
+      `preprocess 25 GNU Mach .defs: first pass ${first.toFixed(1)} ms, best warm pass ${best.toFixed(1)} ms`,
+    );
     // A loose bound: the point is to catch accidental quadratic behaviour, not to benchmark.
     expect(best).toBeLessThan(500);
   });

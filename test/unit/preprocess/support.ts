@@ -5,7 +5,7 @@
 import { execFile, execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import type { PreprocessOptions } from "../../../compiler/preprocess/index.js";
+import { preprocess, type PreprocessOptions } from "../../../compiler/preprocess/index.js";
 
 /**
  * Splits preprocessed text into C tokens (whitespace dropped). Deliberately independent of the
@@ -46,10 +46,14 @@ export function gccFlags(options: PreprocessOptions): string[] {
  * preprocessor consumes (`#pragma`, `#ident`) are dropped: MIG's lexer rejects `#` lines.
  */
 export function gccPreprocess(file: string, options: PreprocessOptions): string {
-  const out = execFileSync("gcc", ["-E", "-P", "-x", "c", "-nostdinc", "-undef", ...gccFlags(options), file], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const out = execFileSync(
+    "gcc",
+    ["-E", "-P", "-x", "c", "-nostdinc", "-undef", ...gccFlags(options), file],
+    {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   return dropPassThroughLines(out);
 }
 
@@ -88,4 +92,23 @@ export function gnumachDefs(include: string): string[] {
       }
     })
     .sort();
+}
+
+/** Preprocesses `/src/main.defs` from in-memory files (paths are absolute, under /src or /inc). */
+export function run(
+  files: Record<string, string>,
+  options: PreprocessOptions = {},
+  main = "/src/main.defs",
+): ReturnType<typeof preprocess> {
+  return preprocess(main, { ...options, readFile: (path) => files[path] });
+}
+
+/** The output tokens' texts, for compact assertions. */
+export function texts(result: ReturnType<typeof preprocess>): string {
+  return result.tokens.map((t) => t.text).join(" ");
+}
+
+/** `CODE line:column` for each diagnostic. */
+export function codes(result: ReturnType<typeof preprocess>): string[] {
+  return result.diagnostics.map((d) => `${d.code} ${d.location?.line}:${d.location?.column}`);
 }
