@@ -1,0 +1,700 @@
+/**
+ * A bridge joins two kernels (threads, processes or machines) over a link, like Mach's network
+ * message server: a right that crosses it is represented on the far side by a local proxy port.
+ *
+ * Exports (ports of this kernel the peer holds rights to). The bridge holds the real rights in a
+ * task of its own (`bridge.task`): one send right per port however many the peer was given (the
+ * count is `sendHeld`), and one send-once name per send-once right. Each exported port has an id,
+ * chosen here, that the peer uses to name it; the peer can name only ids it was given and can use
+ * only as many rights as it holds, so a peer never reaches a port it was not handed.
+ *
+ * Imports (ports of the peer's kernel). Each is a kernel port (`Kernel.createKernelPort`) whose
+ * messages the bridge forwards. Local send rights to it count in its srights like any port's; when
+ * the last one goes (a no-senders request the bridge keeps on the proxy), the bridge tells the peer
+ * how many of its transfers it is giving back (RELEASE), and the peer drops its real send right
+ * when nothing is left: no-senders works end to end, with the real port's make-send count counting
+ * only real MAKE_SENDs. Send-once rights stay send-once: a message through one on the proxy side
+ * consumes the bridge's send-once right on the home side, and destroying one here sends the
+ * send-once notification through it, which reaches the real port.
+ *
+ * A right sent back across to its home side becomes the original port again, so rights that travel
+ * back and forth never build chains of proxies.
+ *
+ * Death. When an exported port dies its proxies die (DEAD): every name for them becomes a dead
+ * name and dead-name notifications fire. When the link closes, every proxy dies the same way and
+ * the bridge task is destroyed, which releases every right the peer held here: no-senders where
+ * that was the last sender, and a send-once notification for every outstanding reply right, so a
+ * pending RPC fails at once (MIG_SERVER_DIED) and later sends fail with MACH_SEND_INVALID_DEST.
+ *
+ * Not carried: receive rights. A receive right sent to a proxy is destroyed (its port-destroyed
+ * request, if any, is honoured) and arrives as MACH_PORT_NULL; `stats.unsupported` counts them.
+ * Messages from a bridge are queued without regard to the destination's queue limit, like the
+ * kernel's own messages: flow control is the link's.
+ */
+import type { Kernel } from "../kernel/kernel.js";
+import type { CarriedRight, KMsg, Port } from "../kernel/objects.js";
+import { noRight } from "../kernel/objects.js";
+import type { Task } from "../kernel/task.js";
+import { parseBody } from "../kernel/body.js";
+import {
+  isPortRightType,
+  MACH_MSG_TYPE_COPY_SEND,
+  MACH_MSG_TYPE_MOVE_SEND_ONCE,
+  MACH_MSG_TYPE_PORT_RECEIVE,
+  MACH_MSG_TYPE_PORT_SEND,
+  MACH_MSG_TYPE_PORT_SEND_ONCE,
+  MACH_MSGH_BITS_CIRCULAR,
+  MACH_NOTIFY_NO_SENDERS,
+  MACH_PORT_DEAD,
+  MACH_PORT_NULL,
+  ReturnCode,
+} from "../constants.js";
+import { MACH_MSGH_BITS_COMPLEX } from "../codec/header.js";
+import { ownsBuffer, type Link, type PayloadSource } from "./link.js";
+import {
+  controlFrame,
+  FRAME_DEAD,
+  FRAME_HELLO,
+  FRAME_MSG,
+  FRAME_OFFER,
+  FRAME_RELEASE,
+  MSG_FIXED,
+  msgHeaderSize,
+  PROTOCOL_VERSION,
+  RIGHT_SIZE,
+  TAG_DEAD,
+  TAG_NULL,
+  TAG_RECEIVER,
+  TAG_SENDER,
+} from "./protocol.js";
+
+const R = ReturnCode;
+
+/** A port of this kernel the peer holds rights to. */
+interface Export {
+  readonly id: number;
+  readonly port: Port;
+  /** The bridge task's name for its one send right, or 0. */
+  sendName: number;
+  /** Send rights transferred to the peer and not yet released by it. */
+  sendHeld: number;
+  /** The bridge task's send-once names, one per send-once right the peer holds. */
+  soNames: number[];
+  readonly watcher: () => void;
+}
+
+/** A port of the peer's kernel, represented here by a proxy. */
+interface Import {
+  readonly id: number;
+  readonly proxy: Port;
+  /** The kernel port the proxy's no-senders request points at (made on first use). */
+  notify: Port | null;
+  /** Send rights the peer transferred under this id since the last RELEASE. */
+  sendReceived: number;
+  /** A no-senders request is registered on the proxy. */
+  armed: boolean;
+}
+
+export interface BridgeOptions {
+  /** A name for tracing (task and proxy labels). */
+  label?: string;
+}
+
+export interface BridgeStats {
+  /** Messages forwarded to the peer. */
+  sent: number;
+  /** Messages from the peer queued here. */
+  received: number;
+  /** Messages from the peer dropped because they named a port or right they do not hold. */
+  rejected: number;
+  /** Receive rights that could not cross (destroyed; they arrive as MACH_PORT_NULL). */
+  unsupported: number;
+}
+
+export interface ImportResult {
+  code: number;
+  name: number;
+}
+
+type Waiter = () => boolean;
+
+export class Bridge {
+  readonly kernel: Kernel;
+  /** Holds the real rights the peer was given. */
+  readonly task: Task;
+  readonly label: string;
+  readonly stats: BridgeStats = { sent: 0, received: 0, rejected: 0, unsupported: 0 };
+  /** Settles when the connection is gone (with the error that ended it, if any). */
+  readonly closed: Promise<Error | undefined>;
+
+  private readonly link: Link;
+  private readonly exports = new Map<number, Export>();
+  private readonly exportsByPort = new Map<Port, Export>();
+  private readonly imports = new Map<number, Import>();
+  private readonly importsByPort = new Map<Port, Import>();
+  private nextId = 1;
+  private readonly offers = new Map<number, number>();
+  private bootstrapName = 0;
+  private bootstrapSeen = false;
+  private waiters: Waiter[] = [];
+  private isClosed = false;
+  private closeError: Error | undefined;
+  private resolveClosed!: (e: Error | undefined) => void;
+
+  constructor(kernel: Kernel, link: Link, options: BridgeOptions = {}) {
+    this.kernel = kernel;
+    this.link = link;
+    this.label = options.label ?? "bridge";
+    this.task = kernel.createTask(this.label);
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    link.onFrame = (header, payloads) => this.receiveFrame(header, payloads);
+    link.onClose = (error) => this.shutdown(error);
+    link.send(controlFrame(FRAME_HELLO, PROTOCOL_VERSION, kernel.abi.headerSize), []);
+  }
+
+  get isOpen(): boolean {
+    return !this.isClosed;
+  }
+
+  /** Ports of this kernel the peer currently holds rights to. */
+  get exportCount(): number {
+    return this.exports.size;
+  }
+
+  /** Proxies for the peer's ports that are in use here. */
+  get importCount(): number {
+    return this.imports.size;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Bootstrapping
+
+  /**
+   * Hands the peer one send right, taken from `name` in `task` with `disposition` (COPY_SEND,
+   * MOVE_SEND or MAKE_SEND), under the returned id. The peer claims it with `importPort(id)`.
+   */
+  exportPort(task: Task, name: number, disposition = MACH_MSG_TYPE_COPY_SEND): { code: number; id: number } {
+    return this.offer(task, name, disposition, false);
+  }
+
+  /**
+   * Claims a send right the peer offered with `exportPort` (waiting for the offer if it has not
+   * arrived yet) and puts it in `task`; resolves to its name there. A closed bridge resolves with
+   * MACH_SEND_INVALID_DEST.
+   */
+  importPort(task: Task, id: number): Promise<ImportResult> {
+    return this.wait(() => {
+      const n = this.offers.get(id);
+      if (!n) return null;
+      if (n === 1) this.offers.delete(id);
+      else this.offers.set(id, n - 1);
+      return this.importSend(task, id);
+    });
+  }
+
+  /** Makes a send right (from `name`, with `disposition`) this connection's bootstrap port for the peer. */
+  setBootstrapPort(task: Task, name: number, disposition = MACH_MSG_TYPE_COPY_SEND): { code: number; id: number } {
+    return this.offer(task, name, disposition, true);
+  }
+
+  /**
+   * A send right to the bootstrap port the peer set, for `task` (as many times as asked: the
+   * bridge keeps one right and copies it). Waits until the peer has set it.
+   */
+  getBootstrapPort(task: Task): Promise<ImportResult> {
+    return this.wait(() => {
+      if (this.bootstrapName === 0) return null;
+      const r = this.task.mach_port_extract_right(this.bootstrapName, MACH_MSG_TYPE_COPY_SEND, task);
+      if (r.code !== R.KERN_SUCCESS || r.right === MACH_PORT_NULL || r.right === MACH_PORT_DEAD) {
+        return { code: R.MACH_SEND_INVALID_DEST, name: 0 };
+      }
+      return { code: R.KERN_SUCCESS, name: r.right };
+    });
+  }
+
+  private offer(task: Task, name: number, disposition: number, bootstrap: boolean): { code: number; id: number } {
+    if (this.isClosed) return { code: R.MACH_SEND_INVALID_DEST, id: 0 };
+    const c = task.copyinRight(name, disposition, false);
+    if (c.code !== R.KERN_SUCCESS) return { code: c.code, id: 0 };
+    if (c.right.type !== MACH_MSG_TYPE_PORT_SEND || !c.right.port) {
+      this.kernel.releaseCarried(c.right);
+      return { code: R.KERN_INVALID_RIGHT, id: 0 };
+    }
+    const after: CarriedRight[] = [];
+    const [tag, id] = this.exportRight(c.right, after);
+    for (const r of after) this.releaseAfterSend(r);
+    // A right to one of the peer's own ports is the peer's already.
+    if (tag !== TAG_SENDER) return { code: R.KERN_INVALID_CAPABILITY, id: 0 };
+    this.link.send(controlFrame(FRAME_OFFER, id, 0, bootstrap ? 1 : 0), []);
+    return { code: R.KERN_SUCCESS, id };
+  }
+
+  private wait(attempt: () => ImportResult | null): Promise<ImportResult> {
+    return new Promise((resolve) => {
+      const w: Waiter = () => {
+        if (this.isClosed) {
+          resolve({ code: R.MACH_SEND_INVALID_DEST, name: 0 });
+          return true;
+        }
+        const r = attempt();
+        if (r) resolve(r);
+        return r !== null;
+      };
+      if (!w()) this.waiters.push(w);
+    });
+  }
+
+  private runWaiters(): void {
+    if (this.waiters.length > 0) this.waiters = this.waiters.filter((w) => !w());
+  }
+
+  /** One send right to the proxy for the peer's `id`, counted as a transfer, put in `task`. */
+  private importSend(task: Task, id: number): ImportResult {
+    const imp = this.importFor(id);
+    this.kernel.makeSend(imp.proxy);
+    imp.sendReceived++;
+    this.arm(imp);
+    const name = task.copyoutRight({ port: imp.proxy, dead: false, type: MACH_MSG_TYPE_PORT_SEND, ool: -1, offset: -1 });
+    return { code: name === 0 ? R.KERN_INVALID_TASK : R.KERN_SUCCESS, name };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Closing
+
+  /** Closes the connection: every proxy dies and every right the peer held here is released. */
+  close(): void {
+    this.link.close();
+    this.shutdown();
+  }
+
+  private shutdown(error?: Error): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.closeError = error;
+    const imports = [...this.imports.values()];
+    this.imports.clear();
+    this.importsByPort.clear();
+    for (const imp of imports) this.kernel.destroyPort(imp.proxy);
+    for (const rec of this.exports.values()) removeWatcher(rec);
+    this.exports.clear();
+    this.exportsByPort.clear();
+    this.offers.clear();
+    this.task.terminate();
+    this.runWaiters();
+    this.resolveClosed(error);
+  }
+
+  private fail(message: string): void {
+    const error = new Error(`${this.label}: ${message}`);
+    this.link.close();
+    this.shutdown(error);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Outgoing: a message sent to a proxy
+
+  private importFor(id: number): Import {
+    let imp = this.imports.get(id);
+    if (imp) return imp;
+    const proxy = this.kernel.createKernelPort((kmsg) => this.forward(imp!, kmsg), `${this.label} proxy #${id}`);
+    imp = { id, proxy, notify: null, sendReceived: 0, armed: false };
+    this.imports.set(id, imp);
+    this.importsByPort.set(proxy, imp);
+    return imp;
+  }
+
+  /** Registers the no-senders request that tells us when the proxy's last send right goes. */
+  private arm(imp: Import): void {
+    if (imp.armed || imp.proxy.dead) return;
+    if (imp.notify === null) {
+      const i = imp;
+      imp.notify = this.kernel.createKernelPort((kmsg) => this.proxyNotification(i, kmsg), `${this.label} notify #${imp.id}`);
+    }
+    this.kernel.makeSendOnce(imp.notify);
+    imp.proxy.nsrequest = imp.notify;
+    imp.armed = true;
+  }
+
+  private proxyNotification(imp: Import, kmsg: KMsg): void {
+    kmsg.dest.sorights--; // the notification consumed the request's send-once right
+    if (kmsg.id !== MACH_NOTIFY_NO_SENDERS || this.imports.get(imp.id) !== imp) return;
+    imp.armed = false;
+    if (imp.sendReceived > 0) {
+      this.link.send(controlFrame(FRAME_RELEASE, imp.id, imp.sendReceived), []);
+      imp.sendReceived = 0;
+    }
+    this.maybeDropImport(imp);
+  }
+
+  private maybeDropImport(imp: Import): void {
+    const p = imp.proxy;
+    if (p.srights === 0 && p.sorights === 0 && !imp.armed && this.imports.get(imp.id) === imp) {
+      this.imports.delete(imp.id);
+      this.importsByPort.delete(p);
+    }
+  }
+
+  /** The proxy's kernel object: serialises the message for the peer. The bridge owns `kmsg`. */
+  private forward(imp: Import, kmsg: KMsg): void {
+    const rights = kmsg.rights;
+    const regions = kmsg.ool;
+    const header = new Uint8Array(msgHeaderSize(rights.length, regions.length));
+    const v = new DataView(header.buffer);
+    // Releases of rights that went home wait until the message is queued, so a RELEASE they
+    // cause can never overtake the message that carries the right.
+    const after: CarriedRight[] = [];
+    const [replyTag, replyId] = this.exportRight(kmsg.reply, after);
+    header[0] = FRAME_MSG;
+    header[1] = kmsg.destType;
+    header[2] = replyTag;
+    header[3] = kmsg.reply.type;
+    v.setUint32(4, imp.id, true);
+    v.setUint32(8, replyId, true);
+    v.setUint32(12, kmsg.flags, true);
+    v.setInt32(16, kmsg.id, true);
+    v.setUint32(20, kmsg.size, true);
+    v.setUint32(24, rights.length, true);
+    v.setUint32(28, regions.length, true);
+    let at = MSG_FIXED;
+    for (const r of rights) {
+      const type = r.type;
+      const [tag, id] = this.exportRight(r, after);
+      header[at] = tag;
+      header[at + 1] = type;
+      v.setUint32(at + 4, id, true);
+      at += RIGHT_SIZE;
+    }
+    const payloads: Uint8Array[] = [kmsg.bytes];
+    for (const region of regions) {
+      v.setUint32(at, region.byteLength, true);
+      at += 4;
+      payloads.push(region);
+    }
+    // The header's names are the sender's; they mean nothing to the peer.
+    const abi = this.kernel.abi;
+    kmsg.bytes.fill(0, abi.header.remotePort, abi.header.seqno);
+    this.link.send(header, payloads);
+    this.stats.sent++;
+    // The message consumed its destination right.
+    if (kmsg.destType === MACH_MSG_TYPE_PORT_SEND) this.kernel.releaseSend(imp.proxy);
+    else {
+      imp.proxy.sorights--;
+      this.maybeDropImport(imp);
+    }
+    kmsg.destType = 0;
+    for (const r of after) this.releaseAfterSend(r);
+  }
+
+  /**
+   * Turns a carried right into a tag and id for the peer, taking the right from the message: a
+   * right to a proxy goes home (released here after the send, via `after`); a right to one of
+   * this kernel's ports is exported (its rights move into the bridge task).
+   */
+  private exportRight(r: CarriedRight, after: CarriedRight[]): [number, number] {
+    const port = r.port;
+    if (!port) return [r.dead ? TAG_DEAD : TAG_NULL, 0];
+    r.port = null;
+    if (port.dead) {
+      this.kernel.releaseCarried({ ...r, port });
+      return [TAG_DEAD, 0];
+    }
+    if (r.type === MACH_MSG_TYPE_PORT_RECEIVE) {
+      this.stats.unsupported++;
+      after.push({ ...r, port });
+      return [TAG_NULL, 0];
+    }
+    const imp = this.importsByPort.get(port);
+    if (imp) {
+      after.push({ ...r, port });
+      return [TAG_RECEIVER, imp.id];
+    }
+    let rec = this.exportsByPort.get(port);
+    if (!rec) rec = this.newExport(port);
+    if (r.type === MACH_MSG_TYPE_PORT_SEND) {
+      if (rec.sendName === 0) rec.sendName = this.task.copyoutRight({ ...r, port });
+      else this.kernel.releaseSend(port); // merged: the bridge already holds a send right
+      rec.sendHeld++;
+    } else {
+      rec.soNames.push(this.task.copyoutRight({ ...r, port }));
+    }
+    return [TAG_SENDER, rec.id];
+  }
+
+  private releaseAfterSend(r: CarriedRight): void {
+    const port = r.port!;
+    if (r.type === MACH_MSG_TYPE_PORT_RECEIVE) {
+      this.kernel.destroyPort(port);
+      return;
+    }
+    const imp = this.importsByPort.get(port);
+    if (r.type === MACH_MSG_TYPE_PORT_SEND) this.kernel.releaseSend(port);
+    else port.sorights--; // the send-once right moved home: the peer consumes its own
+    if (imp) this.maybeDropImport(imp);
+  }
+
+  private newExport(port: Port): Export {
+    const id = this.allocateId();
+    const rec: Export = {
+      id,
+      port,
+      sendName: 0,
+      sendHeld: 0,
+      soNames: [],
+      watcher: () => this.exportDied(rec),
+    };
+    this.exports.set(id, rec);
+    this.exportsByPort.set(port, rec);
+    port.deathWatchers.push(rec.watcher);
+    return rec;
+  }
+
+  private allocateId(): number {
+    for (;;) {
+      const id = this.nextId;
+      this.nextId = this.nextId >= 0xfffffffe ? 1 : this.nextId + 1;
+      if (!this.exports.has(id)) return id;
+    }
+  }
+
+  private maybeDropExport(rec: Export): void {
+    if (rec.sendHeld > 0 || rec.soNames.length > 0 || this.exports.get(rec.id) !== rec) return;
+    this.exports.delete(rec.id);
+    this.exportsByPort.delete(rec.port);
+    removeWatcher(rec);
+  }
+
+  /** The real port died: the bridge task's names for it are dead names now. */
+  private exportDied(rec: Export): void {
+    if (this.exports.get(rec.id) !== rec) return;
+    this.exports.delete(rec.id);
+    this.exportsByPort.delete(rec.port);
+    if (rec.sendName !== 0) this.task.mach_port_deallocate(rec.sendName);
+    for (const name of rec.soNames) this.task.mach_port_deallocate(name);
+    rec.sendName = 0;
+    rec.sendHeld = 0;
+    rec.soNames = [];
+    if (!this.isClosed) this.link.send(controlFrame(FRAME_DEAD, rec.id), []);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Incoming
+
+  private receiveFrame(header: Uint8Array, payloads: PayloadSource): void {
+    if (this.isClosed) return;
+    if (header.byteLength < 4) return this.fail("short frame from peer");
+    const v = new DataView(header.buffer, header.byteOffset, header.byteLength);
+    const kind = header[0];
+    if (kind === FRAME_MSG) return this.receiveMessage(header, v, payloads);
+    if (header.byteLength < 12) return this.fail("short control frame from peer");
+    const id = v.getUint32(4, true);
+    const value = v.getUint32(8, true);
+    switch (kind) {
+      case FRAME_RELEASE:
+        return this.peerReleased(id, value);
+      case FRAME_DEAD:
+        return this.peerPortDied(id);
+      case FRAME_OFFER:
+        return this.peerOffered(id, header[1] !== 0);
+      case FRAME_HELLO:
+        if (id !== PROTOCOL_VERSION) return this.fail(`peer speaks protocol ${id}, not ${PROTOCOL_VERSION}`);
+        if (value !== this.kernel.abi.headerSize) return this.fail("peer uses another message ABI");
+        return;
+      default:
+        return this.fail(`unknown frame kind ${kind} from peer`);
+    }
+  }
+
+  private peerReleased(id: number, count: number): void {
+    const rec = this.exports.get(id);
+    if (!rec) return; // the port died meanwhile
+    if (count === 0 || count > rec.sendHeld) {
+      this.stats.rejected++;
+      count = Math.min(count, rec.sendHeld);
+    }
+    rec.sendHeld -= count;
+    if (rec.sendHeld === 0 && rec.sendName !== 0) {
+      const name = rec.sendName;
+      rec.sendName = 0;
+      this.task.mach_port_deallocate(name); // may be the port's last sender: no-senders
+    }
+    this.maybeDropExport(rec);
+  }
+
+  private peerPortDied(id: number): void {
+    this.offers.delete(id);
+    const imp = this.imports.get(id);
+    if (!imp) return;
+    this.imports.delete(id);
+    this.importsByPort.delete(imp.proxy);
+    this.kernel.destroyPort(imp.proxy);
+  }
+
+  private peerOffered(id: number, bootstrap: boolean): void {
+    if (bootstrap && !this.bootstrapSeen) {
+      this.bootstrapSeen = true;
+      this.bootstrapName = this.importSend(this.task, id).name;
+    } else {
+      this.offers.set(id, (this.offers.get(id) ?? 0) + 1);
+    }
+    this.runWaiters();
+  }
+
+  private receiveMessage(h: Uint8Array, v: DataView, src: PayloadSource): void {
+    if (h.byteLength < MSG_FIXED) return this.fail("short message frame from peer");
+    const destType = h[1];
+    const destId = v.getUint32(4, true);
+    const size = v.getUint32(20, true);
+    const nrights = v.getUint32(24, true);
+    const nregions = v.getUint32(28, true);
+    if (h.byteLength !== msgHeaderSize(nrights, nregions)) return this.fail("bad message frame from peer");
+    const raw = src.take(size);
+    if (!raw) return this.fail("message bytes missing from frame");
+    // The kernel addresses a message's bytes from offset 0 of their buffer.
+    const bytes = ownsBuffer(raw) && !Buffer.isBuffer(raw) ? raw : new Uint8Array(raw);
+    const ool: Uint8Array[] = [];
+    let at = msgHeaderSize(nrights, 0);
+    for (let i = 0; i < nregions; i++, at += 4) {
+      const region = src.take(v.getUint32(at, true));
+      if (!region) return this.fail("out-of-line region missing from frame");
+      ool.push(region);
+    }
+    this.stats.received++;
+
+    // Every right is taken in (so the peer's bookkeeping and ours agree) before anything is judged.
+    let valid = true;
+    const reply = this.importRight(h[2], h[3], v.getUint32(8, true), true);
+    if (reply === null) valid = false;
+    const rights: CarriedRight[] = [];
+    at = MSG_FIXED;
+    for (let i = 0; i < nrights; i++, at += RIGHT_SIZE) {
+      const r = this.importRight(h[at], h[at + 1], v.getUint32(at + 4, true), false);
+      if (r === null) valid = false;
+      rights.push(r ?? noRight());
+    }
+    const dest = this.takeDest(destType, destId);
+    const flags = (v.getUint32(12, true) & ~0xffff & ~MACH_MSGH_BITS_CIRCULAR) >>> 0;
+    if (valid) valid = size >= this.kernel.abi.headerSize && this.placeRights(flags, bytes, ool, rights);
+    if (dest === null || !valid) {
+      this.stats.rejected++;
+      this.kernel.releaseCarried(reply ?? noRight());
+      for (const r of rights) this.kernel.releaseCarried(r);
+      if (dest) this.kernel.releaseCarried({ port: dest, dead: false, type: destType, ool: -1, offset: -1 });
+      return;
+    }
+    const kmsg: KMsg = {
+      flags,
+      size,
+      id: v.getInt32(16, true),
+      dest,
+      destType,
+      reply: reply!,
+      rights,
+      bytes,
+      ool,
+      seqno: 0,
+      fromKernel: false,
+    };
+    this.kernel.enqueue(kmsg);
+  }
+
+  /** The destination right, taken from what the peer holds; null if it holds no such right. */
+  private takeDest(destType: number, id: number): Port | null {
+    const rec = this.exports.get(id);
+    if (!rec) return null;
+    if (destType === MACH_MSG_TYPE_PORT_SEND) {
+      if (rec.sendHeld === 0) return null;
+      const c = this.task.copyinRight(rec.sendName, MACH_MSG_TYPE_COPY_SEND, false);
+      return c.right.port;
+    }
+    if (destType === MACH_MSG_TYPE_PORT_SEND_ONCE) {
+      const name = rec.soNames.pop();
+      if (name === undefined) return null;
+      const c = this.task.copyinRight(name, MACH_MSG_TYPE_MOVE_SEND_ONCE, false);
+      this.maybeDropExport(rec);
+      return c.right.port;
+    }
+    return null;
+  }
+
+  /** A right from the peer as a carried right; null if the peer named something it does not hold. */
+  private importRight(tag: number, type: number, id: number, header: boolean): CarriedRight | null {
+    const r = noRight();
+    if (header && type === 0) return tag === TAG_NULL ? r : null;
+    if (!header && type === MACH_MSG_TYPE_PORT_RECEIVE) {
+      // Receive rights do not cross: the sender destroyed it and sends the slot as NULL.
+      r.type = type;
+      return tag === TAG_NULL ? r : null;
+    }
+    if (type !== MACH_MSG_TYPE_PORT_SEND && type !== MACH_MSG_TYPE_PORT_SEND_ONCE) return null;
+    r.type = type;
+    switch (tag) {
+      case TAG_NULL:
+        return r;
+      case TAG_DEAD:
+        r.dead = true;
+        return r;
+      case TAG_SENDER: {
+        const imp = this.importFor(id);
+        if (type === MACH_MSG_TYPE_PORT_SEND) {
+          this.kernel.makeSend(imp.proxy);
+          imp.sendReceived++;
+          this.arm(imp);
+        } else {
+          this.kernel.makeSendOnce(imp.proxy);
+        }
+        r.port = imp.proxy;
+        return r;
+      }
+      case TAG_RECEIVER: {
+        const port = this.takeDest(type, id);
+        if (!port) return null;
+        r.port = port;
+        return r;
+      }
+      default:
+        return null;
+    }
+  }
+
+  /**
+   * Checks the body the way the kernel's copy-in would have left it and records where each right
+   * goes (the peer's offsets are never trusted). False if rights and body do not match.
+   */
+  private placeRights(flags: number, bytes: Uint8Array, ool: Uint8Array[], rights: CarriedRight[]): boolean {
+    if (!(flags & MACH_MSGH_BITS_COMPLEX)) return rights.length === 0 && ool.length === 0;
+    const abi = this.kernel.abi;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const parsed = parseBody(abi, view, bytes.byteLength);
+    if (parsed.code !== 0) return false;
+    let next = 0;
+    let regions = 0;
+    for (const item of parsed.items) {
+      const isPort = isPortRightType(item.name);
+      if (isPort && item.name > MACH_MSG_TYPE_PORT_SEND_ONCE) return false; // still a disposition
+      if (!item.inline) {
+        regions++;
+        const region = ool[item.oolIndex];
+        if (!region || region.byteLength !== item.dataBytes) return false;
+      }
+      if (!isPort) continue;
+      for (let i = 0; i < item.number; i++) {
+        const r = rights[next++];
+        if (!r || r.type !== item.name) return false;
+        if (item.inline) {
+          r.ool = -1;
+          r.offset = item.dataOffset + i * abi.inlinePortSize;
+        } else {
+          r.ool = item.oolIndex;
+          r.offset = i * 4;
+        }
+      }
+    }
+    return next === rights.length && regions === ool.length;
+  }
+}
+
+function removeWatcher(rec: Export): void {
+  const list = rec.port.deathWatchers;
+  const i = list.indexOf(rec.watcher);
+  if (i >= 0) list.splice(i, 1);
+}

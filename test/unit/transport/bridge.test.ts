@@ -1,0 +1,302 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { MessageChannel } from "node:worker_threads";
+import { alignUp } from "../../../runtime/abi.js";
+import { writeDescriptor } from "../../../runtime/codec/descriptor.js";
+import { MACH_MSGH_BITS_COMPLEX, msghBits, writeHeader } from "../../../runtime/codec/header.js";
+import {
+  MACH_MSG_TYPE_BYTE,
+  MACH_MSG_TYPE_COPY_SEND,
+  MACH_MSG_TYPE_MAKE_SEND,
+  MACH_MSG_TYPE_MAKE_SEND_ONCE,
+  MACH_MSG_TYPE_MOVE_RECEIVE,
+  MACH_NOTIFY_DEAD_NAME,
+  MACH_NOTIFY_NO_SENDERS,
+  MACH_PORT_NULL,
+  MACH_PORT_RIGHT_RECEIVE,
+  MACH_PORT_TYPE_DEAD_NAME,
+  MACH_PORT_TYPE_SEND,
+  MACH_PORT_TYPE_SEND_RECEIVE,
+  MACH_SEND_MSG,
+  ReturnCode as R,
+} from "../../../runtime/constants.js";
+import { Kernel, type Task } from "../../../runtime/kernel/index.js";
+import type { MachMessage } from "../../../runtime/message.js";
+import { bridgeMessagePort } from "../../../runtime/transport/index.js";
+import {
+  controlFrame,
+  FRAME_HELLO,
+  FRAME_MSG,
+  msgHeaderSize,
+  MSG_FIXED,
+  PROTOCOL_VERSION,
+  TAG_RECEIVER,
+} from "../../../runtime/transport/protocol.js";
+import { audit } from "../runtime/support.js";
+import { buildMessage, echo, itemValue, messageId, serve, stopRequest } from "../../fixtures/transport/rpc.js";
+import { LINK_KINDS, makePair, receive, settle, type Pair } from "./support.js";
+
+const NOTIFY_RCV = 400;
+
+function allocate(t: Task): number {
+  return t.mach_port_allocate(MACH_PORT_RIGHT_RECEIVE).name;
+}
+
+async function send(t: Task, msg: MachMessage): Promise<number> {
+  return (await t.mach_msg(msg, MACH_SEND_MSG, msg.bytes.length)).code;
+}
+
+/** A message carrying one OOL byte region (deallocated on send) and one OOL port array. */
+function oolMessage(t: Task, dest: number, data: Uint8Array, port: number): MachMessage {
+  const abi = t.kernel.abi;
+  const slot = alignUp(abi.pointerSize, abi.alignment);
+  const size = abi.headerSize + 2 * (abi.descriptorSize + slot);
+  const bytes = new Uint8Array(size);
+  const view = new DataView(bytes.buffer);
+  writeHeader(view, abi, {
+    bits: (msghBits(MACH_MSG_TYPE_COPY_SEND, 0) | MACH_MSGH_BITS_COMPLEX) >>> 0,
+    size,
+    remotePort: dest,
+    localPort: 0,
+    seqno: 0,
+    id: 777,
+  });
+  let at = abi.headerSize;
+  writeDescriptor(view, at, abi, { name: MACH_MSG_TYPE_BYTE, size: 8, number: data.length, inline: false, longForm: false, deallocate: true });
+  at += abi.descriptorSize + slot;
+  writeDescriptor(view, at, abi, { name: MACH_MSG_TYPE_MAKE_SEND, size: 32, number: 1, inline: false, longForm: false, deallocate: false });
+  const names = new Uint8Array(4);
+  new DataView(names.buffer).setUint32(0, port, true);
+  return { bytes, ool: [data, names] };
+}
+
+describe.each(LINK_KINDS)("bridge over %s", (kind) => {
+  let pair: Pair | null = null;
+  afterEach(async () => {
+    await pair?.close();
+    pair = null;
+  });
+
+  async function world() {
+    pair = await makePair(kind);
+    const { a, b, ba, bb } = pair;
+    const service = allocate(b);
+    expect(bb.setBootstrapPort(b, service, MACH_MSG_TYPE_MAKE_SEND).code).toBe(0);
+    const boot = await ba.getBootstrapPort(a);
+    expect(boot.code).toBe(0);
+    return { ...pair, service, serviceInA: boot.name };
+  }
+
+  it("carries send rights both ways; a right sent home is the original port again", async () => {
+    const { a, b, ka, kb, service, serviceInA, ba, bb } = await world();
+    const mine = allocate(a);
+    const hello = buildMessage(ka.abi, serviceInA, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1, [{ port: mine, disposition: MACH_MSG_TYPE_MAKE_SEND }]);
+    expect(await send(a, hello)).toBe(0);
+    const got = await receive(b, service);
+    expect(got.code).toBe(0);
+    const proxyName = itemValue(kb.abi, got.msg!, 0);
+    expect(b.mach_port_type(proxyName).type).toBe(MACH_PORT_TYPE_SEND);
+    expect(b.portOf(proxyName)!.kobject).not.toBeNull(); // a proxy
+
+    // B answers through the proxy, handing the right back and one of its own.
+    const back = buildMessage(kb.abi, proxyName, MACH_MSG_TYPE_COPY_SEND, 0, 0, 2, [
+      { port: proxyName, disposition: MACH_MSG_TYPE_COPY_SEND },
+      { port: service, disposition: MACH_MSG_TYPE_MAKE_SEND },
+    ]);
+    expect(await send(b, back)).toBe(0);
+    const home = await receive(a, mine);
+    expect(home.code).toBe(0);
+    expect(messageId(ka.abi, home.msg!)).toBe(2);
+    expect(itemValue(ka.abi, home.msg!, 0)).toBe(mine); // merged into the receive right's name
+    expect(a.mach_port_type(mine).type).toBe(MACH_PORT_TYPE_SEND_RECEIVE);
+    expect(a.portOf(mine)!.kobject).toBeNull(); // the real port, not a proxy of a proxy
+    expect(itemValue(ka.abi, home.msg!, 1)).toBe(serviceInA); // the same proxy as the bootstrap right
+
+    // Everything given back: only the bootstrap export/import remain.
+    expect(a.mach_port_deallocate(mine)).toBe(0);
+    expect(a.mach_port_deallocate(serviceInA)).toBe(0);
+    expect(b.mach_port_deallocate(proxyName)).toBe(0);
+    await settle();
+    expect(ba.exportCount).toBe(0);
+    expect(bb.importCount).toBe(0);
+    expect(bb.exportCount).toBe(1);
+    expect(a.portOf(mine)!.srights).toBe(0);
+    expect(audit(ka)).toEqual([]);
+    expect(audit(kb)).toEqual([]);
+  });
+
+  it("keeps reply rights send-once across an RPC and leaves nothing behind", async () => {
+    const { a, b, ka, kb, service, serviceInA, ba, bb } = await world();
+    const served = serve(b, service);
+    const reply = allocate(a);
+    const token = allocate(a);
+    expect(a.mach_port_insert_right(token, token, MACH_MSG_TYPE_MAKE_SEND)).toBe(0);
+    for (let i = 0; i < 20; i++) {
+      const r = await echo(a, serviceInA, reply, i, token);
+      expect(r).toEqual({ code: 0, seq: i, token, server: serviceInA });
+      // The reply merged one more uref into each name; give them back.
+      a.mach_port_deallocate(token);
+      a.mach_port_deallocate(serviceInA);
+    }
+    expect(a.mach_port_get_refs(token, 0).refs).toBe(1);
+    expect(a.mach_port_get_refs(serviceInA, 0).refs).toBe(1);
+    expect(await send(a, stopRequest(ka.abi, serviceInA))).toBe(0);
+    expect(await served).toBe(21);
+    await settle();
+    expect(a.portOf(reply)!.sorights).toBe(0);
+    expect(ba.exportCount).toBe(0);
+    expect(bb.importCount).toBe(0);
+    expect(audit(ka)).toEqual([]);
+    expect(audit(kb)).toEqual([]);
+  });
+
+  it("delivers no-senders end to end, with the real make-send count", async () => {
+    const { a, b, ka, kb, service, serviceInA } = await world();
+    const watched = allocate(a);
+    const notify = allocate(a);
+    for (let i = 0; i < 2; i++) {
+      const m = buildMessage(ka.abi, serviceInA, MACH_MSG_TYPE_COPY_SEND, 0, 0, 10 + i, [{ port: watched, disposition: MACH_MSG_TYPE_MAKE_SEND }]);
+      expect(await send(a, m)).toBe(0);
+    }
+    const nr = a.mach_port_request_notification(watched, MACH_NOTIFY_NO_SENDERS, 2, notify, MACH_MSG_TYPE_MAKE_SEND_ONCE);
+    expect(nr.code).toBe(0);
+    const m1 = await receive(b, service);
+    const m2 = await receive(b, service);
+    const name = itemValue(kb.abi, m1.msg!, 0);
+    expect(itemValue(kb.abi, m2.msg!, 0)).toBe(name);
+    expect(b.mach_port_get_refs(name, 0).refs).toBe(2);
+    b.mach_port_deallocate(name);
+    await settle();
+    expect((await receive(a, notify, 30)).code).toBe(R.MACH_RCV_TIMED_OUT);
+    b.mach_port_deallocate(name);
+    const ns = await receive(a, notify);
+    expect(ns.code).toBe(0);
+    expect(messageId(ka.abi, ns.msg!)).toBe(MACH_NOTIFY_NO_SENDERS);
+    expect(itemValue(ka.abi, ns.msg!, 0)).toBe(2); // mscount: the two MAKE_SENDs, nothing of the bridge's
+    expect(audit(ka)).toEqual([]);
+    expect(audit(kb)).toEqual([]);
+  });
+
+  it("turns proxies into dead names when the real port dies", async () => {
+    const { a, b, ka, kb, service, serviceInA } = await world();
+    const doomed = allocate(a);
+    expect(await send(a, buildMessage(ka.abi, serviceInA, MACH_MSG_TYPE_COPY_SEND, 0, 0, 3, [{ port: doomed, disposition: MACH_MSG_TYPE_MAKE_SEND }]))).toBe(0);
+    const got = await receive(b, service);
+    const name = itemValue(kb.abi, got.msg!, 0);
+    const notify = allocate(b);
+    expect(b.mach_port_request_notification(name, MACH_NOTIFY_DEAD_NAME, 0, notify, MACH_MSG_TYPE_MAKE_SEND_ONCE).code).toBe(0);
+    expect(a.mach_port_mod_refs(doomed, MACH_PORT_RIGHT_RECEIVE, -1)).toBe(0);
+    const dn = await receive(b, notify);
+    expect(dn.code).toBe(0);
+    expect(messageId(kb.abi, dn.msg!)).toBe(MACH_NOTIFY_DEAD_NAME);
+    expect(itemValue(kb.abi, dn.msg!, 0)).toBe(name);
+    expect(b.mach_port_type(name).type).toBe(MACH_PORT_TYPE_DEAD_NAME);
+    expect(await send(b, buildMessage(kb.abi, name, MACH_MSG_TYPE_COPY_SEND, 0, 0, 4))).toBe(R.MACH_SEND_INVALID_DEST);
+    expect(audit(ka)).toEqual([]);
+    expect(audit(kb)).toEqual([]);
+  });
+
+  it("fails pending calls and kills every proxy when the peer goes away", async () => {
+    const { a, b, bb, serviceInA } = await world();
+    const reply = allocate(a);
+    const notify = allocate(a);
+    expect(a.mach_port_request_notification(serviceInA, MACH_NOTIFY_DEAD_NAME, 0, notify, MACH_MSG_TYPE_MAKE_SEND_ONCE).code).toBe(0);
+    const token = allocate(a);
+    a.mach_port_insert_right(token, token, MACH_MSG_TYPE_MAKE_SEND);
+    // Nobody serves: the call waits for its reply until the peer disappears.
+    const pending = echo(a, serviceInA, reply, 1, token);
+    await settle();
+    const t0 = performance.now();
+    bb.close();
+    const r = await pending;
+    expect(r.code).toBe(R.MIG_SERVER_DIED);
+    const dn = await receive(a, notify, 1000);
+    expect(dn.code).toBe(0);
+    expect(messageId(a.kernel.abi, dn.msg!)).toBe(MACH_NOTIFY_DEAD_NAME);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(a.mach_port_type(serviceInA).type).toBe(MACH_PORT_TYPE_DEAD_NAME);
+    expect((await echo(a, serviceInA, reply, 2, token)).code).toBe(R.MACH_SEND_INVALID_DEST);
+    expect(audit(a.kernel)).toEqual([]);
+    expect(audit(b.kernel)).toEqual([]);
+  });
+
+  it("carries out-of-line memory and out-of-line port arrays", async () => {
+    const { a, b, ka, kb, service, serviceInA } = await world();
+    const data = new Uint8Array(300_000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7) & 0xff;
+    const expected = data.slice();
+    const mine = allocate(a);
+    expect(await send(a, oolMessage(a, serviceInA, data, mine))).toBe(0);
+    const got = await receive(b, service);
+    expect(got.code).toBe(0);
+    expect(got.msg!.ool[0].length).toBe(expected.length);
+    expect(Buffer.compare(got.msg!.ool[0], expected)).toBe(0);
+    const name = new DataView(got.msg!.ool[1].buffer, got.msg!.ool[1].byteOffset).getUint32(0, true);
+    expect(b.mach_port_type(name).type).toBe(MACH_PORT_TYPE_SEND);
+    if (kind === "message-port") expect(data.buffer.byteLength).toBe(0); // transferred, not copied
+    expect(audit(ka)).toEqual([]);
+    expect(audit(kb)).toEqual([]);
+  });
+
+  it("destroys receive rights it cannot carry and delivers them as MACH_PORT_NULL", async () => {
+    const { a, b, ba, kb, service, serviceInA } = await world();
+    const moved = allocate(a);
+    const m = buildMessage(a.kernel.abi, serviceInA, MACH_MSG_TYPE_COPY_SEND, 0, 0, 5, [{ port: moved, disposition: MACH_MSG_TYPE_MOVE_RECEIVE }]);
+    expect(await send(a, m)).toBe(0);
+    const got = await receive(b, service);
+    expect(got.code).toBe(0);
+    expect(itemValue(kb.abi, got.msg!, 0)).toBe(MACH_PORT_NULL);
+    expect(ba.stats.unsupported).toBe(1);
+  });
+});
+
+describe("bridge security", () => {
+  it("drops messages that name ports or rights the peer was not given", async () => {
+    const kernel = new Kernel();
+    const task = kernel.createTask("victim");
+    const { port1, port2 } = new MessageChannel();
+    const bridge = bridgeMessagePort(kernel, port1);
+    const target = allocate(task);
+    const secret = allocate(task);
+    const { id } = bridge.exportPort(task, target, MACH_MSG_TYPE_MAKE_SEND);
+    void secret;
+    const abi = kernel.abi;
+    const frame = (destId: number, destType: number, msgId: number, bodyRight?: { tag: number; id: number }): Uint8Array[] => {
+      const nrights = bodyRight ? 1 : 0;
+      const h = new Uint8Array(msgHeaderSize(nrights, 0));
+      const v = new DataView(h.buffer);
+      h[0] = FRAME_MSG;
+      h[1] = destType;
+      v.setUint32(4, destId, true);
+      v.setInt32(16, msgId, true);
+      let bytes: Uint8Array;
+      if (bodyRight) {
+        const m = buildMessage(abi, 0, MACH_MSG_TYPE_COPY_SEND, 0, 0, msgId, [{ port: 0, disposition: 17 }]);
+        bytes = m.bytes;
+        v.setUint32(12, MACH_MSGH_BITS_COMPLEX, true);
+        h[MSG_FIXED] = bodyRight.tag;
+        h[MSG_FIXED + 1] = 17;
+        v.setUint32(MSG_FIXED + 4, bodyRight.id, true);
+      } else {
+        bytes = new Uint8Array(abi.headerSize);
+      }
+      v.setUint32(20, bytes.length, true);
+      v.setUint32(24, nrights, true);
+      return [h, bytes];
+    };
+    port2.postMessage([
+      controlFrame(FRAME_HELLO, PROTOCOL_VERSION, abi.headerSize),
+      ...frame(id + 1, 17, 1), // a port never exported
+      ...frame(id, 18, 2), // a send-once right it does not hold
+      ...frame(id, 17, 3, { tag: TAG_RECEIVER, id: id + 5 }), // a body right naming our ports by guess
+      ...frame(id, 17, 4), // legitimate
+    ]);
+    const got = await receive(task, target);
+    expect(got.code).toBe(0);
+    expect(messageId(abi, got.msg!)).toBe(4);
+    expect((await receive(task, target, 20)).code).toBe(R.MACH_RCV_TIMED_OUT);
+    expect(bridge.stats.rejected).toBe(3);
+    expect(audit(kernel)).toEqual([]);
+    bridge.close();
+    port2.close();
+  });
+});
