@@ -9,12 +9,13 @@
  * Every message on the port must take its turn, including notifications and messages the pager
  * rejects; a seqno that never arrives stalls the later ones, exactly as a lost ticket does in the
  * Hurd's mach-defpager.
+ *
+ * The interface is the one runtime/mig's `SeqnoOrder` has, so either plugs into DefaultPagerCore
+ * (`makeOrdering`). Seqnos do not wrap here: 2^53 messages on one object port are out of reach.
  */
 export interface RequestOrdering {
   /** Runs `work` once every lower seqno has finished; resolves (or rejects) with its result. */
   run<T>(seqno: number, work: () => T | Promise<T>): Promise<T>;
-  /** The seqno whose turn it is now. */
-  readonly next: number;
 }
 
 export class SeqnoOrderError extends Error {}

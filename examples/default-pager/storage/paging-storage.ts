@@ -47,6 +47,7 @@ function describe(e: unknown): string {
 export class PagingStorage {
   readonly pageSize: number;
   private readonly files: PagingFile[] = [];
+  private readonly filesById = new Map<number, PagingFile>();
   private nextFileId = 1;
   private nextMapId = 1;
   private readonly scratch: Uint8Array;
@@ -87,6 +88,7 @@ export class PagingStorage {
       if (existing < pages * this.pageSize) fs.ftruncateSync(fd, pages * this.pageSize);
       const file = new PagingFile(this.nextFileId++, resolved, fd, this.pageSize, pages);
       this.files.push(file);
+      this.filesById.set(file.id, file);
       return ok(this.fileInfo(file));
     } catch (e) {
       try {
@@ -139,6 +141,7 @@ export class PagingStorage {
     }
     const info = this.fileInfo(file);
     this.files.splice(this.files.indexOf(file), 1);
+    this.filesById.delete(file.id);
     try {
       file.close();
     } catch (e) {
@@ -164,6 +167,7 @@ export class PagingStorage {
   /** Closes every paging file; the storage is unusable afterwards. */
   close(): void {
     for (const f of this.files.splice(0)) f.close();
+    this.filesById.clear();
   }
 
   // ---- page maps ----
@@ -251,7 +255,7 @@ export class PagingStorage {
     for (const map of maps) {
       for (const [objectPage, packed] of map.entries) {
         const { fileId, page } = unpackBlock(packed);
-        const file = this.files.find((f) => f.id === fileId);
+        const file = this.filesById.get(fileId);
         if (file === undefined) {
           problems.push(`map ${map.id} page ${objectPage} points into removed file ${fileId}`);
           continue;
@@ -282,7 +286,7 @@ export class PagingStorage {
     objectPage: number,
     preferredFileId: number,
   ): { file: PagingFile; page: number } | undefined {
-    const preferred = this.files.find((f) => f.id === preferredFileId);
+    const preferred = this.filesById.get(preferredFileId);
     if (preferred !== undefined && !preferred.draining) {
       const page = preferred.allocate(map, objectPage);
       if (page >= 0) return { file: preferred, page };
@@ -322,7 +326,7 @@ export class PagingStorage {
   }
 
   private fileById(id: number): PagingFile {
-    const file = this.files.find((f) => f.id === id);
+    const file = this.filesById.get(id);
     if (file === undefined) throw new Error(`paging file ${id} is gone but still mapped`);
     return file;
   }
