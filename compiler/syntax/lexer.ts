@@ -46,6 +46,8 @@ import {
   DImport,
   IImport,
   isWord,
+  LETTERS,
+  DIGITS,
 } from "./tokens.js";
 
 /** Extra data the lexer attaches to some tokens (`IToken.payload`). */
@@ -166,7 +168,13 @@ function matchQuoted(text: string, offset: number): CustomPatternMatcherReturn |
   return match(raw, { kind: "string", text: raw, unterminated: true } satisfies TokenPayload);
 }
 
-const WhiteSpace = createToken({ name: "WhiteSpace", pattern: /[ \t\r\n\f\v]+/, group: Lexer.SKIPPED, line_breaks: true });
+const WhiteSpace = createToken({
+  name: "WhiteSpace",
+  pattern: /[ \t\r\n\f\v]+/,
+  group: Lexer.SKIPPED,
+  line_breaks: true,
+  start_chars_hint: [" ", "\t", "\r", "\n", "\f", "\v"],
+});
 const Comment = createToken({
   name: "Comment",
   pattern: { exec: matchComment },
@@ -178,11 +186,11 @@ const Directive = createToken({ name: "Directive", pattern: { exec: matchDirecti
 const RawOptionString = createToken({
   name: "RawOptionString",
   pattern: { exec: matchOptionString },
-  start_chars_hint: [..."-/._$ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"],
+  start_chars_hint: [..."-/.$", ...LETTERS, ...DIGITS],
 });
 const RawAngleFileName = createToken({ name: "RawAngleFileName", pattern: { exec: matchAngleFileName }, start_chars_hint: ["<"] });
 const RawQuoted = createToken({ name: "RawQuoted", pattern: { exec: matchQuoted }, start_chars_hint: ['"'] });
-const HexNumber = createToken({ name: "HexNumber", pattern: /0[xX][0-9A-Fa-f]*/ });
+const HexNumber = createToken({ name: "HexNumber", pattern: /0[xX][0-9A-Fa-f]*/, start_chars_hint: ["0"] });
 
 const LEXER_TOKENS: TokenType[] = [
   WhiteSpace, Comment, Directive, RawOptionString, RawAngleFileName, RawQuoted, HexNumber, NumberLiteral,

@@ -190,7 +190,7 @@ class DefsParser extends EmbeddedActionsParser {
   /** `validate` runs chevrotain's grammar checks (ambiguities, left recursion): the tests do; a compile need not. */
   constructor(validate: boolean) {
     super(T.ALL_TOKEN_TYPES, {
-      maxLookahead: 3,
+      maxLookahead: 2,
       recoveryEnabled: false,
       errorMessageProvider: messageProvider,
       skipValidations: !validate,

@@ -18,8 +18,16 @@ import { createToken, Lexer, type TokenType } from "chevrotain";
 
 // ---- categories -------------------------------------------------------------------------------
 
-export const Identifier = createToken({ name: "Identifier", pattern: /[A-Za-z_][A-Za-z0-9_]*/, label: "identifier" });
-export const NumberLiteral = createToken({ name: "NumberLiteral", pattern: /[0-9]+/, label: "number" });
+// The start characters are given so that building the lexer need not analyse the regular expressions.
+export const LETTERS = [..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"];
+export const DIGITS = [..."0123456789"];
+export const Identifier = createToken({
+  name: "Identifier",
+  pattern: /[A-Za-z_][A-Za-z0-9_]*/,
+  label: "identifier",
+  start_chars_hint: LETTERS,
+});
+export const NumberLiteral = createToken({ name: "NumberLiteral", pattern: /[0-9]+/, label: "number", start_chars_hint: DIGITS });
 /** Any IPC flag keyword (`dealloc`, `islong`, ..., and Apple's soft flags). */
 export const IpcFlagToken = createToken({ name: "IpcFlag", pattern: Lexer.NA, label: "IPC flag" });
 /** A reserved argument direction keyword (`in`, `out`, `waittime`, ...). */
@@ -236,7 +244,8 @@ export const SYMBOLIC_TYPE_NAMES: ReadonlyMap<string, SymbolicTypeName> = (() =>
 
 /** Classifies a lexed word: a symbolic type name (exact case), a keyword (any case), or undefined (identifier). */
 export function classifyWord(word: string): TokenType | undefined {
-  if (SYMBOLIC_TYPE_NAMES.has(word)) return SymbolicType;
+  // Every symbolic name starts with M (MACH_MSG_TYPE_*, MSG_TYPE_*).
+  if (word.charCodeAt(0) === 0x4d && SYMBOLIC_TYPE_NAMES.has(word)) return SymbolicType;
   return KEYWORDS.get(word.toLowerCase());
 }
 
