@@ -113,6 +113,9 @@ export type Stmt =
   | { s: "if"; test: Expr; then: Stmt[]; else?: Stmt[] }
   | { s: "throw"; expr: Expr }
   | { s: "switch"; discriminant: Expr; cases: Array<{ test: Expr | null; body: Stmt[] }> }
+  | { s: "for"; head: string; body: Stmt[] }
+  /** A statement printed as written: only for short single-line statements prettier leaves alone. */
+  | { s: "raw"; text: string }
   | { s: "comment"; text: string }
   | { s: "blank" };
 
@@ -372,6 +375,10 @@ export function printStmt(stmt: Stmt): Doc {
       });
       return ["switch (", printExpr(stmt.discriminant), ") {", indent([hardline, join(hardline, cases)]), hardline, "}"];
     }
+    case "for":
+      return ["for (", stmt.head, ") ", printBlock(stmt.body)];
+    case "raw":
+      return stmt.text;
     case "comment":
       return printComment(stmt.text);
     case "blank":

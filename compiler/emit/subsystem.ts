@@ -1,0 +1,748 @@
+/**
+ * IR -> one TypeScript module per subsystem: types, struct converters, the message plans (the
+ * reflection descriptor), the client class, and the server handler interface, routine lookup and
+ * demux. Reads only the IR.
+ *
+ * The generated code talks to the runtime through a few type-only names from `mig-ts/runtime`:
+ *   MigValue        a value slot (runtime/codec/plan.ts "VALUE MODEL")
+ *   MigCaller       sends a request built from a plan and value slots; `routine` resolves to the
+ *                   reply's slots (rejecting with MachError), `simpleroutine` once queued
+ *   CallOptions     { timeout?, msgOption?, replyPort? }
+ *   MigServerRoutine<H>, MigDemux<H>
+ *                   what a receive loop needs: the plan of a request id and a function that calls
+ *                   the handler with the decoded slots and fills the reply slots
+ *   RoutinePlan, SubsystemPlan
+ */
+import type { IrArgument, InterfaceIR, IrRoutine, IrType } from "../layout/ir.js";
+import { VERSION } from "../version.js";
+import { ImportTracker, safeName } from "./imports.js";
+import { routinePlanOf } from "./plans.js";
+import {
+  type ClassMember,
+  type Decl,
+  type Expr,
+  type MethodSignature,
+  type Param,
+  type PropertySignature,
+  type Stmt,
+  type TypeNode,
+  arr,
+  asExpr,
+  awaitExpr,
+  call,
+  id,
+  index,
+  literal,
+  member,
+  num,
+  obj,
+  printModule,
+  raw,
+  tref,
+} from "./ts.js";
+import { fieldAccess, structByteSize, tsStructure, tsType, valueShape } from "./ts-types.js";
+
+export interface EmitOptions {
+  /** Module the generated code imports the runtime from. */
+  runtimeImport?: string;
+  /** Which parts to print (default: all). */
+  parts?: { types?: boolean; client?: boolean; server?: boolean };
+  /** When parts are split: the module the client/server import the types from. */
+  typesImport?: string;
+  /** Add a `msgseqno` argument to every routine's server function (`--seqnos`). */
+  seqnos?: boolean;
+  /** `-prefix`: prepended to client and server function names and the demux. */
+  prefix?: string;
+  /** Shown in the header comment (e.g. `-DSEQNOS`). */
+  commandLine?: string;
+  /** Path of the source shown in the header (default: the IR's file). */
+  sourceName?: string;
+}
+
+const RUNTIME = "mig-ts/runtime";
+
+function pascal(name: string): string {
+  return name
+    .split(/_+/)
+    .filter((p) => p !== "")
+    .map((p) => p[0].toUpperCase() + p.slice(1))
+    .join("");
+}
+
+/** The routine with a seqno argument appended (slots of existing arguments do not move). */
+function withSeqno(routine: IrRoutine): IrRoutine {
+  if (routine.args.some((a) => a.kind === "msgseqno")) return routine;
+  const seqno: IrArgument = {
+    name: "seqno",
+    kind: "msgseqno",
+    direction: "none",
+    inRequest: false,
+    inReply: false,
+    userVisible: false,
+    serverVisible: true,
+    implicit: false,
+    countInOut: false,
+    serverCopy: false,
+    type: {
+      name: "mach_port_seqno_t",
+      inName: 2,
+      outName: 2,
+      size: 32,
+      number: 1,
+      inline: true,
+      longForm: false,
+      dealloc: "no",
+      isStruct: true,
+      isString: false,
+      varArray: false,
+      indefinite: false,
+      isPort: false,
+      alignment: 4,
+      cUserType: "mach_port_seqno_t",
+      cServerType: "mach_port_seqno_t",
+      cTransType: "mach_port_seqno_t",
+      description: "(MACH_MSG_TYPE_INTEGER_32, 32)",
+    },
+  };
+  return { ...routine, args: [...routine.args, seqno] };
+}
+
+interface RoutineInfo {
+  routine: IrRoutine;
+  planName: string;
+  clientName: string;
+  serverName: string;
+  /** Out values the client resolves to (and the server handler returns). */
+  outs: Array<{ arg: IrArgument; slot: number; key: string }>;
+  outType: TypeNode;
+  outInterface?: { name: string; members: PropertySignature[] };
+}
+
+export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): string {
+  const parts = { types: true, client: true, server: true, ...options.parts };
+  const runtime = options.runtimeImport ?? RUNTIME;
+  const prefix = options.prefix ?? "";
+  const imports = new ImportTracker();
+  const subsystem = ir.subsystem.name;
+  const routines = options.seqnos ? ir.routines.map(withSeqno) : ir.routines;
+  const demuxName =
+    prefix + (options.seqnos && !ir.serverDemux.startsWith("seqnos_") ? `seqnos_${ir.serverDemux}` : ir.serverDemux);
+  const demuxBase = demuxName.replace(/_server$/, "");
+
+  const namedTypes = new Set(ir.types.map((t) => t.name).filter((n) => n !== ""));
+  const typeDecls: Decl[] = [];
+  const helperDecls: Decl[] = [];
+  const usedHelpers = new Set<string>();
+  const fromTypes = (name: string): string =>
+    parts.types ? name : imports.use(options.typesImport ?? "./types.js", name, { typeOnly: /^[A-Z]|_t$/.test(name) });
+
+  // Names the module defines, so imports and helpers never collide with them.
+  imports.reserve(...[...namedTypes].map(safeName), "Port", "Awaitable");
+
+  // ----- types
+  const structTypes = ir.types.filter((t) => t.structFields && t.structFields.length > 0 && !t.varArray);
+  if (parts.types) {
+    typeDecls.push({ d: "comment", text: "A port name in this task's space, branded with the right it carries." });
+    typeDecls.push({
+      d: "typeAlias",
+      name: "Port",
+      typeParams: ["R extends string"],
+      type: tref("number & { readonly __right: R }"),
+      exported: true,
+    });
+    typeDecls.push({ d: "blank" });
+    typeDecls.push({ d: "typeAlias", name: "Awaitable", typeParams: ["T"], type: tref("T | Promise<T>"), exported: true });
+    for (const type of ir.types) {
+      if (!type.name) continue;
+      typeDecls.push({ d: "blank" });
+      const name = safeName(type.name);
+      const doc = `${type.name}: ${type.description}`;
+      if (type.structFields && type.structFields.length > 0 && valueShape(type).shape === "struct") {
+        typeDecls.push({ d: "comment", text: doc });
+        typeDecls.push({
+          d: "interface",
+          name,
+          exported: true,
+          members: type.structFields.map((f) => ({
+            name: safeName(f.name),
+            type: fieldAccess(f.type)?.type ?? tsStructure(f.type, namedTypes),
+          })),
+        });
+      } else {
+        typeDecls.push({ d: "comment", text: doc });
+        typeDecls.push({ d: "typeAlias", name, type: tsStructure(type, namedTypes), exported: true });
+      }
+    }
+  }
+
+  const portType = (): string => fromTypes("Port");
+
+  // ----- struct converters (emitted on demand)
+  function structHelpers(type: IrType): { toWire: string; fromWire: string; arrayToWire: string; arrayFromWire: string } {
+    const base = safeName(type.name);
+    const names = {
+      toWire: `${base}_to_wire`,
+      fromWire: `${base}_from_wire`,
+      arrayToWire: `${base}_array_to_wire`,
+      arrayFromWire: `${base}_array_from_wire`,
+    };
+    if (!parts.types) {
+      return {
+        toWire: fromTypes(names.toWire),
+        fromWire: fromTypes(names.fromWire),
+        arrayToWire: fromTypes(names.arrayToWire),
+        arrayFromWire: fromTypes(names.arrayFromWire),
+      };
+    }
+    return names;
+  }
+
+  function emitStructHelpers(type: IrType): void {
+    if (usedHelpers.has(type.name)) return;
+    usedHelpers.add(type.name);
+    const name = safeName(type.name);
+    const size = structByteSize(type);
+    const fields = type.structFields ?? [];
+    const migValue = imports.type(runtime, "MigValue");
+    const reads: Array<{ key: string; value: Expr }> = [];
+    const writes: Stmt[] = [];
+    for (const f of fields) {
+      const access = fieldAccess(f.type);
+      const key = safeName(f.name);
+      const at = f.offset === 0 ? "offset" : `offset + ${f.offset}`;
+      if (access) {
+        const read = raw(`view.${access.get}(${at}${access.get.endsWith("8") ? "" : ", true"})`);
+        reads.push({ key, value: access.type.t === "ref" && access.type.name === "Port" ? asExpr(read, access.type) : read });
+        writes.push({ s: "raw", text: `view.${access.set}(${at}, value.${key}${access.set.endsWith("8") ? "" : ", true"});` });
+      } else {
+        const bytes = structByteSize(f.type);
+        reads.push({ key, value: call(id("bytes_at"), [id("view"), raw(at), num(bytes)]) });
+        writes.push({ s: "raw", text: `put_bytes(view, ${at}, ${bytes}, value.${key});` });
+      }
+    }
+    const view = tref("DataView");
+    helperDecls.push(
+      { d: "blank" },
+      {
+        d: "function",
+        name: `read_${name}`,
+        params: [
+          { name: "view", type: view },
+          { name: "offset", type: tref("number") },
+        ],
+        returns: tref(name),
+        body: [{ s: "return", expr: obj(reads) }],
+      },
+      { d: "blank" },
+      {
+        d: "function",
+        name: `write_${name}`,
+        params: [
+          { name: "view", type: view },
+          { name: "offset", type: tref("number") },
+          { name: "value", type: tref(name) },
+        ],
+        returns: tref("void"),
+        body: writes,
+      },
+      { d: "blank" },
+      { d: "comment", text: `${type.name} from the flattened words the codec decodes.` },
+      {
+        d: "function",
+        name: `${name}_from_wire`,
+        exported: true,
+        params: [{ name: "data", type: tref(migValue) }],
+        returns: tref(name),
+        body: [{ s: "return", expr: call(id(`read_${name}`), [call(id("view_of"), [id("data")]), num(0)]) }],
+      },
+      { d: "blank" },
+      {
+        d: "function",
+        name: `${name}_to_wire`,
+        exported: true,
+        params: [{ name: "value", type: tref(name) }],
+        returns: tref("Uint8Array"),
+        body: [
+          { s: "raw", text: `const bytes = new Uint8Array(${size});` },
+          { s: "raw", text: `write_${name}(new DataView(bytes.buffer), 0, value);` },
+          { s: "return", expr: id("bytes") },
+        ],
+      },
+      { d: "blank" },
+      {
+        d: "function",
+        name: `${name}_array_from_wire`,
+        exported: true,
+        params: [{ name: "data", type: tref(migValue) }],
+        returns: tref(`${name}[]`),
+        body: [
+          { s: "raw", text: "const view = view_of(data);" },
+          { s: "raw", text: `const out: ${name}[] = [];` },
+          {
+            s: "for",
+            head: `let offset = 0; offset + ${size} <= view.byteLength; offset += ${size}`,
+            body: [{ s: "raw", text: `out.push(read_${name}(view, offset));` }],
+          },
+          { s: "return", expr: id("out") },
+        ],
+      },
+      { d: "blank" },
+      {
+        d: "function",
+        name: `${name}_array_to_wire`,
+        exported: true,
+        params: [{ name: "values", type: tref(`readonly ${name}[]`) }],
+        returns: tref("Uint8Array"),
+        body: [
+          { s: "raw", text: `const bytes = new Uint8Array(values.length * ${size});` },
+          { s: "raw", text: "const view = new DataView(bytes.buffer);" },
+          { s: "raw", text: `values.forEach((value, i) => write_${name}(view, i * ${size}, value));` },
+          { s: "return", expr: id("bytes") },
+        ],
+      },
+    );
+  }
+
+  if (parts.types) {
+    for (const t of structTypes) if (valueShape(t).shape === "struct") emitStructHelpers(t);
+    if (usedHelpers.size > 0) {
+      const migValue = imports.type(runtime, "MigValue");
+      helperDecls.unshift(
+        { d: "blank" },
+        {
+          d: "function",
+          name: "view_of",
+          params: [{ name: "data", type: tref(migValue) }],
+          returns: tref("DataView"),
+          body: [
+            {
+              s: "if",
+              test: raw("!ArrayBuffer.isView(data)"),
+              then: [{ s: "throw", expr: raw('new TypeError("mig-ts: expected an array of bytes")') }],
+            },
+            { s: "return", expr: raw("new DataView(data.buffer, data.byteOffset, data.byteLength)") },
+          ],
+        },
+        { d: "blank" },
+        {
+          d: "function",
+          name: "bytes_at",
+          params: [
+            { name: "view", type: tref("DataView") },
+            { name: "offset", type: tref("number") },
+            { name: "length", type: tref("number") },
+          ],
+          returns: tref("Uint8Array"),
+          body: [
+            { s: "raw", text: "const start = view.byteOffset + offset;" },
+            { s: "raw", text: "return new Uint8Array(view.buffer.slice(start, start + length));" },
+          ],
+        },
+        { d: "blank" },
+        {
+          d: "function",
+          name: "put_bytes",
+          params: [
+            { name: "view", type: tref("DataView") },
+            { name: "offset", type: tref("number") },
+            { name: "length", type: tref("number") },
+            { name: "value", type: tref("Uint8Array") },
+          ],
+          returns: tref("void"),
+          body: [{ s: "raw", text: "new Uint8Array(view.buffer, view.byteOffset + offset, length).set(value.subarray(0, length));" }],
+        },
+      );
+    }
+  }
+
+  /** Slot value -> TS value of `arg`'s type. */
+  function fromSlot(slot: Expr, arg: IrArgument): Expr {
+    const shape = valueShape(arg.type);
+    if (shape.shape === "struct" && arg.type.name) return call(id(structHelpers(arg.type).fromWire), [slot]);
+    if (shape.shape === "structArray" && shape.element.name) {
+      return call(id(structHelpers(shape.element).arrayFromWire), [slot]);
+    }
+    return asExpr(slot, argType(arg));
+  }
+
+  /** TS value -> slot value. */
+  function toSlot(value: Expr, arg: IrArgument): Expr {
+    const shape = valueShape(arg.type);
+    if (shape.shape === "struct" && arg.type.name) return call(id(structHelpers(arg.type).toWire), [value]);
+    if (shape.shape === "structArray" && shape.element.name) return call(id(structHelpers(shape.element).arrayToWire), [value]);
+    return value;
+  }
+
+  function argType(arg: IrArgument): TypeNode {
+    const t = tsType(arg.type, namedTypes);
+    if (t.t === "ref" && namedTypes.has(arg.type.name)) return tref(fromTypes(t.name));
+    if (t.t === "ref" && t.name === "Port") return tref(portType(), t.args);
+    if (t.t === "array" && t.element.t === "ref" && namedTypes.has(t.element.name)) {
+      return { t: "array", element: tref(fromTypes(t.element.name)) };
+    }
+    return t;
+  }
+
+  // ----- per-routine information
+  const infos: RoutineInfo[] = routines.map((routine) => {
+    const planName = `${routine.name}_plan`;
+    const outs: RoutineInfo["outs"] = [];
+    routine.args.forEach((arg, slot) => {
+      if (arg.kind === "out" || arg.kind === "inout") outs.push({ arg, slot, key: safeName(arg.name) });
+      else if (arg.kind === "poly" && arg.parent) {
+        const parent = routine.args.find((a) => a.name === arg.parent && !a.implicit);
+        if (parent && (parent.kind === "out" || parent.kind === "inout")) outs.push({ arg, slot, key: safeName(arg.name) });
+      }
+    });
+    let outType: TypeNode = tref("void");
+    let outInterface: RoutineInfo["outInterface"];
+    if (outs.length === 1) outType = argType(outs[0].arg);
+    else if (outs.length > 1) {
+      const name = `${routine.name}_outs`;
+      outInterface = { name, members: outs.map((o) => ({ name: o.key, type: argType(o.arg) })) };
+      outType = tref(parts.types ? name : fromTypes(name));
+    }
+    return {
+      routine,
+      planName: parts.types ? planName : fromTypes(planName),
+      clientName: prefix + routine.userFunction,
+      serverName: prefix + (options.seqnos && !routine.serverPrefix.includes("seqnos") ? `seqnos_${routine.serverFunction}` : routine.serverFunction),
+      outs,
+      outType,
+      outInterface,
+    };
+  });
+
+  // ----- descriptor: the message plans
+  const planDecls: Decl[] = [];
+  if (parts.types) {
+    const routinePlan = imports.type(runtime, "RoutinePlan");
+    for (const info of infos) {
+      if (info.outInterface) {
+        planDecls.push({ d: "blank" });
+        planDecls.push({ d: "comment", text: `What ${info.routine.name} returns.` });
+        planDecls.push({ d: "interface", name: info.outInterface.name, exported: true, members: info.outInterface.members });
+      }
+    }
+    for (const info of infos) {
+      const r = info.routine;
+      const seqnoSlot = r.args.findIndex((a) => a.kind === "msgseqno");
+      const plan = routinePlanOf(r, ir.abi, seqnoSlot);
+      planDecls.push({ d: "blank" });
+      planDecls.push({
+        d: "comment",
+        text: `${r.kind} ${r.name}: request ${r.requestId}${r.replyId !== null ? `, reply ${r.replyId}` : ""}.`,
+      });
+      planDecls.push({
+        d: "stmt",
+        stmt: { s: "const", exported: true, name: `${r.name}_plan`, type: tref(routinePlan), init: literal(plan) },
+      });
+    }
+    const subsystemPlan = imports.type(runtime, "SubsystemPlan");
+    const byNumber = new Map(infos.map((i) => [i.routine.number, i]));
+    planDecls.push({ d: "blank" });
+    planDecls.push({
+      d: "comment",
+      text: `The reflection descriptor of subsystem ${subsystem}: every routine's message plans, indexed by\nmsgh_id - ${ir.subsystem.base} (null for skipped numbers).`,
+    });
+    planDecls.push({
+      d: "stmt",
+      stmt: {
+        s: "const",
+        exported: true,
+        name: `${subsystem}_subsystem`,
+        type: tref(subsystemPlan),
+        init: obj(
+          [
+            { key: "subsystem", value: literal(subsystem) },
+            { key: "abi", value: literal(ir.abi) },
+            { key: "base", value: num(ir.subsystem.base) },
+            {
+              key: "routines",
+              value: arr(
+                ir.slots.map((s) => {
+                  const info = s.kind === "routine" ? byNumber.get(s.number) : undefined;
+                  return info ? id(info.planName) : raw("null");
+                }),
+              ),
+            },
+          ],
+          true,
+        ),
+      },
+    });
+  }
+
+  // ----- client
+  const clientDecls: Decl[] = [];
+  if (parts.client && routines.length > 0) {
+    const migCaller = imports.type(runtime, "MigCaller");
+    const callOptions = imports.type(runtime, "CallOptions");
+    const migValue = imports.type(runtime, "MigValue");
+    const members: ClassMember[] = [
+      { m: "field", name: "#caller", type: tref(migCaller), readonly: true },
+      { m: "blank" },
+      { m: "constructor", params: [{ name: "caller", type: tref(migCaller) }], body: [{ s: "raw", text: "this.#caller = caller;" }] },
+    ];
+    for (const info of infos) {
+      const r = info.routine;
+      const params: Param[] = [];
+      const slots: Expr[] = r.args.map(() => raw("null"));
+      let timeoutArg: string | undefined;
+      let optionArg: string | undefined;
+      r.args.forEach((arg, slot) => {
+        if (!arg.userVisible) return;
+        const name = safeName(arg.name);
+        switch (arg.kind) {
+          case "requestport":
+          case "retcode":
+            return;
+          case "count": {
+            // Counts come from the arrays; a CountInOut count offers the largest inline capacity.
+            type Item = { argIndex: number; maxCount: number | null };
+            const items = ((r.reply as { items?: Item[] } | undefined)?.items ?? []) as Item[];
+            const parent = r.args.findIndex((a) => a.name === arg.parent && !a.implicit);
+            const item = items.find((i) => i.argIndex === parent);
+            if (arg.inRequest) slots[slot] = num(item?.maxCount ?? 0);
+            return;
+          }
+          case "out":
+            return;
+          case "poly": {
+            const parent = r.args.find((a) => a.name === arg.parent && !a.implicit);
+            if (parent && parent.kind === "out") return;
+            params.push({ name, type: tref("number") });
+            slots[slot] = id(name);
+            return;
+          }
+          case "dealloc":
+            params.push({ name, type: tref("boolean") });
+            slots[slot] = id(name);
+            return;
+          case "waittime":
+            params.push({ name, type: tref("number") });
+            timeoutArg = name;
+            return;
+          case "msgoption":
+            params.push({ name, type: tref("number") });
+            optionArg = name;
+            return;
+          default:
+            params.push({ name, type: argType(arg) });
+            slots[slot] = toSlot(id(name), arg);
+        }
+      });
+      params.push({ name: "options", type: tref(callOptions), optional: true });
+      const body: Stmt[] = [{ s: "const", name: "args", type: tref(`${migValue}[]`), init: arr(slots) }];
+      const defaults: string[] = [];
+      if (r.waitTime !== undefined && /^\d+$/.test(r.waitTime.trim())) defaults.push(`timeout: ${r.waitTime.trim()}`);
+      if (r.msgOption !== undefined && /^(0x)?[0-9a-fA-F]+$/.test(r.msgOption.trim())) defaults.push(`msgOption: ${r.msgOption.trim()}`);
+      const overrides: string[] = [];
+      if (timeoutArg) overrides.push(`timeout: ${timeoutArg}`);
+      if (optionArg) overrides.push(`msgOption: ${optionArg}`);
+      let optionsExpr: Expr = id("options");
+      if (defaults.length > 0 || overrides.length > 0) {
+        body.push({ s: "raw", text: `const callOptions: ${callOptions} = { ${[...defaults, "...options", ...overrides].join(", ")} };` });
+        optionsExpr = id("callOptions");
+      }
+      const caller = member(id("this"), "#caller");
+      if (r.kind === "simpleroutine") {
+        body.push({ s: "return", expr: call(member(caller, "simpleroutine"), [id(info.planName), id("args"), optionsExpr]) });
+      } else if (info.outs.length === 0) {
+        body.push({ s: "expr", expr: awaitExpr(call(member(caller, "routine"), [id(info.planName), id("args"), optionsExpr])) });
+      } else {
+        body.push({ s: "const", name: "reply", init: awaitExpr(call(member(caller, "routine"), [id(info.planName), id("args"), optionsExpr])) });
+        if (info.outs.length === 1) body.push({ s: "return", expr: fromSlot(index(id("reply"), num(info.outs[0].slot)), info.outs[0].arg) });
+        else {
+          body.push({
+            s: "return",
+            expr: obj(info.outs.map((o) => ({ key: o.key, value: fromSlot(index(id("reply"), num(o.slot)), o.arg) }))),
+          });
+        }
+      }
+      members.push({ m: "blank" });
+      members.push({
+        m: "method",
+        name: info.clientName,
+        async: r.kind === "routine",
+        doc: `${r.kind} ${r.name} (${r.requestId}).`,
+        params,
+        returns: tref("Promise", [info.outType]),
+        body,
+      });
+    }
+    const className = `${pascal(prefix + subsystem)}Client`;
+    clientDecls.push(
+      { d: "blank" },
+      {
+        d: "comment",
+        text: `Client stubs of subsystem ${subsystem}, bound to a caller (a task and a send right to the\nserver). Routines resolve to their out arguments and reject with MachError.`,
+      },
+      { d: "class", name: className, exported: true, members },
+    );
+  }
+
+  // ----- server
+  const serverDecls: Decl[] = [];
+  if (parts.server && routines.length > 0) {
+    const migValue = imports.type(runtime, "MigValue");
+    const serverRoutine = imports.type(runtime, "MigServerRoutine");
+    const migDemux = imports.type(runtime, "MigDemux");
+    const handlersName = `${pascal(demuxBase)}Handlers`;
+    const awaitable = parts.types ? "Awaitable" : fromTypes("Awaitable");
+    const methods: MethodSignature[] = [];
+    const routineDecls: Decl[] = [];
+    for (const info of infos) {
+      const r = info.routine;
+      const params: Param[] = [];
+      const callArgs: Expr[] = [];
+      const add = (arg: IrArgument, slot: number, type: TypeNode): void => {
+        params.push({ name: safeName(arg.name), type });
+        callArgs.push(arg.kind === "msgseqno" || arg.kind === "poly" ? asExpr(index(id("args"), num(slot)), tref("number")) : arg.kind === "servercopy" ? raw(`Boolean(args[${slot}])`) : fromSlot(index(id("args"), num(slot)), arg));
+      };
+      const requestPort = r.args.findIndex((a) => a.kind === "requestport");
+      const seqno = r.args.findIndex((a) => a.kind === "msgseqno");
+      if (requestPort >= 0) add(r.args[requestPort], requestPort, argType(r.args[requestPort]));
+      if (seqno >= 0) add(r.args[seqno], seqno, tref(fromTypes(safeName(r.args[seqno].type.name || "mach_port_seqno_t"))));
+      r.args.forEach((arg, slot) => {
+        if (!arg.serverVisible || slot === requestPort || slot === seqno) return;
+        switch (arg.kind) {
+          case "retcode":
+          case "count":
+          case "out":
+          case "dealloc":
+            return;
+          case "poly": {
+            const parent = r.args.find((a) => a.name === arg.parent && !a.implicit);
+            if (parent && parent.kind === "out") return;
+            add(arg, slot, tref("number"));
+            return;
+          }
+          case "servercopy":
+            add(arg, slot, tref("boolean"));
+            return;
+          default:
+            add(arg, slot, argType(arg));
+        }
+      });
+      methods.push({
+        method: true,
+        name: info.serverName,
+        params,
+        returns: tref(awaitable, [info.outType]),
+        doc: `${r.kind} ${r.name} (${r.requestId}).`,
+      });
+      const invokeName = `invoke_${info.serverName}`;
+      const handlerCall = awaitExpr(call(member(id("handlers"), info.serverName), callArgs));
+      const body: Stmt[] = [];
+      if (info.outs.length === 0) body.push({ s: "expr", expr: handlerCall });
+      else if (info.outs.length === 1) {
+        body.push({ s: "const", name: "out", init: handlerCall });
+        body.push({ s: "raw", text: "" });
+        body.pop();
+        body.push({ s: "expr", expr: raw(`args[${info.outs[0].slot}] = ${printInline(toSlot(id("out"), info.outs[0].arg))}`) });
+      } else {
+        body.push({ s: "const", name: "outs", init: handlerCall });
+        for (const o of info.outs) {
+          body.push({ s: "expr", expr: raw(`args[${o.slot}] = ${printInline(toSlot(id(`outs.${o.key}`), o.arg))}`) });
+        }
+      }
+      routineDecls.push(
+        { d: "blank" },
+        {
+          d: "function",
+          name: invokeName,
+          async: true,
+          params: [
+            { name: "handlers", type: tref(handlersName) },
+            { name: "args", type: tref(`${migValue}[]`) },
+          ],
+          returns: tref("Promise", [tref("void")]),
+          body,
+        },
+      );
+    }
+    const cases: Array<{ test: Expr | null; body: Stmt[] }> = infos.map((info) => ({
+      test: num(info.routine.requestId),
+      body: [
+        {
+          s: "return",
+          expr: obj([
+            { key: "plan", value: id(info.planName) },
+            { key: "invoke", value: id(`invoke_${info.serverName}`) },
+          ]),
+        },
+      ],
+    }));
+    cases.push({ test: null, body: [{ s: "return", expr: raw("undefined") }] });
+    const routineType = tref(`${serverRoutine}<${handlersName}> | undefined`);
+    serverDecls.push(
+      { d: "blank" },
+      {
+        d: "comment",
+        text: `Server functions of subsystem ${subsystem}. Return the out arguments; throw MachError to\nanswer with an error code (MIG_NO_REPLY: no reply now; answer later through the reply right).`,
+      },
+      { d: "interface", name: handlersName, exported: true, members: methods },
+      ...routineDecls,
+      { d: "blank" },
+      { d: "comment", text: `The routine for request id \`id\`, or undefined (MIG_BAD_ID): chain these to serve\nseveral subsystems on one port set.` },
+      {
+        d: "function",
+        name: `${demuxName}_routine`,
+        exported: true,
+        params: [{ name: "id", type: tref("number") }],
+        returns: routineType,
+        body: [{ s: "switch", discriminant: id("id"), cases }],
+      },
+      { d: "blank" },
+      { d: "comment", text: `The demux of subsystem ${subsystem} (ids ${ir.idRange ? ir.idRange.join("..") : "none"}).` },
+      {
+        d: "function",
+        name: demuxName,
+        exported: true,
+        params: [{ name: "handlers", type: tref(handlersName) }],
+        returns: tref(`${migDemux}<${handlersName}>`),
+        body: [
+          {
+            s: "return",
+            expr: obj([
+              { key: "subsystem", value: id(parts.types ? `${subsystem}_subsystem` : fromTypes(`${subsystem}_subsystem`)) },
+              { key: "handlers", value: id("handlers") },
+              { key: "routine", value: id(`${demuxName}_routine`) },
+            ]),
+          },
+        ],
+      },
+    );
+  }
+
+  const source = options.sourceName ?? ir.file;
+  const header: Decl = {
+    d: "comment",
+    text: [
+      `Generated by mig-ts ${VERSION} from ${source} (subsystem ${subsystem} ${ir.subsystem.base}, ABI ${ir.abi}).`,
+      ...(options.commandLine ? [`Options: ${options.commandLine}`] : []),
+      "Do not edit: regenerate it from the .defs.",
+    ].join("\n"),
+  };
+  const importDecls = imports.declarations();
+  const decls: Decl[] = [header, ...(importDecls.length > 0 ? [{ d: "blank" } as Decl, ...importDecls] : [])];
+  const body = [...typeDecls, ...helperDecls, ...planDecls, ...clientDecls, ...serverDecls];
+  if (body.length > 0 && body[0].d !== "blank") decls.push({ d: "blank" });
+  decls.push(...body);
+  return printModule(decls);
+}
+
+/** A short expression as one line of text (for simple assignments). */
+function printInline(expr: Expr): string {
+  switch (expr.e) {
+    case "id":
+      return expr.name;
+    case "call":
+      return `${printInline(expr.callee)}(${expr.args.map(printInline).join(", ")})`;
+    case "raw":
+      return expr.text;
+    default:
+      throw new Error("internal error: not an inline expression");
+  }
+}
