@@ -5,7 +5,7 @@
  */
 import type { ArgumentDeclaration, ArgumentDirection, RoutineDeclaration } from "../syntax/ast.js";
 import { type ArgumentKind, type DeallocMode, type MigType, MsgTypeName, type Routine, type RoutineArgument } from "./model.js";
-import { chooseLongForm, collectFlags, declareType, scalarType, type TypeEnvironment } from "./types.js";
+import { chooseLongForm, cloneType, collectFlags, declareType, scalarType, type TypeEnvironment } from "./types.js";
 
 export interface RoutineOptions {
   userPrefix: string;
@@ -107,7 +107,7 @@ export function analyzeRoutine(decl: RoutineDeclaration, ctx: RoutineContext): R
     } else {
       const found = env.lookup(arg.typeName.text);
       if (!found) env.report("MIG3001", `type '${arg.typeName.text}' not defined`, arg.typeName.span);
-      type = found ? structuredClone(found) : undefined;
+      type = found ? cloneType(found) : undefined;
     }
     if (!type) {
       failed = true;
