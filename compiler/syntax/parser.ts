@@ -215,7 +215,18 @@ class DefsParser extends EmbeddedActionsParser {
   }
 
   private tokenSpan(first: IToken, last: IToken = first): SourceSpan {
-    return { start: this.at(first.startOffset), end: this.at(last.startOffset + last.image.length) };
+    return { start: this.at(first.startOffset), end: this.endOf(last) };
+  }
+
+  /**
+   * Where a token ends. Measured from its start rather than by locating the offset after it: the
+   * preprocessor's `locate` knows where tokens start, and the offset after the last token of a line
+   * may be whitespace it maps elsewhere.
+   */
+  private endOf(token: IToken): SourceLocation {
+    if (token.image.includes("\n")) return this.at(token.startOffset + token.image.length);
+    const start = this.at(token.startOffset);
+    return { file: start.file, line: start.line, column: start.column + token.image.length };
   }
 
   /** From `first` to the last token consumed so far. */
@@ -864,7 +875,7 @@ class DefsParser extends EmbeddedActionsParser {
       code = "MIG2008";
       message = `unexpected end of input${expectedText ? `: ${expectedText}` : ""}`;
       const last = this.context.tokens[this.context.tokens.length - 1];
-      where = last === undefined ? this.at(0) : this.at(last.startOffset + last.image.length);
+      where = last === undefined ? this.at(0) : this.endOf(last);
     } else {
       where = this.at(token.startOffset);
       const removed = REMOVED_STATEMENTS[token.image.toLowerCase()];
