@@ -29,7 +29,20 @@ import { buildNotification, notificationDataOffset, type NotificationId } from "
 import type { CarriedRight, Entry, KMsg, ReceiveOutcome, ReceiveWaiter } from "./objects.js";
 import { noRight, Port, PortSet } from "./objects.js";
 import { Task } from "./task.js";
+import type { MachMessage } from "../message.js";
 
+
+/**
+ * Sees every message a task sends (before copy-in: the sender's bytes and names) and receives
+ * (after copy-out: the receiver's names). Observers must not keep or change the message.
+ */
+export interface MessageObserver {
+  send?(task: Task, msg: MachMessage, size: number): void;
+  receive?(task: Task, msg: MachMessage): void;
+}
+
+/** `globalThis[KERNEL_CREATED]`, when a function, is called with each new kernel (tracing hook). */
+export const KERNEL_CREATED = Symbol.for("mig-ts.kernel-created");
 
 export class Kernel {
   readonly abi: AbiInfo;
@@ -37,8 +50,20 @@ export class Kernel {
   private readonly pending = new Set<Port | PortSet>();
   private draining = false;
 
+  /** Message observers (runtime/trace): empty, and so free, unless a tracer is attached. */
+  readonly observers = new Set<MessageObserver>();
+
   constructor(abi: Abi | AbiInfo = "x86_64") {
     this.abi = typeof abi === "string" ? abiInfo(abi) : abi;
+    // `mig-ts trace` attaches its tracer to every kernel the traced program creates.
+    const onKernel = (globalThis as Record<symbol, unknown>)[KERNEL_CREATED];
+    if (typeof onKernel === "function") onKernel(this);
+  }
+
+  /** Calls `observer` for every message a task of this kernel sends or receives; returns the detach function. */
+  observe(observer: MessageObserver): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
   }
 
   createTask(label = ""): Task {

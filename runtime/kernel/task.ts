@@ -784,6 +784,7 @@ export class Task {
     let sent: number | Promise<number> = R.KERN_SUCCESS;
     if (option & MACH_SEND_MSG) {
       if (!msg) return Promise.resolve({ code: R.MACH_SEND_INVALID_DATA, msg: null });
+      if (this.kernel.observers.size > 0) for (const o of this.kernel.observers) o.send?.(this, msg, sendSize);
       sent = this.send(msg, option, sendSize, timeout);
     }
     const receive = (code: number): MachMsgResult | Promise<MachMsgResult> => {
@@ -1109,7 +1110,9 @@ export class Task {
       seqno: kmsg.seqno,
       id: kmsg.id,
     });
-    return { code: R.KERN_SUCCESS, msg: { bytes: kmsg.bytes, ool: kmsg.ool } };
+    const received = { bytes: kmsg.bytes, ool: kmsg.ool };
+    if (this.kernel.observers.size > 0) for (const o of this.kernel.observers) o.receive?.(this, received);
+    return { code: R.KERN_SUCCESS, msg: received };
   }
 
   /**
