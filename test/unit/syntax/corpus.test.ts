@@ -7,6 +7,8 @@ import { execFileSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
+import { preprocess as ourPreprocess } from "../../../compiler/preprocess/index.js";
+import { parse } from "../../../compiler/syntax/index.js";
 import { GNUMACH_INCLUDE, describeWithTools, tools } from "../../support/tools.js";
 import { parseText } from "./helpers.js";
 
@@ -60,5 +62,23 @@ describeWithTools(["gcc", "gnumachDefs"], "GNU Mach's .defs files", () => {
     expect([...kinds]).toEqual(expect.arrayContaining(["subsystem", "type", "routine", "simpleroutine", "skip", "import"]));
     const subsystem = result.file.statements.find((s) => s.kind === "subsystem");
     expect(subsystem).toMatchObject({ name: { text: "mach" }, base: { value: 2000 } });
+  });
+});
+
+describeWithTools(["gnumachDefs"], "GNU Mach's .defs files through our own preprocessor", () => {
+  const files = defsFiles();
+  const configurations: Array<Array<[string, string]>> = [[], [["SEQNOS", "1"]], [["KERNEL_USER", "1"]], [["KERNEL_SERVER", "1"]]];
+
+  it("all parse with no diagnostics in every configuration", () => {
+    expect(files).toHaveLength(25);
+    for (const file of files) {
+      for (const defines of configurations) {
+        const pp = ourPreprocess(file, { includeDirs: [GNUMACH_INCLUDE], defines });
+        const result = parse(pp.text, pp.locate, { file });
+        expect(result.diagnostics, `${file} ${defines.map(([n]) => n).join(" ")}`).toEqual([]);
+        // Spans point into the original files, not into the preprocessed text.
+        for (const s of result.file.statements) expect(s.span.start.file.endsWith(".defs")).toBe(true);
+      }
+    }
   });
 });
