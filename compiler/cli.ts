@@ -12,6 +12,7 @@ import { type CompileOptions, compileFile, type CompileResult } from "./index.js
 import type { InterfaceIR } from "./layout/ir.js";
 import type { Abi } from "./preprocess/types.js";
 import { VERSION } from "./version.js";
+import { tsEmitTarget } from "./emit/cli-emit.js";
 
 export interface CliIO {
   stdout(text: string): void;
@@ -67,6 +68,7 @@ export const EMIT_TARGETS: Record<string, EmitTarget> = {
       else ctx.writeOutput(`${outputStem(ctx.file, ctx.ir)}.ir.json`, text);
     },
   },
+  ts: tsEmitTarget,
 };
 
 function usage(): string {

@@ -5,7 +5,7 @@
 import { abiInfo } from "../../runtime/abi.js";
 import { type CompileOptions, compileFile } from "../index.js";
 import type { Diagnostic } from "../diagnostics/index.js";
-import type { InterfaceIR } from "../layout/ir.js";
+import type { InterfaceIR, IrRoutine } from "../layout/ir.js";
 import { layoutRoutine } from "../layout/message-layout.js";
 import type { InterfaceModel } from "../semantics/model.js";
 import { type EmitOptions, emitSubsystem } from "./subsystem.js";
@@ -35,19 +35,19 @@ export interface GenerateOptions extends CompileOptions, EmitOptions {
  * Fills in message layouts when the IR builder has not (the layout engine is being wired into
  * `compileFile`; until then the layouts are computed here from the same model, once).
  */
-function ensureLayouts(ir: InterfaceIR, model: InterfaceModel | undefined): InterfaceIR {
+export function withLayouts(ir: InterfaceIR, model: InterfaceModel | undefined): InterfaceIR {
   if (ir.routines.every((r) => r.request && r.reply)) return ir;
   if (!model) return ir;
   const abi = abiInfo(ir.abi);
   return {
     ...ir,
-    routines: ir.routines.map((r, i) => {
+    routines: ir.routines.map((r, i): IrRoutine => {
       if (r.request && r.reply) return r;
       const layout = layoutRoutine(model.routines[i], abi);
       return {
         ...r,
-        request: layout.request as unknown as Record<string, unknown>,
-        reply: layout.reply as unknown as Record<string, unknown>,
+        request: layout.request,
+        reply: layout.reply,
       };
     }),
   };
@@ -62,7 +62,7 @@ export function defaultFileName(ir: InterfaceIR, options: { seqnos?: boolean; de
 export function generate(file: string, options: GenerateOptions = {}): GenerateResult {
   const compiled = compileFile(file, options);
   if (!compiled.ir) return { files: [], diagnostics: compiled.diagnostics, inputs: compiled.files };
-  const ir = ensureLayouts(compiled.ir, compiled.model);
+  const ir = withLayouts(compiled.ir, compiled.model);
   const files: GeneratedFile[] = [];
   if (!ir.typesOnly) {
     if (options.userFile || options.serverFile || options.headerFile) {
