@@ -192,7 +192,8 @@ export function chooseLongForm(t: MigType, flags: LongFormFlags, typeName: strin
     return;
   }
   if (flags.isLong) {
-    if (byDefault) env.report("MIG3010", `${label}doesn't need IsLong`, flags.isLong.span);
+    if (byDefault) env.report("MIG3010", `${label}IsLong is redundant`, flags.isLong.span);
+    else if (!must) env.report("MIG3010", `${label}doesn't need IsLong`, flags.isLong.span);
     t.longForm = true;
   } else if (flags.isNotLong) {
     if (must) {
