@@ -1,17 +1,57 @@
-// Bundles the CLI (and the compiler API it carries) into single ESM files, so that a cold
-// `mig-ts` run loads one module instead of chevrotain's hundreds.
+// Builds dist/ for the package (run by `prepare`, so `npm ci` and installs from git or a tarball
+// get it):
+//   dist/cli.js           the CLI as one bundled file: a cold `mig-ts` run loads one module
+//                         instead of chevrotain's hundreds
+//   dist/<entry>.js       the library entries of package.json `exports`, bundled with code
+//                         splitting, so the runtime they share is one module (one `Kernel` class)
+//   dist/types/**.d.ts    declarations, from `tsc -p tsconfig.build.json`
+// `node scripts/build.mjs --no-types` skips the declarations (tests that only need the JS).
+import { spawnSync } from "node:child_process";
+import { rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { build } from "esbuild";
 
+const withTypes = !process.argv.includes("--no-types");
+const outdir = process.env.MIG_TS_BUILD_OUT ?? "dist";
 
-await build({
-  entryPoints: { cli: "compiler/cli.ts" },
-  outdir: "dist",
+const common = {
   bundle: true,
   platform: "node",
   format: "esm",
   target: "node20",
   sourcemap: true,
   logLevel: "warning",
-  // prettier is loaded only by --format, from the user's node_modules.
-  external: ["prettier", "typescript", "ts-morph"],
-});
+  // Loaded on the paths that need them, from the user's node_modules: prettier by --format,
+  // typescript by `mig-ts types`, esbuild by the build plugin; unplugin is a dependency.
+  external: ["prettier", "typescript", "ts-morph", "esbuild", "unplugin", "vite", "rollup", "webpack"],
+};
+
+rmSync(`${outdir}/chunks`, { recursive: true, force: true });
+await Promise.all([
+  build({ ...common, entryPoints: { cli: "compiler/cli.ts" }, outdir }),
+  build({
+    ...common,
+    entryPoints: {
+      index: "compiler/api.ts",
+      runtime: "runtime/index.ts",
+      trace: "runtime/trace/index.ts",
+      "trace-register": "runtime/trace/register.ts",
+      "trace-command": "compiler/commands/trace.ts",
+      "types-command": "compiler/commands/types.ts",
+      vite: "compiler/plugin/vite.ts",
+      rollup: "compiler/plugin/rollup.ts",
+      esbuild: "compiler/plugin/esbuild.ts",
+      webpack: "compiler/plugin/webpack.ts",
+    },
+    outdir,
+    splitting: true,
+    chunkNames: "chunks/[name]-[hash]",
+  }),
+]);
+
+if (withTypes) {
+  const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+  const r = spawnSync(process.execPath, [tsc, "-p", "tsconfig.build.json", "--outDir", `${outdir}/types`], { stdio: "inherit" });
+  // Type errors are `npm run typecheck`'s business; declarations are written regardless.
+  if (r.status !== 0) console.warn("build: tsc reported type errors (declarations were still written)");
+}

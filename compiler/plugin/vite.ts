@@ -1,0 +1,6 @@
+/** The mig-ts build plugin for vite (see ./index.ts): `plugins: [migTs({ includeDirs: ["defs"] })]`. */
+import { unplugin } from "./index.js";
+
+export type { MigPluginOptions } from "./core.js";
+const migTs = unplugin.vite;
+export default migTs;
