@@ -15,6 +15,7 @@ interface Result {
 
 const benches: Record<string, () => Promise<Result[]>> = {
   codec: async () => (await import("./codec.js")).runCodecBench(),
+  compile: async () => (await import("./compile.js")).runCompileBench(),
 };
 
 async function main(): Promise<void> {
