@@ -15,6 +15,7 @@ interface Result {
 
 const benches: Record<string, () => Promise<Result[]>> = {
   codec: async () => (await import("./codec.js")).runCodecBench(),
+  rpc: async () => (await import("./rpc.js")).runRpcBench(),
   compile: async () => (await import("./compile.js")).runCompileBench(),
 };
 

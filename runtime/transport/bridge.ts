@@ -2,9 +2,9 @@
  * A bridge joins two kernels (threads, processes or machines) over a link, like Mach's network
  * message server: a right that crosses it is represented on the far side by a local proxy port.
  *
- * Exports (ports of this kernel the peer holds rights to). The bridge holds the real rights in a
- * task of its own (`bridge.task`): one send right per port however many the peer was given (the
- * count is `sendHeld`), and one send-once name per send-once right. Each exported port has an id,
+ * Exports (ports of this kernel the peer holds rights to). The bridge holds the real rights: send
+ * rights in a task of its own (`bridge.task`), one per port however many the peer was given (the
+ * count is `sendHeld`), and send-once rights itself (`soHeld`). Each exported port has an id,
  * chosen here, that the peer uses to name it; the peer can name only ids it was given and can use
  * only as many rights as it holds, so a peer never reaches a port it was not handed.
  *
@@ -19,6 +19,10 @@
  *
  * A right sent back across to its home side becomes the original port again, so rights that travel
  * back and forth never build chains of proxies.
+ *
+ * An export keeps its id, and the peer its proxy, until the port dies or the connection closes,
+ * so a port that crosses again and again (a reply port, a service port) costs no new objects;
+ * what the peer may use is decided by the rights it holds, not by the table.
  *
  * Death. When an exported port dies its proxies die (DEAD): every name for them becomes a dead
  * name and dead-name notifications fire. When the link closes, every proxy dies the same way and
@@ -39,7 +43,6 @@ import { parseBody } from "../kernel/body.js";
 import {
   isPortRightType,
   MACH_MSG_TYPE_COPY_SEND,
-  MACH_MSG_TYPE_MOVE_SEND_ONCE,
   MACH_MSG_TYPE_PORT_RECEIVE,
   MACH_MSG_TYPE_PORT_SEND,
   MACH_MSG_TYPE_PORT_SEND_ONCE,
@@ -78,8 +81,12 @@ interface Export {
   sendName: number;
   /** Send rights transferred to the peer and not yet released by it. */
   sendHeld: number;
-  /** The bridge task's send-once names, one per send-once right the peer holds. */
-  soNames: number[];
+  /**
+   * Send-once rights the peer holds. The bridge keeps these itself, as the kernel keeps rights
+   * carried by a queued message (counted in the port's sorights, no name anywhere): they come and
+   * go with every RPC, and a name per reply right would cost two table updates per call.
+   */
+  soHeld: number;
   readonly watcher: () => void;
 }
 
@@ -133,12 +140,12 @@ export class Bridge {
   private readonly imports = new Map<number, Import>();
   private readonly importsByPort = new Map<Port, Import>();
   private nextId = 1;
+  private exportedId = 0;
   private readonly offers = new Map<number, number>();
   private bootstrapName = 0;
   private bootstrapSeen = false;
   private waiters: Waiter[] = [];
   private isClosed = false;
-  private closeError: Error | undefined;
   private resolveClosed!: (e: Error | undefined) => void;
 
   constructor(kernel: Kernel, link: Link, options: BridgeOptions = {}) {
@@ -156,14 +163,18 @@ export class Bridge {
     return !this.isClosed;
   }
 
-  /** Ports of this kernel the peer currently holds rights to. */
+  /** Ports of this kernel the peer currently holds rights to (counted by walking the table). */
   get exportCount(): number {
-    return this.exports.size;
+    let n = 0;
+    for (const rec of this.exports.values()) if (rec.sendHeld > 0 || rec.soHeld > 0) n++;
+    return n;
   }
 
-  /** Proxies for the peer's ports that are in use here. */
+  /** Proxies for the peer's ports that rights here still denote (counted by walking the table). */
   get importCount(): number {
-    return this.imports.size;
+    let n = 0;
+    for (const imp of this.imports.values()) if (imp.proxy.srights > 0 || imp.proxy.sorights > 0) n++;
+    return n;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -221,7 +232,8 @@ export class Bridge {
       return { code: R.KERN_INVALID_RIGHT, id: 0 };
     }
     const after: CarriedRight[] = [];
-    const [tag, id] = this.exportRight(c.right, after);
+    const tag = this.exportRight(c.right, after);
+    const id = this.exportedId;
     for (const r of after) this.releaseAfterSend(r);
     // A right to one of the peer's own ports is the peer's already.
     if (tag !== TAG_SENDER) return { code: R.KERN_INVALID_CAPABILITY, id: 0 };
@@ -270,14 +282,18 @@ export class Bridge {
   private shutdown(error?: Error): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    this.closeError = error;
     const imports = [...this.imports.values()];
     this.imports.clear();
     this.importsByPort.clear();
     for (const imp of imports) this.kernel.destroyPort(imp.proxy);
-    for (const rec of this.exports.values()) removeWatcher(rec);
+    const exports = [...this.exports.values()];
     this.exports.clear();
     this.exportsByPort.clear();
+    for (const rec of exports) {
+      removeWatcher(rec);
+      // Reply rights the peer will never use: send-once notifications (MIG_SERVER_DIED).
+      for (; rec.soHeld > 0; rec.soHeld--) this.kernel.releaseSendOnce(rec.port);
+    }
     this.offers.clear();
     this.task.terminate();
     this.runWaiters();
@@ -323,15 +339,6 @@ export class Bridge {
       this.link.send(controlFrame(FRAME_RELEASE, imp.id, imp.sendReceived), []);
       imp.sendReceived = 0;
     }
-    this.maybeDropImport(imp);
-  }
-
-  private maybeDropImport(imp: Import): void {
-    const p = imp.proxy;
-    if (p.srights === 0 && p.sorights === 0 && !imp.armed && this.imports.get(imp.id) === imp) {
-      this.imports.delete(imp.id);
-      this.importsByPort.delete(p);
-    }
   }
 
   /** The proxy's kernel object: serialises the message for the peer. The bridge owns `kmsg`. */
@@ -343,13 +350,12 @@ export class Bridge {
     // Releases of rights that went home wait until the message is queued, so a RELEASE they
     // cause can never overtake the message that carries the right.
     const after: CarriedRight[] = [];
-    const [replyTag, replyId] = this.exportRight(kmsg.reply, after);
     header[0] = FRAME_MSG;
     header[1] = kmsg.destType;
-    header[2] = replyTag;
     header[3] = kmsg.reply.type;
+    header[2] = this.exportRight(kmsg.reply, after);
     v.setUint32(4, imp.id, true);
-    v.setUint32(8, replyId, true);
+    v.setUint32(8, this.exportedId, true);
     v.setUint32(12, kmsg.flags, true);
     v.setInt32(16, kmsg.id, true);
     v.setUint32(20, kmsg.size, true);
@@ -357,11 +363,9 @@ export class Bridge {
     v.setUint32(28, regions.length, true);
     let at = MSG_FIXED;
     for (const r of rights) {
-      const type = r.type;
-      const [tag, id] = this.exportRight(r, after);
-      header[at] = tag;
-      header[at + 1] = type;
-      v.setUint32(at + 4, id, true);
+      header[at + 1] = r.type;
+      header[at] = this.exportRight(r, after);
+      v.setUint32(at + 4, this.exportedId, true);
       at += RIGHT_SIZE;
     }
     const payloads: Uint8Array[] = [kmsg.bytes];
@@ -377,59 +381,62 @@ export class Bridge {
     this.stats.sent++;
     // The message consumed its destination right.
     if (kmsg.destType === MACH_MSG_TYPE_PORT_SEND) this.kernel.releaseSend(imp.proxy);
-    else {
-      imp.proxy.sorights--;
-      this.maybeDropImport(imp);
-    }
+    else imp.proxy.sorights--;
     kmsg.destType = 0;
     for (const r of after) this.releaseAfterSend(r);
   }
 
   /**
-   * Turns a carried right into a tag and id for the peer, taking the right from the message: a
-   * right to a proxy goes home (released here after the send, via `after`); a right to one of
-   * this kernel's ports is exported (its rights move into the bridge task).
+   * Turns a carried right into a tag (returned) and an id (left in `exportedId`) for the peer,
+   * taking the right from the message: a right to a proxy goes home (released here after the
+   * send, via `after`); a right to one of this kernel's ports is exported (its rights move into
+   * the bridge task).
    */
-  private exportRight(r: CarriedRight, after: CarriedRight[]): [number, number] {
+  private exportRight(r: CarriedRight, after: CarriedRight[]): number {
     const port = r.port;
-    if (!port) return [r.dead ? TAG_DEAD : TAG_NULL, 0];
-    r.port = null;
+    this.exportedId = 0;
+    if (!port) return r.dead ? TAG_DEAD : TAG_NULL;
     if (port.dead) {
-      this.kernel.releaseCarried({ ...r, port });
-      return [TAG_DEAD, 0];
+      this.kernel.releaseCarried(r);
+      return TAG_DEAD;
     }
     if (r.type === MACH_MSG_TYPE_PORT_RECEIVE) {
       this.stats.unsupported++;
-      after.push({ ...r, port });
-      return [TAG_NULL, 0];
+      after.push(r);
+      return TAG_NULL;
     }
     const imp = this.importsByPort.get(port);
     if (imp) {
-      after.push({ ...r, port });
-      return [TAG_RECEIVER, imp.id];
+      after.push(r);
+      this.exportedId = imp.id;
+      return TAG_RECEIVER;
     }
     let rec = this.exportsByPort.get(port);
     if (!rec) rec = this.newExport(port);
     if (r.type === MACH_MSG_TYPE_PORT_SEND) {
-      if (rec.sendName === 0) rec.sendName = this.task.copyoutRight({ ...r, port });
-      else this.kernel.releaseSend(port); // merged: the bridge already holds a send right
+      if (rec.sendName === 0) rec.sendName = this.task.copyoutRight(r);
+      else {
+        r.port = null;
+        this.kernel.releaseSend(port); // merged: the bridge already holds a send right
+      }
       rec.sendHeld++;
     } else {
-      rec.soNames.push(this.task.copyoutRight({ ...r, port }));
+      r.port = null;
+      rec.soHeld++; // the message's send-once right moves to the bridge
     }
-    return [TAG_SENDER, rec.id];
+    this.exportedId = rec.id;
+    return TAG_SENDER;
   }
 
   private releaseAfterSend(r: CarriedRight): void {
     const port = r.port!;
+    r.port = null;
     if (r.type === MACH_MSG_TYPE_PORT_RECEIVE) {
       this.kernel.destroyPort(port);
       return;
     }
-    const imp = this.importsByPort.get(port);
     if (r.type === MACH_MSG_TYPE_PORT_SEND) this.kernel.releaseSend(port);
     else port.sorights--; // the send-once right moved home: the peer consumes its own
-    if (imp) this.maybeDropImport(imp);
   }
 
   private newExport(port: Port): Export {
@@ -439,7 +446,7 @@ export class Bridge {
       port,
       sendName: 0,
       sendHeld: 0,
-      soNames: [],
+      soHeld: 0,
       watcher: () => this.exportDied(rec),
     };
     this.exports.set(id, rec);
@@ -456,23 +463,15 @@ export class Bridge {
     }
   }
 
-  private maybeDropExport(rec: Export): void {
-    if (rec.sendHeld > 0 || rec.soNames.length > 0 || this.exports.get(rec.id) !== rec) return;
-    this.exports.delete(rec.id);
-    this.exportsByPort.delete(rec.port);
-    removeWatcher(rec);
-  }
-
   /** The real port died: the bridge task's names for it are dead names now. */
   private exportDied(rec: Export): void {
     if (this.exports.get(rec.id) !== rec) return;
     this.exports.delete(rec.id);
     this.exportsByPort.delete(rec.port);
     if (rec.sendName !== 0) this.task.mach_port_deallocate(rec.sendName);
-    for (const name of rec.soNames) this.task.mach_port_deallocate(name);
     rec.sendName = 0;
     rec.sendHeld = 0;
-    rec.soNames = [];
+    rec.soHeld = 0;
     if (!this.isClosed) this.link.send(controlFrame(FRAME_DEAD, rec.id), []);
   }
 
@@ -517,7 +516,6 @@ export class Bridge {
       rec.sendName = 0;
       this.task.mach_port_deallocate(name); // may be the port's last sender: no-senders
     }
-    this.maybeDropExport(rec);
   }
 
   private peerPortDied(id: number): void {
@@ -607,11 +605,9 @@ export class Bridge {
       return c.right.port;
     }
     if (destType === MACH_MSG_TYPE_PORT_SEND_ONCE) {
-      const name = rec.soNames.pop();
-      if (name === undefined) return null;
-      const c = this.task.copyinRight(name, MACH_MSG_TYPE_MOVE_SEND_ONCE, false);
-      this.maybeDropExport(rec);
-      return c.right.port;
+      if (rec.soHeld === 0) return null;
+      rec.soHeld--; // moves into the message
+      return rec.port;
     }
     return null;
   }
