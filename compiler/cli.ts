@@ -26,7 +26,13 @@ const processIO: CliIO = {
 
 export interface CliOptions {
   files: string[];
-  compile: CompileOptions & { includeDirs: string[]; defines: string[]; undefines: string[]; imacros: string[]; abi: Abi };
+  compile: CompileOptions & {
+    includeDirs: string[];
+    defines: string[];
+    undefines: string[];
+    imacros: string[];
+    abi: Abi;
+  };
   check: boolean;
   emit: string[];
   outDir?: string;
@@ -61,7 +67,9 @@ export const EMIT_TARGETS: Record<string, EmitTarget> = {
   ir: {
     description: "the JSON IR (stdout for one file; <subsystem>.ir.json in --out-dir)",
     validate: (options) =>
-      options.files.length > 1 && options.outDir === undefined ? "--emit ir with several files needs --out-dir DIR" : undefined,
+      options.files.length > 1 && options.outDir === undefined
+        ? "--emit ir with several files needs --out-dir DIR"
+        : undefined,
     emit: (ctx) => {
       const text = `${JSON.stringify(ctx.ir, null, 2)}\n`;
       if (ctx.options.outDir === undefined) ctx.io.stdout(text);
@@ -131,13 +139,17 @@ export function parseArguments(argv: readonly string[]): CliOptions {
       else options.compile.undefines.push(v);
     } else if (flag === "--abi") {
       const abi = take();
-      if (abi !== "x86_64" && abi !== "i386") throw new UsageError(`unknown ABI '${abi}' (expected x86_64 or i386)`);
+      if (abi !== "x86_64" && abi !== "i386")
+        throw new UsageError(`unknown ABI '${abi}' (expected x86_64 or i386)`);
       options.compile.abi = abi;
     } else if (flag === "--check") {
       options.check = true;
     } else if (flag === "--emit") {
       const target = take();
-      if (!EMIT_TARGETS[target]) throw new UsageError(`unknown --emit target '${target}' (expected ${Object.keys(EMIT_TARGETS).join(", ")})`);
+      if (!EMIT_TARGETS[target])
+        throw new UsageError(
+          `unknown --emit target '${target}' (expected ${Object.keys(EMIT_TARGETS).join(", ")})`,
+        );
       if (!options.emit.includes(target)) options.emit.push(target);
     } else if (flag === "--out-dir") {
       options.outDir = take();
@@ -148,7 +160,8 @@ export function parseArguments(argv: readonly string[]): CliOptions {
     }
   }
   if (options.files.length === 0) throw new UsageError("no input files");
-  if (options.check && options.emit.length > 0) throw new UsageError("--check writes nothing; it cannot be combined with --emit");
+  if (options.check && options.emit.length > 0)
+    throw new UsageError("--check writes nothing; it cannot be combined with --emit");
   for (const name of options.emit) {
     const problem = EMIT_TARGETS[name]!.validate?.(options);
     if (problem) throw new UsageError(problem);
@@ -194,7 +207,12 @@ export async function main(argv: readonly string[], io: CliIO = processIO): Prom
     try {
       mkdirSync(options.outDir, { recursive: true });
     } catch (error) {
-      print([diagnostic("MIG0002", `cannot create output directory ${options.outDir}: ${(error as Error).message}`)]);
+      print([
+        diagnostic(
+          "MIG0002",
+          `cannot create output directory ${options.outDir}: ${(error as Error).message}`,
+        ),
+      ]);
       return 1;
     }
   }

@@ -82,7 +82,10 @@ export function compileFile(path: string, options: CompileOptions = {}): Compile
 }
 
 /** Checks one `.defs` file: the same pipeline as `compileFile`, for its diagnostics. */
-export function check(path: string, options: CompileOptions = {}): Pick<CompileResult, "diagnostics" | "files"> & { ok: boolean } {
+export function check(
+  path: string,
+  options: CompileOptions = {},
+): Pick<CompileResult, "diagnostics" | "files"> & { ok: boolean } {
   const { diagnostics, files } = compileFile(path, options);
   return { ok: !hasErrors(diagnostics), diagnostics, files };
 }

@@ -6,7 +6,13 @@ import { printMigType } from "../semantics/print.js";
 import type { InterfaceModel, MigType, RoutineArgument } from "../semantics/model.js";
 import { abiInfo } from "../../runtime/abi.js";
 import { layoutRoutine } from "./message-layout.js";
-import { type InterfaceIR, IR_VERSION, type IrArgument, type IrRoutine, type IrType } from "./ir.js";
+import {
+  type InterfaceIR,
+  IR_VERSION,
+  type IrArgument,
+  type IrRoutine,
+  type IrType,
+} from "./ir.js";
 
 export function buildIR(model: InterfaceModel): InterfaceIR {
   const routines: IrRoutine[] = model.routines.map((r) => {
@@ -47,9 +53,14 @@ export function buildIR(model: InterfaceModel): InterfaceIR {
     serverDemux: model.serverDemux,
     typesOnly: model.typesOnly ?? false,
     slots: model.slots.map((s) =>
-      s.kind === "routine" ? { kind: "routine", number: s.routine.number, name: s.routine.name } : { kind: "skip", number: s.number },
+      s.kind === "routine"
+        ? { kind: "routine", number: s.routine.number, name: s.routine.name }
+        : { kind: "skip", number: s.number },
     ),
-    idRange: model.slots.length > 0 ? [model.subsystem.base, model.subsystem.base + model.slots.length - 1] : null,
+    idRange:
+      model.slots.length > 0
+        ? [model.subsystem.base, model.subsystem.base + model.slots.length - 1]
+        : null,
     routines,
     skips: model.slots.flatMap((s) => (s.kind === "skip" ? [s.number] : [])),
     types: model.types.map(irType),
@@ -65,7 +76,14 @@ function irArgument(a: RoutineArgument): IrArgument {
   const arg: IrArgument = {
     name: a.name,
     kind: a.kind,
-    direction: a.inRequest && a.inReply ? "both" : a.inRequest ? "request" : a.inReply ? "reply" : directionOf(a),
+    direction:
+      a.inRequest && a.inReply
+        ? "both"
+        : a.inRequest
+          ? "request"
+          : a.inReply
+            ? "reply"
+            : directionOf(a),
     inRequest: a.inRequest,
     inReply: a.inReply,
     userVisible: a.userVisible,
@@ -126,6 +144,11 @@ export function irType(t: MigType): IrType {
   if (t.intranPayload) out.intranPayload = { ...t.intranPayload };
   if (t.outtran) out.outtran = { ...t.outtran };
   if (t.destructor) out.destructor = { ...t.destructor };
-  if (t.structFields) out.structFields = t.structFields.map((f) => ({ name: f.name, type: irType(f.type), offset: f.offset }));
+  if (t.structFields)
+    out.structFields = t.structFields.map((f) => ({
+      name: f.name,
+      type: irType(f.type),
+      offset: f.offset,
+    }));
   return out;
 }

@@ -120,7 +120,8 @@ export interface IrRoutine {
   errorReplySize?: number;
 }
 
-export type IrSlot = { kind: "routine"; number: number; name: string } | { kind: "skip"; number: number };
+export type IrSlot =
+  { kind: "routine"; number: number; name: string } | { kind: "skip"; number: number };
 
 export interface InterfaceIR {
   irVersion: number;

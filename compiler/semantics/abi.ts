@@ -64,12 +64,32 @@ export const IPC_NAMES: Record<string, IpcNameInfo> = {
   MACH_MSG_TYPE_MAKE_SEND: { value: 20, defaultSize: port, received: 17, isPort: true },
   MACH_MSG_TYPE_MAKE_SEND_ONCE: { value: 21, defaultSize: port, received: 18, isPort: true },
   // Written as a type, a received-right name means "the sender chooses the disposition".
-  MACH_MSG_TYPE_PORT_RECEIVE: { value: MsgTypeName.POLYMORPHIC, defaultSize: port, received: 16, isPort: true },
-  MACH_MSG_TYPE_PORT_SEND: { value: MsgTypeName.POLYMORPHIC, defaultSize: port, received: 17, isPort: true },
-  MACH_MSG_TYPE_PORT_SEND_ONCE: { value: MsgTypeName.POLYMORPHIC, defaultSize: port, received: 18, isPort: true },
+  MACH_MSG_TYPE_PORT_RECEIVE: {
+    value: MsgTypeName.POLYMORPHIC,
+    defaultSize: port,
+    received: 16,
+    isPort: true,
+  },
+  MACH_MSG_TYPE_PORT_SEND: {
+    value: MsgTypeName.POLYMORPHIC,
+    defaultSize: port,
+    received: 17,
+    isPort: true,
+  },
+  MACH_MSG_TYPE_PORT_SEND_ONCE: {
+    value: MsgTypeName.POLYMORPHIC,
+    defaultSize: port,
+    received: 18,
+    isPort: true,
+  },
   // Spelled out, POLYMORPHIC has no implied size (GNU MIG: "must use full IPC type decl");
   // the `polymorphic` keyword is port-sized.
-  MACH_MSG_TYPE_POLYMORPHIC: { value: MsgTypeName.POLYMORPHIC, defaultSize: fixed(0), received: MsgTypeName.POLYMORPHIC, isPort: true },
+  MACH_MSG_TYPE_POLYMORPHIC: {
+    value: MsgTypeName.POLYMORPHIC,
+    defaultSize: fixed(0),
+    received: MsgTypeName.POLYMORPHIC,
+    isPort: true,
+  },
 };
 
 /** What `mig -v` prints for a msgt_name value when the source gave no spelling. */

@@ -3,7 +3,13 @@
  * positional state (subsystem, prefixes, wait time, message options, routine numbers), declares
  * types, analyses routines, and produces the interface model for one ABI.
  */
-import { type Diagnostic, type DiagnosticCode, diagnostic, hasErrors, type SourceSpan } from "../diagnostics/index.js";
+import {
+  type Diagnostic,
+  type DiagnosticCode,
+  diagnostic,
+  hasErrors,
+  type SourceSpan,
+} from "../diagnostics/index.js";
 import type { Abi } from "../preprocess/types.js";
 import type { DefsFile, RoutineDeclaration, SubsystemStatement } from "../syntax/ast.js";
 import { ABI_FACTS, type AbiFacts } from "./abi.js";
@@ -41,12 +47,24 @@ export function builtinTypes(abi: AbiFacts): MigType[] {
   ];
 }
 
-const APPLE_STATEMENTS = new Set(["usespecialreplyport", "consumeonsenderror", "usertypelimit", "onstacklimit", "sendtime", "nosendtime"]);
+const APPLE_STATEMENTS = new Set([
+  "usespecialreplyport",
+  "consumeonsenderror",
+  "usertypelimit",
+  "onstacklimit",
+  "sendtime",
+  "nosendtime",
+]);
 
 export function analyze(file: DefsFile, options: AnalyzeOptions): AnalyzeResult {
   const abi = ABI_FACTS[options.abi];
   const diagnostics: Diagnostic[] = [];
-  const report = (code: DiagnosticCode, message: string, span: SourceSpan | undefined, related?: Diagnostic["related"]) => {
+  const report = (
+    code: DiagnosticCode,
+    message: string,
+    span: SourceSpan | undefined,
+    related?: Diagnostic["related"],
+  ) => {
     diagnostics.push(diagnostic(code, message, span?.start, related ? { related } : {}));
   };
 
@@ -73,9 +91,12 @@ export function analyze(file: DefsFile, options: AnalyzeOptions): AnalyzeResult 
     switch (statement.kind) {
       case "subsystem":
         if (subsystem) {
-          report("MIG3003", `a second subsystem statement (${statement.name.text}); the subsystem is already ${subsystem.name}`, statement.span, [
-            { message: "the first subsystem statement is here", location: subsystem.span?.start },
-          ]);
+          report(
+            "MIG3003",
+            `a second subsystem statement (${statement.name.text}); the subsystem is already ${subsystem.name}`,
+            statement.span,
+            [{ message: "the first subsystem statement is here", location: subsystem.span?.start }],
+          );
           break;
         }
         subsystem = declareSubsystem(statement, report);
@@ -95,7 +116,9 @@ export function analyze(file: DefsFile, options: AnalyzeOptions): AnalyzeResult 
               ? `overriding the built-in type ${name} with a different definition`
               : `overriding previous definition of type ${name}`,
             statement.name.span,
-            previous.span ? [{ message: `${name} was declared here`, location: previous.span.start }] : undefined,
+            previous.span
+              ? [{ message: `${name} was declared here`, location: previous.span.start }]
+              : undefined,
           );
           break;
         }
@@ -107,7 +130,11 @@ export function analyze(file: DefsFile, options: AnalyzeOptions): AnalyzeResult 
       case "simpleroutine": {
         if (!subsystem && !missingSubsystemReported) {
           missingSubsystemReported = true;
-          report("MIG3004", `routine ${statement.name.text} is declared before any subsystem statement`, statement.span);
+          report(
+            "MIG3004",
+            `routine ${statement.name.text} is declared before any subsystem statement`,
+            statement.span,
+          );
         }
         const routine = analyzeRoutineStatement(statement, number, subsystem?.base ?? 0, {
           env,
@@ -117,9 +144,12 @@ export function analyze(file: DefsFile, options: AnalyzeOptions): AnalyzeResult 
         });
         const previous = routineNames.get(statement.name.text);
         if (previous) {
-          report("MIG3018", `routine ${statement.name.text} is declared twice`, statement.name.span, [
-            { message: "first declared here", location: previous.start },
-          ]);
+          report(
+            "MIG3018",
+            `routine ${statement.name.text} is declared twice`,
+            statement.name.span,
+            [{ message: "first declared here", location: previous.start }],
+          );
         } else {
           routineNames.set(statement.name.text, statement.name.span);
         }
@@ -141,7 +171,11 @@ export function analyze(file: DefsFile, options: AnalyzeOptions): AnalyzeResult 
         rcsId = statement.value;
         break;
       case "error":
-        report("MIG3040", `the error statement (${statement.value.text}) has no effect; ignored`, statement.span);
+        report(
+          "MIG3040",
+          `the error statement (${statement.value.text}) has no effect; ignored`,
+          statement.span,
+        );
         break;
       case "empty":
         break;
@@ -166,7 +200,11 @@ export function analyze(file: DefsFile, options: AnalyzeOptions): AnalyzeResult 
         break;
       default:
         if (APPLE_STATEMENTS.has(statement.kind)) {
-          report("MIG3027", `Apple MIG statement ${statement.kind} has no meaning for GNU typed messages; ignored`, statement.span);
+          report(
+            "MIG3027",
+            `Apple MIG statement ${statement.kind} has no meaning for GNU typed messages; ignored`,
+            statement.span,
+          );
         }
         break;
     }
@@ -175,8 +213,15 @@ export function analyze(file: DefsFile, options: AnalyzeOptions): AnalyzeResult 
   if (subsystem) {
     for (const routine of routines) {
       const high = routine.replyId ?? routine.requestId;
-      if (subsystem.base + routine.number + (routine.replyId === null ? 0 : 100) > 0x7fffffff || high > 0x7fffffff) {
-        report("MIG3039", `message id of ${routine.name} (${subsystem.base} + ${routine.number}) exceeds 2^31-1`, routine.span);
+      if (
+        subsystem.base + routine.number + (routine.replyId === null ? 0 : 100) > 0x7fffffff ||
+        high > 0x7fffffff
+      ) {
+        report(
+          "MIG3039",
+          `message id of ${routine.name} (${subsystem.base} + ${routine.number}) exceeds 2^31-1`,
+          routine.span,
+        );
       }
     }
   }
@@ -187,7 +232,11 @@ export function analyze(file: DefsFile, options: AnalyzeOptions): AnalyzeResult 
     for (let i = 0; i < diagnostics.length; i++) {
       const d = diagnostics[i]!;
       if (d.code === "MIG3001") {
-        diagnostics[i] = diagnostic("MIG3046", `${d.message} in this types-only file; it must be declared by the file that includes it`, d.location);
+        diagnostics[i] = diagnostic(
+          "MIG3046",
+          `${d.message} in this types-only file; it must be declared by the file that includes it`,
+          d.location,
+        );
       }
     }
   }
@@ -221,14 +270,25 @@ function declareSubsystem(
     if (m.name === "KernelUser") kernelUser = true;
     else kernelServer = true;
   }
-  return { name: statement.name.text, base: statement.base.value, kernelUser, kernelServer, span: statement.span };
+  return {
+    name: statement.name.text,
+    base: statement.base.value,
+    kernelUser,
+    kernelServer,
+    span: statement.span,
+  };
 }
 
 function analyzeRoutineStatement(
   statement: RoutineDeclaration,
   number: number,
   base: number,
-  context: { env: TypeEnvironment; positional: RoutineOptions; kernelUser: boolean; kernelServer: boolean },
+  context: {
+    env: TypeEnvironment;
+    positional: RoutineOptions;
+    kernelUser: boolean;
+    kernelServer: boolean;
+  },
 ): Routine | undefined {
   return analyzeRoutine(statement, {
     number,

@@ -167,7 +167,13 @@ export interface InterfaceModel {
   abi: Abi;
   /** The top-level `.defs` file. */
   file: string;
-  subsystem: { name: string; base: number; kernelUser: boolean; kernelServer: boolean; span?: SourceSpan };
+  subsystem: {
+    name: string;
+    base: number;
+    kernelUser: boolean;
+    kernelServer: boolean;
+    span?: SourceSpan;
+  };
   /** The last `serverdemux` given, or `<subsystem>_server`. */
   serverDemux: string;
   /** Routine table in number order: routines and skips (trailing skips count). */

@@ -23,5 +23,7 @@ function printDescriptor(t: MigType): string {
   if (t.dealloc === "yes") flags.push("Dealloc");
   if (t.dealloc === "maybe") flags.push("Dealloc[]");
   const tail = flags.map((f) => `, ${f}`).join("");
-  return inText === outText ? `(${inText}, ${t.size}${tail})` : `(${inText}|${outText} ${t.size}${tail})`;
+  return inText === outText
+    ? `(${inText}, ${t.size}${tail})`
+    : `(${inText}|${outText} ${t.size}${tail})`;
 }

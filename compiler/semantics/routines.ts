@@ -4,8 +4,22 @@
  * argument), numbering, and GNU MIG's checks.
  */
 import type { ArgumentDeclaration, ArgumentDirection, RoutineDeclaration } from "../syntax/ast.js";
-import { type ArgumentKind, type DeallocMode, type MigType, MsgTypeName, type Routine, type RoutineArgument } from "./model.js";
-import { chooseLongForm, cloneType, collectFlags, declareType, scalarType, type TypeEnvironment } from "./types.js";
+import {
+  type ArgumentKind,
+  type DeallocMode,
+  type MigType,
+  MsgTypeName,
+  type Routine,
+  type RoutineArgument,
+} from "./model.js";
+import {
+  chooseLongForm,
+  cloneType,
+  collectFlags,
+  declareType,
+  scalarType,
+  type TypeEnvironment,
+} from "./types.js";
 
 export interface RoutineOptions {
   userPrefix: string;
@@ -46,7 +60,10 @@ interface Visibility {
   serverVisible: boolean;
 }
 
-const VISIBILITY: Record<Exclude<ArgumentKind, "retcode" | "poly" | "count" | "dealloc" | "servercopy">, Visibility> = {
+const VISIBILITY: Record<
+  Exclude<ArgumentKind, "retcode" | "poly" | "count" | "dealloc" | "servercopy">,
+  Visibility
+> = {
   requestport: { inRequest: false, inReply: false, userVisible: true, serverVisible: true },
   replyport: { inRequest: false, inReply: false, userVisible: true, serverVisible: true },
   ureplyport: { inRequest: false, inReply: false, userVisible: true, serverVisible: false },
@@ -61,7 +78,14 @@ const VISIBILITY: Record<Exclude<ArgumentKind, "retcode" | "poly" | "count" | "d
 
 /** Kinds whose value travels from the client to the server (the rest travel back, or both ways for inout). */
 function sentByUser(kind: ArgumentKind): boolean {
-  return kind === "in" || kind === "inout" || kind === "requestport" || kind === "replyport" || kind === "ureplyport" || kind === "sreplyport";
+  return (
+    kind === "in" ||
+    kind === "inout" ||
+    kind === "requestport" ||
+    kind === "replyport" ||
+    kind === "ureplyport" ||
+    kind === "sreplyport"
+  );
 }
 function sentByServer(kind: ArgumentKind): boolean {
   return kind === "out" || kind === "inout";
@@ -83,7 +107,11 @@ export function analyzeRoutine(decl: RoutineDeclaration, ctx: RoutineContext): R
   for (const arg of decl.args) {
     const direction = arg.direction?.name;
     if (direction && APPLE_KINDS.has(direction)) {
-      fail("MIG3026", `${arg.name.text}: Apple MIG argument kind ${direction} cannot be carried by GNU typed messages`, arg.direction!.span);
+      fail(
+        "MIG3026",
+        `${arg.name.text}: Apple MIG argument kind ${direction} cannot be carried by GNU typed messages`,
+        arg.direction!.span,
+      );
       continue;
     }
     let kind: ArgumentKind;
@@ -106,7 +134,8 @@ export function analyzeRoutine(decl: RoutineDeclaration, ctx: RoutineContext): R
       type = declareType(arg.typeName.text, arg.spec, env);
     } else {
       const found = env.lookup(arg.typeName.text);
-      if (!found) env.report("MIG3001", `type '${arg.typeName.text}' not defined`, arg.typeName.span);
+      if (!found)
+        env.report("MIG3001", `type '${arg.typeName.text}' not defined`, arg.typeName.span);
       type = found ? cloneType(found) : undefined;
     }
     if (!type) {
@@ -121,18 +150,32 @@ export function analyzeRoutine(decl: RoutineDeclaration, ctx: RoutineContext): R
       dealloc = flags.dealloc.mode;
       const compatible = (ctx.kernelUser && kind === "in") || (ctx.kernelServer && kind === "out");
       if (dealloc !== "no" && type.inline && !type.indefinite && !compatible) {
-        env.report("MIG3033", `${arg.name.text}: Dealloc will cause an IPC error`, flags.dealloc.flag.span);
+        env.report(
+          "MIG3033",
+          `${arg.name.text}: Dealloc will cause an IPC error`,
+          flags.dealloc.flag.span,
+        );
       }
     }
     let countInOut = false;
     if (flags.countInOut) {
       if (kind === "out" && type.varArray && !type.isString) countInOut = true;
-      else env.report("MIG3032", `${arg.name.text}: CountInOut on argument is meaningless`, flags.countInOut.span);
+      else
+        env.report(
+          "MIG3032",
+          `${arg.name.text}: CountInOut on argument is meaningless`,
+          flags.countInOut.span,
+        );
     }
     let serverCopy = false;
     if (flags.serverCopy) {
       if (kind === "in" && type.indefinite) serverCopy = true;
-      else env.report("MIG3032", `${arg.name.text}: ServerCopy on argument is meaningless`, flags.serverCopy.span);
+      else
+        env.report(
+          "MIG3032",
+          `${arg.name.text}: ServerCopy on argument is meaningless`,
+          flags.serverCopy.span,
+        );
     }
     if (type.isPort) applyKernelPortTypes(type, ctx);
 
@@ -158,23 +201,48 @@ export function analyzeRoutine(decl: RoutineDeclaration, ctx: RoutineContext): R
   for (const kind of ["requestport", "replyport", "waittime", "msgoption"] as const) {
     const all = byKind(kind);
     if (all.length > 1) {
-      env.report("MIG3025", `${routineName} has ${all.length} ${kind} arguments; the last one (${all[all.length - 1]!.name}) is used`, all[1]!.span);
+      env.report(
+        "MIG3025",
+        `${routineName} has ${all.length} ${kind} arguments; the last one (${all[all.length - 1]!.name}) is used`,
+        all[1]!.span,
+      );
     }
   }
   for (const a of explicit) {
     if (simple && (a.kind === "out" || a.kind === "inout")) {
-      fail("MIG3020", `SimpleRoutine ${routineName} has ${a.kind === "out" ? "OUT" : "INOUT"} argument ${a.name}`, a.span);
+      fail(
+        "MIG3020",
+        `SimpleRoutine ${routineName} has ${a.kind === "out" ? "OUT" : "INOUT"} argument ${a.name}`,
+        a.span,
+      );
     }
     if (a.kind === "requestport" && !isSendablePort(a.type, a.dealloc)) {
-      fail("MIG3021", `argument ${a.name} isn't a proper request port (${describe(a.type)})`, a.span);
+      fail(
+        "MIG3021",
+        `argument ${a.name} isn't a proper request port (${describe(a.type)})`,
+        a.span,
+      );
     }
-    if ((a.kind === "replyport" || a.kind === "ureplyport" || a.kind === "sreplyport") && !isSendablePort(a.type, "no")) {
+    if (
+      (a.kind === "replyport" || a.kind === "ureplyport" || a.kind === "sreplyport") &&
+      !isSendablePort(a.type, "no")
+    ) {
       fail("MIG3022", `argument ${a.name} isn't a proper reply port (${describe(a.type)})`, a.span);
     }
     if (a.kind === "waittime" || a.kind === "msgoption" || a.kind === "msgseqno") {
       if (a.type.isPort) {
-        fail("MIG3041", `argument ${a.name} (${a.kind}) must be a MACH_MSG_TYPE_INTEGER_32, not a port`, a.span);
-      } else if (a.type.inName !== MsgTypeName.INTEGER_32 || a.type.size !== 32 || a.type.number !== 1 || !a.type.inline || a.type.element) {
+        fail(
+          "MIG3041",
+          `argument ${a.name} (${a.kind}) must be a MACH_MSG_TYPE_INTEGER_32, not a port`,
+          a.span,
+        );
+      } else if (
+        a.type.inName !== MsgTypeName.INTEGER_32 ||
+        a.type.size !== 32 ||
+        a.type.number !== 1 ||
+        !a.type.inline ||
+        a.type.element
+      ) {
         fail("MIG3023", `argument ${a.name} should have been a MACH_MSG_TYPE_INTEGER_32`, a.span);
       }
     }
@@ -187,61 +255,103 @@ export function analyzeRoutine(decl: RoutineDeclaration, ctx: RoutineContext): R
   // Implicit arguments.
   const args: RoutineArgument[] = [];
   const retCode = scalarType("MACH_MSG_TYPE_INTEGER_32", "kern_return_t", env.abi);
-  args.push(implicitArg("RetCode", "retcode", retCode, { inRequest: false, inReply: true, userVisible: false, serverVisible: false }));
+  args.push(
+    implicitArg("RetCode", "retcode", retCode, {
+      inRequest: false,
+      inReply: true,
+      userVisible: false,
+      serverVisible: false,
+    }),
+  );
   const hasReplyPort = explicit.some((a) => a.kind === "replyport" || a.kind === "ureplyport");
   if (!simple && !hasReplyPort) {
     // The client stub's own reply port (mig_get_reply_port()), a send-once right made from it.
     const reply = scalarType("MACH_MSG_TYPE_MAKE_SEND_ONCE", "mach_port_t", env.abi);
-    args.push(implicitArg("Reply", "replyport", reply, { inRequest: false, inReply: false, userVisible: false, serverVisible: false }));
+    args.push(
+      implicitArg("Reply", "replyport", reply, {
+        inRequest: false,
+        inReply: false,
+        userVisible: false,
+        serverVisible: false,
+      }),
+    );
   }
   for (const a of explicit) {
     args.push(a);
     const t = a.type;
     // xPoly: a disposition chosen at run time, by whichever side sends.
     if (t.inName === MsgTypeName.POLYMORPHIC || t.outName === MsgTypeName.POLYMORPHIC) {
-      const userSees = (sentByUser(a.kind) && t.inName === MsgTypeName.POLYMORPHIC) || (sentByServer(a.kind) && t.outName === MsgTypeName.POLYMORPHIC);
-      const serverSees = (sentByUser(a.kind) && t.outName === MsgTypeName.POLYMORPHIC) || (sentByServer(a.kind) && t.inName === MsgTypeName.POLYMORPHIC);
+      const userSees =
+        (sentByUser(a.kind) && t.inName === MsgTypeName.POLYMORPHIC) ||
+        (sentByServer(a.kind) && t.outName === MsgTypeName.POLYMORPHIC);
+      const serverSees =
+        (sentByUser(a.kind) && t.outName === MsgTypeName.POLYMORPHIC) ||
+        (sentByServer(a.kind) && t.inName === MsgTypeName.POLYMORPHIC);
       if ((userSees && a.userVisible) || (serverSees && a.serverVisible)) {
         args.push(
-          implicitArg(`${a.name}Poly`, "poly", scalarType("MACH_MSG_TYPE_INTEGER_32", "mach_msg_type_name_t", env.abi), {
-            inRequest: false,
-            inReply: false,
-            userVisible: userSees && a.userVisible,
-            serverVisible: serverSees && a.serverVisible,
-          }, a.name),
+          implicitArg(
+            `${a.name}Poly`,
+            "poly",
+            scalarType("MACH_MSG_TYPE_INTEGER_32", "mach_msg_type_name_t", env.abi),
+            {
+              inRequest: false,
+              inReply: false,
+              userVisible: userSees && a.userVisible,
+              serverVisible: serverSees && a.serverVisible,
+            },
+            a.name,
+          ),
         );
       }
     }
     // xCnt: the element count of a variable array travels in its descriptor (msgt_number);
     // with CountInOut the client also sends its buffer capacity in the request.
     if (t.varArray && !t.isString && (a.kind === "in" || a.kind === "out" || a.kind === "inout")) {
-      const count = implicitArg(`${a.name}Cnt`, "count", scalarType("MACH_MSG_TYPE_INTEGER_32", "mach_msg_type_number_t", env.abi), {
-        inRequest: a.countInOut,
-        inReply: false,
-        userVisible: true,
-        serverVisible: true,
-      }, a.name);
+      const count = implicitArg(
+        `${a.name}Cnt`,
+        "count",
+        scalarType("MACH_MSG_TYPE_INTEGER_32", "mach_msg_type_number_t", env.abi),
+        {
+          inRequest: a.countInOut,
+          inReply: false,
+          userVisible: true,
+          serverVisible: true,
+        },
+        a.name,
+      );
       count.countInOut = a.countInOut;
       args.push(count);
     }
     if (a.dealloc === "maybe") {
       args.push(
-        implicitArg(`${a.name}Dealloc`, "dealloc", scalarType("MACH_MSG_TYPE_BOOLEAN", "boolean_t", env.abi), {
-          inRequest: false,
-          inReply: false,
-          userVisible: sentByUser(a.kind) && a.userVisible,
-          serverVisible: sentByServer(a.kind) && a.serverVisible,
-        }, a.name),
+        implicitArg(
+          `${a.name}Dealloc`,
+          "dealloc",
+          scalarType("MACH_MSG_TYPE_BOOLEAN", "boolean_t", env.abi),
+          {
+            inRequest: false,
+            inReply: false,
+            userVisible: sentByUser(a.kind) && a.userVisible,
+            serverVisible: sentByServer(a.kind) && a.serverVisible,
+          },
+          a.name,
+        ),
       );
     }
     if (a.serverCopy) {
       args.push(
-        implicitArg(`${a.name}SCopy`, "servercopy", scalarType("MACH_MSG_TYPE_BOOLEAN", "boolean_t", env.abi), {
-          inRequest: false,
-          inReply: false,
-          userVisible: false,
-          serverVisible: true,
-        }, a.name),
+        implicitArg(
+          `${a.name}SCopy`,
+          "servercopy",
+          scalarType("MACH_MSG_TYPE_BOOLEAN", "boolean_t", env.abi),
+          {
+            inRequest: false,
+            inReply: false,
+            userVisible: false,
+            serverVisible: true,
+          },
+          a.name,
+        ),
       );
     }
   }
@@ -285,7 +395,13 @@ function implicitArg(
 }
 
 function isSendablePort(t: MigType, dealloc: DeallocMode): boolean {
-  return SENDABLE_PORT_NAMES.has(t.inName) && t.number === 1 && t.inline && !t.element && dealloc === "no";
+  return (
+    SENDABLE_PORT_NAMES.has(t.inName) &&
+    t.number === 1 &&
+    t.inline &&
+    !t.element &&
+    dealloc === "no"
+  );
 }
 
 function describe(t: MigType): string {

@@ -66,7 +66,11 @@ export function evaluate(expr: IntExpression, env: TypeEnvironment): number | un
       break;
   }
   if (value < 0 || value > MAX_U32) {
-    env.report("MIG3038", `integer expression evaluates to ${value}, outside 0..4294967295`, expr.span);
+    env.report(
+      "MIG3038",
+      `integer expression evaluates to ${value}, outside 0..4294967295`,
+      expr.span,
+    );
     return undefined;
   }
   return value;
@@ -78,7 +82,8 @@ export function typeBytes(t: MigType): number {
 }
 
 function naturalAlignment(size: number, inName: number): number {
-  if (inName === MsgTypeName.STRING || inName === MsgTypeName.CHAR || inName === MsgTypeName.BYTE) return 1;
+  if (inName === MsgTypeName.STRING || inName === MsgTypeName.CHAR || inName === MsgTypeName.BYTE)
+    return 1;
   if (size < 8) return 1;
   const bytes = size / 8;
   if (bytes === 1 || bytes === 2 || bytes === 4 || bytes === 8) return bytes;
@@ -142,10 +147,21 @@ function resolvePrim(prim: IpcPrimitive, env: TypeEnvironment): ResolvedPrim | u
   switch (prim.kind) {
     case "number":
       if (prim.value > 255) {
-        env.report("MIG3008", `msgt_name ${prim.value} does not fit the 8-bit name field of a type descriptor`, prim.span);
+        env.report(
+          "MIG3008",
+          `msgt_name ${prim.value} does not fit the 8-bit name field of a type descriptor`,
+          prim.span,
+        );
         return undefined;
       }
-      return { value: prim.value, received: prim.value, size: 0, text: String(prim.value), receivedText: String(prim.value), isNumber: true };
+      return {
+        value: prim.value,
+        received: prim.value,
+        size: 0,
+        text: String(prim.value),
+        receivedText: String(prim.value),
+        isNumber: true,
+      };
     case "polymorphic":
       return {
         value: MsgTypeName.POLYMORPHIC,
@@ -158,8 +174,14 @@ function resolvePrim(prim: IpcPrimitive, env: TypeEnvironment): ResolvedPrim | u
     case "symbolic": {
       const info = IPC_NAMES[prim.name];
       if (!info) {
-        const apple = /REAL_(32|64)$/.test(prim.name) ? " (Apple MIG's REAL_32/REAL_64 have no GNU Mach msgt_name; use (MACH_MSG_TYPE_REAL, bits))" : "";
-        env.report("MIG3031", `IPC type name ${prim.spelled} is not a GNU Mach msgt_name${apple}`, prim.span);
+        const apple = /REAL_(32|64)$/.test(prim.name)
+          ? " (Apple MIG's REAL_32/REAL_64 have no GNU Mach msgt_name; use (MACH_MSG_TYPE_REAL, bits))"
+          : "";
+        env.report(
+          "MIG3031",
+          `IPC type name ${prim.spelled} is not a GNU Mach msgt_name${apple}`,
+          prim.span,
+        );
         return undefined;
       }
       return {
@@ -182,12 +204,22 @@ interface LongFormFlags {
 /**
  * Decides the descriptor form (mig-reference §4.3). `typeName` names the type in warnings.
  */
-export function chooseLongForm(t: MigType, flags: LongFormFlags, typeName: string, env: TypeEnvironment, span: SourceSpan | undefined): void {
+export function chooseLongForm(
+  t: MigType,
+  flags: LongFormFlags,
+  typeName: string,
+  env: TypeEnvironment,
+  span: SourceSpan | undefined,
+): void {
   const must = t.size > SHORT_FORM_MAX_SIZE || t.number > SHORT_FORM_MAX_NUMBER;
   const byDefault = must || t.indefinite || (!t.inline && t.varArray);
   const label = typeName ? `${typeName}: ` : "";
   if (flags.isLong && flags.isNotLong) {
-    env.report("MIG3034", `${label}IsLong and IsNotLong contradict each other`, flags.isNotLong.span);
+    env.report(
+      "MIG3034",
+      `${label}IsLong and IsNotLong contradict each other`,
+      flags.isNotLong.span,
+    );
     t.longForm = byDefault;
     return;
   }
@@ -197,7 +229,11 @@ export function chooseLongForm(t: MigType, flags: LongFormFlags, typeName: strin
     t.longForm = true;
   } else if (flags.isNotLong) {
     if (must) {
-      env.report("MIG3007", `${label}IsNotLong on a type that must use the long form (size ${t.size} bits, number ${t.number})`, flags.isNotLong.span);
+      env.report(
+        "MIG3007",
+        `${label}IsNotLong on a type that must use the long form (size ${t.size} bits, number ${t.number})`,
+        flags.isNotLong.span,
+      );
       t.longForm = true;
     } else {
       if (!byDefault) env.report("MIG3010", `${label}IsNotLong is redundant`, flags.isNotLong.span);
@@ -252,11 +288,19 @@ export function collectFlags(flags: readonly IpcFlag[], env: TypeEnvironment): F
       case "physicalcopy":
       case "auto":
       case "const":
-        env.report("MIG3029", `Apple MIG flag ${f.name} has no effect on GNU typed messages; ignored`, f.span);
+        env.report(
+          "MIG3029",
+          `Apple MIG flag ${f.name} has no effect on GNU typed messages; ignored`,
+          f.span,
+        );
         break;
       case "samecount":
       case "overwrite":
-        env.report("MIG3030", `Apple MIG flag ${f.name} cannot be honoured by GNU typed messages`, f.span);
+        env.report(
+          "MIG3030",
+          `Apple MIG flag ${f.name} cannot be honoured by GNU typed messages`,
+          f.span,
+        );
         break;
     }
   }
@@ -267,7 +311,12 @@ export function collectFlags(flags: readonly IpcFlag[], env: TypeEnvironment): F
 export function cloneType(t: MigType): MigType {
   const copy: MigType = { ...t };
   if (t.element) copy.element = cloneType(t.element);
-  if (t.structFields) copy.structFields = t.structFields.map((f) => ({ name: f.name, type: cloneType(f.type), offset: f.offset }));
+  if (t.structFields)
+    copy.structFields = t.structFields.map((f) => ({
+      name: f.name,
+      type: cloneType(f.type),
+      offset: f.offset,
+    }));
   if (t.intran) copy.intran = { ...t.intran };
   if (t.intranPayload) copy.intranPayload = { ...t.intranPayload };
   if (t.outtran) copy.outtran = { ...t.outtran };
@@ -286,7 +335,11 @@ interface BuildContext {
  * Builds the type of a specification without its translation options. Returns undefined after
  * reporting an error.
  */
-export function buildTypeSpec(spec: TypeSpec, env: TypeEnvironment, ctx: BuildContext): MigType | undefined {
+export function buildTypeSpec(
+  spec: TypeSpec,
+  env: TypeEnvironment,
+  ctx: BuildContext,
+): MigType | undefined {
   switch (spec.kind) {
     case "named": {
       const t = env.lookup(spec.name.text);
@@ -301,12 +354,20 @@ export function buildTypeSpec(spec: TypeSpec, env: TypeEnvironment, ctx: BuildCo
       const outPrim = spec.outName ? resolvePrim(spec.outName, env) : inPrim;
       if (!inPrim || !outPrim) return undefined;
       if (inPrim.isNumber || outPrim.isNumber) {
-        env.report("MIG3005", "a numeric msgt_name needs the full IPC type declaration (name, size)", spec.span);
+        env.report(
+          "MIG3005",
+          "a numeric msgt_name needs the full IPC type declaration (name, size)",
+          spec.span,
+        );
         return undefined;
       }
       const size = inPrim.size || outPrim.size;
       if (size === 0) {
-        env.report("MIG3005", `must use full IPC type decl: ${inPrim.text} has no implied size; write (${inPrim.text}, bits)`, spec.span);
+        env.report(
+          "MIG3005",
+          `must use full IPC type decl: ${inPrim.text} has no implied size; write (${inPrim.text}, bits)`,
+          spec.span,
+        );
         return undefined;
       }
       const t = scalar(inPrim.value, spec.outName ? outPrim.received : inPrim.received, size, {
@@ -322,7 +383,11 @@ export function buildTypeSpec(spec: TypeSpec, env: TypeEnvironment, ctx: BuildCo
       const size = evaluate(spec.size, env);
       if (!inPrim || !outPrim || size === undefined) return undefined;
       if (size > MAX_ELEMENT_BITS) {
-        env.report("MIG3006", `IPC type size ${size} bits is too big (the limit is ${MAX_ELEMENT_BITS})`, spec.size.span);
+        env.report(
+          "MIG3006",
+          `IPC type size ${size} bits is too big (the limit is ${MAX_ELEMENT_BITS})`,
+          spec.size.span,
+        );
         return undefined;
       }
       if (size === 0) {
@@ -331,7 +396,11 @@ export function buildTypeSpec(spec: TypeSpec, env: TypeEnvironment, ctx: BuildCo
       }
       const natural = inPrim.size || outPrim.size;
       if (natural !== 0 && natural !== size) {
-        env.report("MIG3009", `IPC type decl has strange size (${size} instead of ${natural})`, spec.size.span);
+        env.report(
+          "MIG3009",
+          `IPC type decl has strange size (${size} instead of ${natural})`,
+          spec.size.span,
+        );
       }
       const t = scalar(inPrim.value, spec.outName ? outPrim.received : inPrim.received, size, {
         inText: inPrim.text,
@@ -339,7 +408,8 @@ export function buildTypeSpec(spec: TypeSpec, env: TypeEnvironment, ctx: BuildCo
       });
       const flags = collectFlags(spec.flags, env);
       for (const f of [flags.serverCopy, flags.countInOut]) {
-        if (f) env.report("MIG3032", `${f.name} belongs on an argument, not on a type; ignored`, f.span);
+        if (f)
+          env.report("MIG3032", `${f.name} belongs on an argument, not on a type; ignored`, f.span);
       }
       if (flags.dealloc) t.dealloc = flags.dealloc.mode;
       chooseLongForm(t, flags, ctx.declName, env, spec.span);
@@ -350,7 +420,11 @@ export function buildTypeSpec(spec: TypeSpec, env: TypeEnvironment, ctx: BuildCo
       const element = buildTypeSpec(spec.element, env, { declName: "", underPointer: false });
       if (!element) return undefined;
       if (!element.inline || element.varArray || element.number === 0) {
-        env.report("MIG3012", "an array element must be a fixed-size inline type", spec.element.span);
+        env.report(
+          "MIG3012",
+          "an array element must be a fixed-size inline type",
+          spec.element.span,
+        );
         return undefined;
       }
       const isVariable = spec.kind === "array" && spec.bound.kind !== "fixed";
@@ -387,7 +461,13 @@ export function buildTypeSpec(spec: TypeSpec, env: TypeEnvironment, ctx: BuildCo
       if (element.outNameText !== undefined) t.outNameText = element.outNameText;
       if (spec.kind === "structarray" || spec.bound.kind !== "indefinite") {
         const sizeExpr =
-          spec.kind === "structarray" ? spec.size : spec.bound.kind === "fixed" ? spec.bound.size : spec.bound.kind === "bounded" ? spec.bound.max : undefined;
+          spec.kind === "structarray"
+            ? spec.size
+            : spec.bound.kind === "fixed"
+              ? spec.bound.size
+              : spec.bound.kind === "bounded"
+                ? spec.bound.max
+                : undefined;
         const n = sizeExpr ? evaluate(sizeExpr, env) : undefined;
         if (n === undefined) return undefined;
         if (n === 0) {
@@ -407,20 +487,34 @@ export function buildTypeSpec(spec: TypeSpec, env: TypeEnvironment, ctx: BuildCo
         t.varArray = true;
         t.indefinite = true;
         const elementBytes = typeBytes(element);
-        t.maxInlineNumber = elementBytes > 0 ? Math.floor(INDEFINITE_INLINE_BYTES / elementBytes) * element.number : 0;
+        t.maxInlineNumber =
+          elementBytes > 0
+            ? Math.floor(INDEFINITE_INLINE_BYTES / elementBytes) * element.number
+            : 0;
       }
       chooseLongForm(t, {}, ctx.declName, env, spec.span);
       return t;
     }
     case "pointer": {
-      const target = buildTypeSpec(spec.target, env, { declName: ctx.declName, underPointer: true });
+      const target = buildTypeSpec(spec.target, env, {
+        declName: ctx.declName,
+        underPointer: true,
+      });
       if (!target) return undefined;
       if (!target.inline) {
-        env.report("MIG3013", "^ needs an inline type: this one is already out of line", spec.target.span);
+        env.report(
+          "MIG3013",
+          "^ needs an inline type: this one is already out of line",
+          spec.target.span,
+        );
         return undefined;
       }
       if (target.varArray && !target.indefinite) {
-        env.report("MIG3013", "^ of a bounded variable array (array[*:N]) is not allowed; use ^array[] of", spec.target.span);
+        env.report(
+          "MIG3013",
+          "^ of a bounded variable array (array[*:N]) is not allowed; use ^array[] of",
+          spec.target.span,
+        );
         return undefined;
       }
       const { maxInlineNumber: _capacity, ...rest } = cloneType(target);
@@ -468,7 +562,11 @@ export function buildTypeSpec(spec: TypeSpec, env: TypeEnvironment, ctx: BuildCo
   }
 }
 
-function flattenStruct(spec: Extract<TypeSpec, { kind: "cstruct" }>, env: TypeEnvironment, ctx: BuildContext): MigType | undefined {
+function flattenStruct(
+  spec: Extract<TypeSpec, { kind: "cstruct" }>,
+  env: TypeEnvironment,
+  ctx: BuildContext,
+): MigType | undefined {
   const cap = env.abi.structAlignmentCap;
   let offset = 0;
   let alignment = 1;
@@ -483,12 +581,20 @@ function flattenStruct(spec: Extract<TypeSpec, { kind: "cstruct" }>, env: TypeEn
       continue;
     }
     if (!member.inline || member.varArray || member.number === 0) {
-      env.report("MIG3014", `struct member ${field.name.text}: ${field.type.text} is not a fixed-size inline type`, field.type.span);
+      env.report(
+        "MIG3014",
+        `struct member ${field.name.text}: ${field.type.text} is not a fixed-size inline type`,
+        field.type.span,
+      );
       ok = false;
       continue;
     }
     if (member.isPort) {
-      env.report("MIG3041", `struct member ${field.name.text}: port rights cannot be flattened into struct data`, field.type.span);
+      env.report(
+        "MIG3041",
+        `struct member ${field.name.text}: port rights cannot be flattened into struct data`,
+        field.type.span,
+      );
       ok = false;
       continue;
     }
@@ -510,7 +616,14 @@ function flattenStruct(spec: Extract<TypeSpec, { kind: "cstruct" }>, env: TypeEn
     return undefined;
   }
   const total = Math.ceil(offset / alignment) * alignment;
-  const elementName = ({ 1: "MACH_MSG_TYPE_BYTE", 2: "MACH_MSG_TYPE_INTEGER_16", 4: "MACH_MSG_TYPE_INTEGER_32", 8: "MACH_MSG_TYPE_INTEGER_64" } as Record<number, string>)[alignment]!;
+  const elementName = (
+    {
+      1: "MACH_MSG_TYPE_BYTE",
+      2: "MACH_MSG_TYPE_INTEGER_16",
+      4: "MACH_MSG_TYPE_INTEGER_32",
+      8: "MACH_MSG_TYPE_INTEGER_64",
+    } as Record<number, string>
+  )[alignment]!;
   const element = scalarType(elementName, "", env.abi);
   element.name = "";
   element.cUserType = element.cServerType = element.cTransType = "";
@@ -529,7 +642,11 @@ function flattenStruct(spec: Extract<TypeSpec, { kind: "cstruct" }>, env: TypeEn
 
 function cTypeText(c: CTypeName, env: TypeEnvironment): string | undefined {
   if (c.kind === "name") return c.name.text;
-  env.report("MIG3028", `Apple MIG C type ${c.kind}(...) is not supported; declare a C type name instead`, c.span);
+  env.report(
+    "MIG3028",
+    `Apple MIG C type ${c.kind}(...) is not supported; declare a C type name instead`,
+    c.span,
+  );
   return undefined;
 }
 
@@ -537,7 +654,11 @@ function cTypeText(c: CTypeName, env: TypeEnvironment): string | undefined {
  * Declares a type from a translation spec with MIG's copying rule: the result is named `name`,
  * its C names default to `name`, and translation info is never inherited.
  */
-export function declareType(name: string, spec: TransSpec, env: TypeEnvironment): MigType | undefined {
+export function declareType(
+  name: string,
+  spec: TransSpec,
+  env: TypeEnvironment,
+): MigType | undefined {
   const base = buildTypeSpec(spec.type, env, { declName: name, underPointer: false });
   if (!base) return undefined;
   // Copying a type never copies its translation info (mig-reference §2).
@@ -548,7 +669,8 @@ export function declareType(name: string, spec: TransSpec, env: TypeEnvironment)
   t.span = spec.span;
   applyTransOptions(t, spec.options, env);
   if (t.dealloc === "yes" || t.dealloc === "maybe") {
-    if (t.inline && !t.indefinite) env.report("MIG3033", `${name}: Dealloc will cause an IPC error`, spec.span);
+    if (t.inline && !t.indefinite)
+      env.report("MIG3033", `${name}: Dealloc will cause an IPC error`, spec.span);
   }
   if (!t.varArray && (t.number * t.size) % 8 !== 0) {
     env.report("MIG3037", `${name}: size of C types must be multiples of 8 bits`, spec.span);
@@ -556,16 +678,25 @@ export function declareType(name: string, spec: TransSpec, env: TypeEnvironment)
   return t;
 }
 
-function applyTransOptions(t: MigType, options: readonly TransOption[], env: TypeEnvironment): void {
+function applyTransOptions(
+  t: MigType,
+  options: readonly TransOption[],
+  env: TypeEnvironment,
+): void {
   const seen = new Set<string>();
   let cType: string | undefined;
   let cUser: string | undefined;
   let cServer: string | undefined;
   for (const o of options) {
-    if (seen.has(o.kind)) env.report("MIG3016", `${o.kind} given twice for ${t.name}; the last one wins`, o.span);
+    if (seen.has(o.kind))
+      env.report("MIG3016", `${o.kind} given twice for ${t.name}; the last one wins`, o.span);
     seen.add(o.kind);
     if ((o.kind === "intran" || o.kind === "outtran" || o.kind === "destructor") && t.varArray) {
-      env.report("MIG3015", `${t.name}: variable-size arrays cannot have ${o.kind} translation`, o.span);
+      env.report(
+        "MIG3015",
+        `${t.name}: variable-size arrays cannot have ${o.kind} translation`,
+        o.span,
+      );
       continue;
     }
     switch (o.kind) {
@@ -581,7 +712,8 @@ function applyTransOptions(t: MigType, options: readonly TransOption[], env: Typ
       case "intran": {
         const transType = cTypeText(o.transType, env);
         const serverType = cTypeText(o.serverType, env);
-        if (transType && serverType) t.intran = { transType, function: o.function.text, serverType };
+        if (transType && serverType)
+          t.intran = { transType, function: o.function.text, serverType };
         break;
       }
       case "intranpayload": {
@@ -592,7 +724,8 @@ function applyTransOptions(t: MigType, options: readonly TransOption[], env: Typ
       case "outtran": {
         const serverType = cTypeText(o.serverType, env);
         const transType = cTypeText(o.transType, env);
-        if (transType && serverType) t.outtran = { serverType, function: o.function.text, transType };
+        if (transType && serverType)
+          t.outtran = { serverType, function: o.function.text, transType };
         break;
       }
       case "destructor": {
@@ -605,16 +738,29 @@ function applyTransOptions(t: MigType, options: readonly TransOption[], env: Typ
   t.cUserType = cUser ?? cType ?? t.name;
   // Without an explicit server C type, the message field has the type the translation functions take.
   t.cServerType = cServer ?? cType ?? t.intran?.serverType ?? t.outtran?.serverType ?? t.name;
-  t.cTransType = t.intran?.transType ?? t.outtran?.transType ?? t.destructor?.transType ?? t.cServerType;
+  t.cTransType =
+    t.intran?.transType ?? t.outtran?.transType ?? t.destructor?.transType ?? t.cServerType;
   const span = options[0]?.span;
   if (t.intran && t.intran.serverType !== t.cServerType) {
-    env.report("MIG3045", `${t.name}: intran takes ${t.intran.serverType} but the server type is ${t.cServerType}`, span);
+    env.report(
+      "MIG3045",
+      `${t.name}: intran takes ${t.intran.serverType} but the server type is ${t.cServerType}`,
+      span,
+    );
   }
   if (t.outtran && t.outtran.serverType !== t.cServerType) {
-    env.report("MIG3045", `${t.name}: outtran yields ${t.outtran.serverType} but the server type is ${t.cServerType}`, span);
+    env.report(
+      "MIG3045",
+      `${t.name}: outtran yields ${t.outtran.serverType} but the server type is ${t.cServerType}`,
+      span,
+    );
   }
   if (t.intran && t.outtran && t.intran.transType !== t.outtran.transType) {
-    env.report("MIG3045", `${t.name}: intran yields ${t.intran.transType} but outtran takes ${t.outtran.transType}`, span);
+    env.report(
+      "MIG3045",
+      `${t.name}: intran yields ${t.intran.transType} but outtran takes ${t.outtran.transType}`,
+      span,
+    );
   }
 }
 

@@ -75,11 +75,58 @@ function seed(file: string): string {
 }
 
 const TOKENS = [
-  "routine", "simpleroutine", "type", "subsystem", "skip", "in", "out", "inout", "requestport", "replyport",
-  "array", "[", "]", "*", ":", "of", "struct", "{", "}", "^", "c_string", "(", ")", ",", ";", "=", "|",
-  "MACH_MSG_TYPE_COPY_SEND", "MACH_MSG_TYPE_INTEGER_32", "MACH_MSG_TYPE_STRING_C", "polymorphic", "dealloc[]",
-  "IsLong", "CountInOut", "ServerCopy", "ctype:", "intran:", "65536", "4096", "0", "4294967296", "int", "char",
-  "mach_port_t", "#define X", "#if 1", "#endif", "#include <x.defs>", "\n", "/*", "\"", "'",
+  "routine",
+  "simpleroutine",
+  "type",
+  "subsystem",
+  "skip",
+  "in",
+  "out",
+  "inout",
+  "requestport",
+  "replyport",
+  "array",
+  "[",
+  "]",
+  "*",
+  ":",
+  "of",
+  "struct",
+  "{",
+  "}",
+  "^",
+  "c_string",
+  "(",
+  ")",
+  ",",
+  ";",
+  "=",
+  "|",
+  "MACH_MSG_TYPE_COPY_SEND",
+  "MACH_MSG_TYPE_INTEGER_32",
+  "MACH_MSG_TYPE_STRING_C",
+  "polymorphic",
+  "dealloc[]",
+  "IsLong",
+  "CountInOut",
+  "ServerCopy",
+  "ctype:",
+  "intran:",
+  "65536",
+  "4096",
+  "0",
+  "4294967296",
+  "int",
+  "char",
+  "mach_port_t",
+  "#define X",
+  "#if 1",
+  "#endif",
+  "#include <x.defs>",
+  "\n",
+  "/*",
+  '"',
+  "'",
 ];
 
 type Mutation =
@@ -90,11 +137,27 @@ type Mutation =
   | { kind: "bytes"; at: number; bytes: number[] };
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant("delete" as const), at: fc.nat(), length: fc.integer({ min: 1, max: 40 }) }),
-  fc.record({ kind: fc.constant("insert" as const), at: fc.nat(), token: fc.constantFrom(...TOKENS) }),
-  fc.record({ kind: fc.constant("duplicate" as const), at: fc.nat(), length: fc.integer({ min: 1, max: 80 }) }),
+  fc.record({
+    kind: fc.constant("delete" as const),
+    at: fc.nat(),
+    length: fc.integer({ min: 1, max: 40 }),
+  }),
+  fc.record({
+    kind: fc.constant("insert" as const),
+    at: fc.nat(),
+    token: fc.constantFrom(...TOKENS),
+  }),
+  fc.record({
+    kind: fc.constant("duplicate" as const),
+    at: fc.nat(),
+    length: fc.integer({ min: 1, max: 80 }),
+  }),
   fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant("bytes" as const), at: fc.nat(), bytes: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 8 }) }),
+  fc.record({
+    kind: fc.constant("bytes" as const),
+    at: fc.nat(),
+    bytes: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 8 }),
+  }),
 );
 
 /** Applies a mutation at a token boundary (for token edits) or anywhere (for bytes). */
@@ -106,7 +169,9 @@ function apply(text: string, m: Mutation): string {
     case "insert":
       return `${text.slice(0, at)} ${m.token} ${text.slice(at)}`;
     case "duplicate":
-      return text.slice(0, at + m.length) + text.slice(at, at + m.length) + text.slice(at + m.length);
+      return (
+        text.slice(0, at + m.length) + text.slice(at, at + m.length) + text.slice(at + m.length)
+      );
     case "truncate":
       return text.slice(0, at);
     case "bytes":
@@ -130,7 +195,11 @@ function frontEnd(text: string, abi: "x86_64" | "i386"): "ir" | "diagnostics" {
   return "ir";
 }
 
-const seeds = tools.gnumachDefs() ? corpus().map(seed).filter((s) => s.length > 0) : [];
+const seeds = tools.gnumachDefs()
+  ? corpus()
+      .map(seed)
+      .filter((s) => s.length > 0)
+  : [];
 
 describeWithTools(["gnumachDefs"], "front end under random mutations", () => {
   it("every seed compiles cleanly before mutation", () => {
@@ -160,6 +229,8 @@ describeWithTools(["gnumachDefs"], "front end under random mutations", () => {
       { numRuns: RUNS, seed: 0x6d6967, endOnFailure: true },
     );
     expect(outcomes.ir + outcomes.diagnostics).toBe(RUNS);
-    console.log(`fuzz: ${outcomes.ir} compiled, ${outcomes.diagnostics} rejected with diagnostics; slowest ${slowest.toFixed(1)} ms`);
+    console.log(
+      `fuzz: ${outcomes.ir} compiled, ${outcomes.diagnostics} rejected with diagnostics; slowest ${slowest.toFixed(1)} ms`,
+    );
   });
 });

@@ -35,5 +35,5 @@ export function renderGoldenIr(c: GoldenIrCase): string {
   const problems = result.diagnostics.map((d) => `${d.severity} ${d.code}: ${d.message}`);
   if (!result.ir) throw new Error(`${c.source} does not compile:\n${problems.join("\n")}`);
   const rel = (p: string) => relative(repo, p);
-  return `${JSON.stringify(result.ir, (key, value) => ((key === "file" && typeof value === "string") ? rel(value) : value), 2)}\n`;
+  return `${JSON.stringify(result.ir, (key, value) => (key === "file" && typeof value === "string" ? rel(value) : value), 2)}\n`;
 }

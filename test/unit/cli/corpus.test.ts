@@ -29,7 +29,11 @@ function corpus(): string[] {
 }
 
 const files = tools.gnumachDefs() ? corpus() : [];
-const SEQNOS_FILES = ["mach/memory_object.defs", "mach/memory_object_default.defs", "device/device_reply.defs"];
+const SEQNOS_FILES = [
+  "mach/memory_object.defs",
+  "mach/memory_object_default.defs",
+  "device/device_reply.defs",
+];
 const include = ["-I", GNUMACH_INCLUDE];
 
 describeWithTools(["gnumachDefs"], "GNU Mach .defs corpus passes --check", () => {
@@ -62,7 +66,10 @@ describeWithTools(["gnumachDefs"], "GNU Mach .defs corpus passes --check", () =>
 
 /** `subsys base name index request_id reply_id` lines, as GNU MIG's -list writes them. */
 function listOf(ir: InterfaceIR): string[] {
-  return ir.routines.map((r) => `${ir.subsystem.name} ${ir.subsystem.base} ${r.name} ${r.number} ${r.requestId} ${r.replyId ?? 0}`);
+  return ir.routines.map(
+    (r) =>
+      `${ir.subsystem.name} ${ir.subsystem.base} ${r.name} ${r.number} ${r.requestId} ${r.replyId ?? 0}`,
+  );
 }
 
 function gnuMigList(file: string, defines: string[]): string[] {
@@ -70,10 +77,14 @@ function gnuMigList(file: string, defines: string[]): string[] {
   const dir = mkdtempSync(join(tmpdir(), "mig-list-"));
   const list = join(dir, "list");
   try {
-    execFileSync("x86_64-gnu-mig", ["-n", "-list", list, "-D__x86_64__", ...defines, `-I${GNUMACH_INCLUDE}`, file], {
-      stdio: "ignore",
-      cwd: dir,
-    });
+    execFileSync(
+      "x86_64-gnu-mig",
+      ["-n", "-list", list, "-D__x86_64__", ...defines, `-I${GNUMACH_INCLUDE}`, file],
+      {
+        stdio: "ignore",
+        cwd: dir,
+      },
+    );
   } catch {
     // Types-only files make GNU MIG fail ("Basic types not initialized"): they list no routines.
   }
@@ -83,12 +94,18 @@ function gnuMigList(file: string, defines: string[]): string[] {
 }
 
 describeWithTools(["gnuMig", "gnumachDefs"], "routine table equals GNU MIG -list", () => {
-  describe.each([["plain", [] as string[]], ["-DSEQNOS", ["-DSEQNOS"]]])("%s", (_label, defines) => {
-    it.each(files.map((f) => [f.slice(GNUMACH_INCLUDE.length + 1), f]))("%s", async (_rel, file) => {
-      const run = await runCli(["--emit", "ir", ...include, ...defines, file]);
-      expect(run.code, run.stderr).toBe(0);
-      const ir = JSON.parse(run.stdout) as InterfaceIR;
-      expect(listOf(ir)).toEqual(gnuMigList(file, defines));
-    });
+  describe.each([
+    ["plain", [] as string[]],
+    ["-DSEQNOS", ["-DSEQNOS"]],
+  ])("%s", (_label, defines) => {
+    it.each(files.map((f) => [f.slice(GNUMACH_INCLUDE.length + 1), f]))(
+      "%s",
+      async (_rel, file) => {
+        const run = await runCli(["--emit", "ir", ...include, ...defines, file]);
+        expect(run.code, run.stderr).toBe(0);
+        const ir = JSON.parse(run.stdout) as InterfaceIR;
+        expect(listOf(ir)).toEqual(gnuMigList(file, defines));
+      },
+    );
   });
 });

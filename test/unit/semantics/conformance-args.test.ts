@@ -10,12 +10,19 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect, it } from "vitest";
 import { compileFile } from "../../../compiler/index.js";
-import type { InterfaceModel, MigType, RoutineArgument } from "../../../compiler/semantics/model.js";
+import type {
+  InterfaceModel,
+  MigType,
+  RoutineArgument,
+} from "../../../compiler/semantics/model.js";
 import { printMigType } from "../../../compiler/semantics/print.js";
 import { describeWithTools, GNUMACH_INCLUDE } from "../../support/tools.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-const VECTOR_DIRS = [join(repo, "test/fixtures/conformance"), resolve(repo, "../shared/conformance")];
+const VECTOR_DIRS = [
+  join(repo, "test/fixtures/conformance"),
+  resolve(repo, "../shared/conformance"),
+];
 const vectorRoot = VECTOR_DIRS.find((d) => existsSync(join(d, "x86_64")));
 
 interface VectorArg {
@@ -67,14 +74,27 @@ const USER_DIRS: Record<string, string[]> = {
   msgseqno: ["msgseqno"],
 };
 
-function compareArgs(side: string, model: InterfaceModel, ours: RoutineArgument[], theirs: VectorArg[]): void {
+function compareArgs(
+  side: string,
+  model: InterfaceModel,
+  ours: RoutineArgument[],
+  theirs: VectorArg[],
+): void {
   const byName = typesByName(model);
-  expect(ours.map((a) => a.name), `${side} parameter names`).toEqual(theirs.map((a) => a.name));
+  expect(
+    ours.map((a) => a.name),
+    `${side} parameter names`,
+  ).toEqual(theirs.map((a) => a.name));
   ours.forEach((a, i) => {
     const v = theirs[i]!;
     if (a.implicit) {
       expect(a.parent, `${side} ${a.name}: parent`).toBe(v.of);
-      const shapeToKind: Record<string, string> = { count: "count", disposition: "poly", dealloc: "dealloc", servercopy: "servercopy" };
+      const shapeToKind: Record<string, string> = {
+        count: "count",
+        disposition: "poly",
+        dealloc: "dealloc",
+        servercopy: "servercopy",
+      };
       expect(a.kind, `${side} ${a.name}: kind`).toBe(shapeToKind[v.shape]);
       return;
     }
@@ -84,7 +104,10 @@ function compareArgs(side: string, model: InterfaceModel, ours: RoutineArgument[
       // The vectors name a one-off argument type (`x : T = spec`) by T, so several one-offs
       // called T share one description there; accept any type of that name.
       if (printed !== v.mig_type) {
-        expect([...(byName.get(a.type.name) ?? [])], `${side} ${a.name}: mig_type (ours ${printed})`).toContain(v.mig_type);
+        expect(
+          [...(byName.get(a.type.name) ?? [])],
+          `${side} ${a.name}: mig_type (ours ${printed})`,
+        ).toContain(v.mig_type);
       }
     }
   });
@@ -124,8 +147,18 @@ describeWithTools(["gnumachDefs"], "semantic model vs GNU MIG conformance vector
       expect(r!.kind).toBe(v.kind);
       expect(r!.requestId).toBe(v.id);
       expect(r!.serverPrefix + r!.name).toBe(v.server.function);
-      compareArgs(`${v.name} user`, model, r!.args.filter((a) => a.userVisible), v.args);
-      compareArgs(`${v.name} server`, model, r!.args.filter((a) => a.serverVisible), v.server.params);
+      compareArgs(
+        `${v.name} user`,
+        model,
+        r!.args.filter((a) => a.userVisible),
+        v.args,
+      );
+      compareArgs(
+        `${v.name} server`,
+        model,
+        r!.args.filter((a) => a.serverVisible),
+        v.server.params,
+      );
     }
     expect(model.routines.map((r) => r.name).sort()).toEqual([...seen].sort());
   });

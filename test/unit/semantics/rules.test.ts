@@ -6,7 +6,10 @@ import type { InterfaceModel } from "../../../compiler/semantics/model.js";
 import { printMigType } from "../../../compiler/semantics/print.js";
 
 function compile(text: string, abi: Abi = "x86_64") {
-  const result = compileFile("/virtual/test.defs", { abi, readFile: (p) => (p === "/virtual/test.defs" ? text : undefined) });
+  const result = compileFile("/virtual/test.defs", {
+    abi,
+    readFile: (p) => (p === "/virtual/test.defs" ? text : undefined),
+  });
   return { ...result, codes: result.diagnostics.map((d) => d.code) };
 }
 
@@ -16,13 +19,24 @@ function model(text: string, abi: Abi = "x86_64"): InterfaceModel {
   return r.model!;
 }
 
-const typeOf = (m: InterfaceModel, name: string) => printMigType(m.types.find((t) => t.name === name)!);
+const typeOf = (m: InterfaceModel, name: string) =>
+  printMigType(m.types.find((t) => t.name === name)!);
 
 describe("built-in types and declarations", () => {
   it("has char short int int64 uintptr_t intptr_t, pointer-sized per ABI", () => {
-    for (const [abi, bits] of [["x86_64", 64], ["i386", 32]] as const) {
+    for (const [abi, bits] of [
+      ["x86_64", 64],
+      ["i386", 32],
+    ] as const) {
       const m = model("subsystem s 100;", abi);
-      expect(m.types.map((t) => t.name)).toEqual(["char", "short", "int", "int64", "uintptr_t", "intptr_t"]);
+      expect(m.types.map((t) => t.name)).toEqual([
+        "char",
+        "short",
+        "int",
+        "int64",
+        "uintptr_t",
+        "intptr_t",
+      ]);
       expect(m.types.find((t) => t.name === "uintptr_t")!.size).toBe(bits);
     }
   });
@@ -92,7 +106,9 @@ describe("type constructors", () => {
     const m = model(defs, "i386");
     expect(typeOf(m, "wide")).toBe("struct [3] of (MACH_MSG_TYPE_INTEGER_32, 32)");
     expect(typeOf(m, "ms")).toBe("(MACH_MSG_TYPE_MOVE_SEND|MACH_MSG_TYPE_PORT_SEND 32)");
-    expect(m.types.find((t) => t.name === "wide")!.structFields!.map((f) => f.offset)).toEqual([0, 8]);
+    expect(m.types.find((t) => t.name === "wide")!.structFields!.map((f) => f.offset)).toEqual([
+      0, 8,
+    ]);
   });
   it("gives indefinite arrays 2048 bytes inline", () => {
     expect(model(defs).types.find((t) => t.name === "ports")!.maxInlineNumber).toBe(256);
@@ -128,15 +144,42 @@ describe("routines", () => {
       ["r3", 3, 503, null],
       ["r4", 4, 504, 604],
     ]);
-    expect(m.slots.map((s) => s.kind)).toEqual(["routine", "skip", "skip", "routine", "routine", "skip"]);
+    expect(m.slots.map((s) => s.kind)).toEqual([
+      "routine",
+      "skip",
+      "skip",
+      "routine",
+      "routine",
+      "skip",
+    ]);
   });
   it("adds RetCode, the reply port and per-argument implicit arguments in MIG's order", () => {
     const m = model(defs);
     const names = (i: number) => m.routines[i]!.args.map((a) => `${a.name}:${a.kind}`);
-    expect(names(0)).toEqual(["RetCode:retcode", "Reply:replyport", "p:requestport", "l:out", "lCnt:count"]);
+    expect(names(0)).toEqual([
+      "RetCode:retcode",
+      "Reply:replyport",
+      "p:requestport",
+      "l:out",
+      "lCnt:count",
+    ]);
     expect(m.routines[0]!.args[4]!.inRequest).toBe(true);
-    expect(names(1)).toEqual(["RetCode:retcode", "p:requestport", "d:in", "dCnt:count", "dDealloc:dealloc", "n:in"]);
-    expect(names(2)).toEqual(["RetCode:retcode", "Reply:replyport", "x:in", "p:requestport", "o:out", "oPoly:poly"]);
+    expect(names(1)).toEqual([
+      "RetCode:retcode",
+      "p:requestport",
+      "d:in",
+      "dCnt:count",
+      "dDealloc:dealloc",
+      "n:in",
+    ]);
+    expect(names(2)).toEqual([
+      "RetCode:retcode",
+      "Reply:replyport",
+      "x:in",
+      "p:requestport",
+      "o:out",
+      "oPoly:poly",
+    ]);
   });
   it("applies positional options to the routines that follow", () => {
     const m = model(`subsystem s 1; type port = MACH_MSG_TYPE_COPY_SEND;
@@ -153,7 +196,8 @@ describe("routines", () => {
     expect(m.serverDemux).toBe("my_demux");
   });
   it("rewrites mach_port_t to ipc_port_t on the kernel side", () => {
-    const m = model(`subsystem KernelServer k 1; type port = MACH_MSG_TYPE_COPY_SEND ctype: mach_port_t;
+    const m =
+      model(`subsystem KernelServer k 1; type port = MACH_MSG_TYPE_COPY_SEND ctype: mach_port_t;
       routine a(p : port; x : port);`);
     const x = m.routines[0]!.args.find((a) => a.name === "x")!;
     expect([x.type.cUserType, x.type.cServerType]).toEqual(["mach_port_t", "ipc_port_t"]);
