@@ -7,6 +7,7 @@ import type {
   CallOptions,
   MigCaller,
   MigDemux,
+  MigRequest,
   MigServerRoutine,
   MigValue,
   RoutinePlan,
@@ -599,38 +600,57 @@ export interface NameServerHandlers {
     server: mach_port_t,
     name: name_t,
     service: mach_port_copy_send_t,
+    migRequest: MigRequest,
   ): Awaitable<mach_port_make_send_t>;
   /** routine name_lookup (5101). */
-  name_lookup(server: mach_port_t, name: name_t): Awaitable<mach_port_copy_send_t>;
+  name_lookup(
+    server: mach_port_t,
+    name: name_t,
+    migRequest: MigRequest,
+  ): Awaitable<mach_port_copy_send_t>;
   /** routine name_unregister (5102). */
-  name_unregister(entry: mach_port_t): Awaitable<void>;
+  name_unregister(entry: mach_port_t, migRequest: MigRequest): Awaitable<void>;
   /** routine name_list (5103). */
-  name_list(server: mach_port_t): Awaitable<name_list_outs>;
+  name_list(server: mach_port_t, migRequest: MigRequest): Awaitable<name_list_outs>;
 }
 
-async function invoke_name_register(handlers: NameServerHandlers, args: MigValue[]): Promise<void> {
+async function invoke_name_register(
+  handlers: NameServerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Promise<void> {
   const out = await handlers.name_register(
     args[2] as mach_port_t,
     args[3] as name_t,
     args[4] as mach_port_copy_send_t,
+    request,
   );
   args[5] = out;
 }
 
-async function invoke_name_lookup(handlers: NameServerHandlers, args: MigValue[]): Promise<void> {
-  const out = await handlers.name_lookup(args[2] as mach_port_t, args[3] as name_t);
+async function invoke_name_lookup(
+  handlers: NameServerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Promise<void> {
+  const out = await handlers.name_lookup(args[2] as mach_port_t, args[3] as name_t, request);
   args[4] = out;
 }
 
 async function invoke_name_unregister(
   handlers: NameServerHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
-  await handlers.name_unregister(args[2] as mach_port_t);
+  await handlers.name_unregister(args[2] as mach_port_t, request);
 }
 
-async function invoke_name_list(handlers: NameServerHandlers, args: MigValue[]): Promise<void> {
-  const outs = await handlers.name_list(args[2] as mach_port_t);
+async function invoke_name_list(
+  handlers: NameServerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Promise<void> {
+  const outs = await handlers.name_list(args[2] as mach_port_t, request);
   args[3] = outs.names;
   args[4] = outs.count;
 }
