@@ -37,10 +37,10 @@ export interface BenchResult {
 
 const fixtures = fileURLToPath(new URL("../test/fixtures/transport/", import.meta.url));
 const root = fileURLToPath(new URL("../", import.meta.url));
-const LATENCY_CALLS = 2000;
+const LATENCY_CALLS = 1000;
 const PIPELINE_CALLS = 20000;
 const IN_FLIGHT = 64;
-const ROUNDS = 5;
+const ROUNDS = 9;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

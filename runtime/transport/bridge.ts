@@ -302,8 +302,8 @@ export class Bridge {
 
   private fail(message: string): void {
     const error = new Error(`${this.label}: ${message}`);
-    this.link.close();
     this.shutdown(error);
+    this.link.close();
   }
 
   // ---------------------------------------------------------------------------------------------

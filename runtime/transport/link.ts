@@ -1,7 +1,8 @@
 /**
  * A link carries frames (a header and its payloads) between two bridges, in order, and reports
- * when the other side is gone. Links batch: `send` only queues, and the queue is written once
- * per turn of the event loop (setImmediate), so a burst of messages costs one write.
+ * when the other side is gone. Links batch: `send` only queues, and the queue is written once the
+ * current callback and its promise reactions are done (process.nextTick), so a burst of messages
+ * costs one write and a lone message waits for no event-loop turn.
  */
 
 /** Hands a frame's payloads to the decoder, in order. */

@@ -36,7 +36,7 @@ export class MessagePortLink implements Link {
     for (const p of payloads) this.add(p);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      process.nextTick(() => this.flush());
     }
   }
 

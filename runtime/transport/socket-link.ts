@@ -3,7 +3,9 @@
  *   u32 frame length (what follows), u32 header length, header, payloads back to back.
  * Small parts are copied into one growing write buffer; parts of LARGE_PART bytes or more (big
  * out-of-line regions) are handed to the socket as they are, so writev sends them without a copy.
- * Everything queued in one turn of the event loop goes out under one cork/uncork.
+ * Everything queued before the current burst of callbacks and promise reactions has run goes out
+ * together (the flush is a process.nextTick: it runs once the microtask queue is empty, with no
+ * trip around the event loop), under one cork/uncork.
  */
 import type { Socket } from "node:net";
 import type { Link, PayloadSource } from "./link.js";
@@ -79,7 +81,7 @@ export class SocketLink implements Link {
     if (++this.queuedFrames >= BURST_FRAMES) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => {
+      process.nextTick(() => {
         this.scheduled = false;
         this.flush();
       });

@@ -9,6 +9,7 @@ import {
   MACH_MSG_TYPE_MAKE_SEND,
   MACH_MSG_TYPE_MAKE_SEND_ONCE,
   MACH_MSG_TYPE_MOVE_RECEIVE,
+  MACH_MSG_TYPE_MOVE_SEND,
   MACH_NOTIFY_DEAD_NAME,
   MACH_NOTIFY_NO_SENDERS,
   MACH_PORT_NULL,
@@ -298,5 +299,87 @@ describe("bridge security", () => {
     expect(audit(kernel)).toEqual([]);
     bridge.close();
     port2.close();
+  });
+});
+
+describe("bridges in a chain of three kernels", () => {
+  it("forwards through a middle kernel; no-senders and death travel both hops", async () => {
+    const [ka, kb, kc] = [new Kernel(), new Kernel(), new Kernel()];
+    const [a, b, c] = [ka.createTask("A"), kb.createTask("B"), kc.createTask("C")];
+    const ab = new MessageChannel();
+    const bc = new MessageChannel();
+    const [aToB, bToA] = [bridgeMessagePort(ka, ab.port1), bridgeMessagePort(kb, ab.port2)];
+    const [bToC, cToB] = [bridgeMessagePort(kb, bc.port1), bridgeMessagePort(kc, bc.port2)];
+    // C's port P reaches B as a bootstrap right, and A as B's bootstrap right (a proxy of a proxy).
+    const p = allocate(c);
+    const notify = allocate(c);
+    cToB.setBootstrapPort(c, p, MACH_MSG_TYPE_MAKE_SEND);
+    const pInB = (await bToC.getBootstrapPort(b)).name;
+    bToA.setBootstrapPort(b, pInB, MACH_MSG_TYPE_COPY_SEND);
+    const pInA = (await aToB.getBootstrapPort(a)).name;
+    expect(b.mach_port_deallocate(pInB)).toBe(0);
+
+    // A message from A reaches C's port through B.
+    expect(await send(a, buildMessage(ka.abi, pInA, MACH_MSG_TYPE_COPY_SEND, 0, 0, 42))).toBe(0);
+    const got = await receive(c, p);
+    expect(got.code).toBe(0);
+    expect(messageId(kc.abi, got.msg!)).toBe(42);
+
+    // Death crosses both hops.
+    const dnotify = allocate(a);
+    expect(a.mach_port_request_notification(pInA, MACH_NOTIFY_DEAD_NAME, 0, dnotify, MACH_MSG_TYPE_MAKE_SEND_ONCE).code).toBe(0);
+    expect(c.mach_port_request_notification(p, MACH_NOTIFY_NO_SENDERS, 1, notify, MACH_MSG_TYPE_MAKE_SEND_ONCE).code).toBe(0);
+    expect(c.mach_port_mod_refs(p, MACH_PORT_RIGHT_RECEIVE, -1)).toBe(0);
+    const dn = await receive(a, dnotify);
+    expect(messageId(ka.abi, dn.msg!)).toBe(MACH_NOTIFY_DEAD_NAME);
+    expect(a.mach_port_type(pInA).type).toBe(MACH_PORT_TYPE_DEAD_NAME);
+    for (const k of [ka, kb, kc]) expect(audit(k)).toEqual([]);
+    for (const br of [aToB, bToA, bToC, cToB]) br.close();
+  });
+
+  it("releases the real port's last sender only when every hop has let go", async () => {
+    const [ka, kb, kc] = [new Kernel(), new Kernel(), new Kernel()];
+    const [a, b, c] = [ka.createTask("A"), kb.createTask("B"), kc.createTask("C")];
+    const ab = new MessageChannel();
+    const bc = new MessageChannel();
+    const [aToB, bToA] = [bridgeMessagePort(ka, ab.port1), bridgeMessagePort(kb, ab.port2)];
+    const [bToC, cToB] = [bridgeMessagePort(kb, bc.port1), bridgeMessagePort(kc, bc.port2)];
+    const p = allocate(c);
+    const notify = allocate(c);
+    // Hand-offs in messages this time: C -> B's port, then B -> A's port.
+    const bPort = allocate(b);
+    const aPort = allocate(a);
+    const bPortId = bToC.exportPort(b, bPort, MACH_MSG_TYPE_MAKE_SEND).id;
+    const aPortId = aToB.exportPort(a, aPort, MACH_MSG_TYPE_MAKE_SEND).id;
+    const bPortInC = (await cToB.importPort(c, bPortId)).name;
+    const aPortInB = (await bToA.importPort(b, aPortId)).name;
+    expect(await send(c, buildMessage(kc.abi, bPortInC, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1, [{ port: p, disposition: MACH_MSG_TYPE_MAKE_SEND }]))).toBe(0);
+    const atB = await receive(b, bPort);
+    const pInB = itemValue(kb.abi, atB.msg!, 0);
+    expect(await send(b, buildMessage(kb.abi, aPortInB, MACH_MSG_TYPE_COPY_SEND, 0, 0, 2, [{ port: pInB, disposition: MACH_MSG_TYPE_MOVE_SEND }]))).toBe(0);
+    const atA = await receive(a, aPort);
+    const pInA = itemValue(ka.abi, atA.msg!, 0);
+    expect(a.mach_port_type(pInA).type).toBe(MACH_PORT_TYPE_SEND);
+    expect(c.mach_port_request_notification(p, MACH_NOTIFY_NO_SENDERS, 1, notify, MACH_MSG_TYPE_MAKE_SEND_ONCE).code).toBe(0);
+    await settle();
+    expect((await receive(c, notify, 30)).code).toBe(R.MACH_RCV_TIMED_OUT);
+    expect(a.mach_port_deallocate(pInA)).toBe(0);
+    const ns = await receive(c, notify);
+    expect(ns.code).toBe(0);
+    expect(messageId(kc.abi, ns.msg!)).toBe(MACH_NOTIFY_NO_SENDERS);
+    expect(itemValue(kc.abi, ns.msg!, 0)).toBe(1);
+    for (const k of [ka, kb, kc]) expect(audit(k)).toEqual([]);
+    for (const br of [aToB, bToA, bToC, cToB]) br.close();
+  });
+});
+
+describe("bridge handshake", () => {
+  it("refuses a peer whose kernel uses another message ABI", async () => {
+    const { port1, port2 } = new MessageChannel();
+    const x = bridgeMessagePort(new Kernel("x86_64"), port1);
+    const y = bridgeMessagePort(new Kernel("i386"), port2);
+    const [ex, ey] = await Promise.all([x.closed, y.closed]);
+    expect(String(ex ?? ey)).toMatch(/ABI/);
+    expect(x.isOpen || y.isOpen).toBe(false);
   });
 });
