@@ -110,7 +110,7 @@ const semanticCodes = entries({
   MIG3041: { severity: "error", summary: "A port or polymorphic type used where plain data is required (struct member, waittime, msgoption, msgseqno)." },
   MIG3042: { severity: "error", summary: "An array's total element count exceeds 2^32-1." },
   MIG3043: { severity: "warning", summary: "`KernelUser` or `KernelServer` given twice in `subsystem`." },
-  MIG3044: { severity: "error", summary: "Flags that only make sense on a variable array or out-of-line data conflict with the type (`dealloc[]` on inline fixed data)." },
+  MIG3044: { severity: "error", summary: "`Dealloc[]` on inline data that can never travel out of line (only an invalid message could result)." },
   MIG3045: { severity: "warning", summary: "A translation's type does not match the type it translates from or to, and no function bridges them." },
   MIG3046: { severity: "warning", summary: "A types-only file (no subsystem, no routines) uses a type it does not declare: it is a fragment that relies on the file including it." },
 });

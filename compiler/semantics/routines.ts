@@ -149,7 +149,13 @@ export function analyzeRoutine(decl: RoutineDeclaration, ctx: RoutineContext): R
     if (flags.dealloc) {
       dealloc = flags.dealloc.mode;
       const compatible = (ctx.kernelUser && kind === "in") || (ctx.kernelServer && kind === "out");
-      if (dealloc !== "no" && type.inline && !type.indefinite && !compatible) {
+      if (dealloc === "maybe" && type.inline && !type.indefinite) {
+        fail(
+          "MIG3044",
+          `${arg.name.text}: Dealloc[] on inline data can only produce an invalid message`,
+          flags.dealloc.flag.span,
+        );
+      } else if (dealloc === "yes" && type.inline && !type.indefinite && !compatible) {
         env.report(
           "MIG3033",
           `${arg.name.text}: Dealloc will cause an IPC error`,

@@ -668,9 +668,14 @@ export function declareType(
   t.cUserType = t.cServerType = t.cTransType = name;
   t.span = spec.span;
   applyTransOptions(t, spec.options, env);
-  if (t.dealloc === "yes" || t.dealloc === "maybe") {
-    if (t.inline && !t.indefinite)
-      env.report("MIG3033", `${name}: Dealloc will cause an IPC error`, spec.span);
+  if (t.dealloc === "maybe" && t.inline && !t.indefinite) {
+    env.report(
+      "MIG3044",
+      `${name}: Dealloc[] on inline data can only produce an invalid message`,
+      spec.span,
+    );
+  } else if (t.dealloc === "yes" && t.inline && !t.indefinite) {
+    env.report("MIG3033", `${name}: Dealloc will cause an IPC error`, spec.span);
   }
   if (!t.varArray && (t.number * t.size) % 8 !== 0) {
     env.report("MIG3037", `${name}: size of C types must be multiples of 8 bits`, spec.span);
