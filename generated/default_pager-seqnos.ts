@@ -8,6 +8,7 @@ import type {
   CallOptions,
   MigCaller,
   MigDemux,
+  MigRequest,
   MigServerRoutine,
   MigValue,
   RoutinePlan,
@@ -1201,22 +1202,26 @@ export interface SeqnosDefaultPagerHandlers {
     default_pager: mach_port_t,
     seqno: mach_port_seqno_t,
     object_size: vm_size_t,
+    migRequest: MigRequest,
   ): Awaitable<memory_object_t>;
   /** routine default_pager_info (2276). */
   seqnos_default_pager_info(
     default_pager: mach_port_t,
     seqno: mach_port_seqno_t,
+    migRequest: MigRequest,
   ): Awaitable<default_pager_info_t>;
   /** routine default_pager_objects (2277). */
   seqnos_default_pager_objects(
     default_pager: mach_port_t,
     seqno: mach_port_seqno_t,
+    migRequest: MigRequest,
   ): Awaitable<default_pager_objects_outs>;
   /** routine default_pager_object_pages (2278). */
   seqnos_default_pager_object_pages(
     default_pager: mach_port_t,
     seqno: mach_port_seqno_t,
     memory_object: memory_object_name_t,
+    migRequest: MigRequest,
   ): Awaitable<default_pager_page_array_t>;
   /** routine default_pager_paging_file (2279). */
   seqnos_default_pager_paging_file(
@@ -1225,23 +1230,27 @@ export interface SeqnosDefaultPagerHandlers {
     master_device_port: mach_port_t,
     filename: default_pager_filename_t,
     add: boolean_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** routine default_pager_register_fileserver (2280). */
   seqnos_default_pager_register_fileserver(
     default_pager: mach_port_t,
     seqno: mach_port_seqno_t,
     fileserver_port: mach_port_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
 }
 
 async function invoke_seqnos_default_pager_object_create(
   handlers: SeqnosDefaultPagerHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   const out = await handlers.seqnos_default_pager_object_create(
     args[2] as mach_port_t,
     args[3] as number,
     args[5] as vm_size_t,
+    request,
   );
   args[4] = out;
 }
@@ -1249,18 +1258,25 @@ async function invoke_seqnos_default_pager_object_create(
 async function invoke_seqnos_default_pager_info(
   handlers: SeqnosDefaultPagerHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
-  const out = await handlers.seqnos_default_pager_info(args[2] as mach_port_t, args[3] as number);
+  const out = await handlers.seqnos_default_pager_info(
+    args[2] as mach_port_t,
+    args[3] as number,
+    request,
+  );
   args[4] = default_pager_info_t_to_wire(out);
 }
 
 async function invoke_seqnos_default_pager_objects(
   handlers: SeqnosDefaultPagerHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   const outs = await handlers.seqnos_default_pager_objects(
     args[2] as mach_port_t,
     args[3] as number,
+    request,
   );
   args[4] = default_pager_object_t_array_to_wire(outs.objects);
   args[6] = outs.ports;
@@ -1269,11 +1285,13 @@ async function invoke_seqnos_default_pager_objects(
 async function invoke_seqnos_default_pager_object_pages(
   handlers: SeqnosDefaultPagerHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   const out = await handlers.seqnos_default_pager_object_pages(
     args[2] as mach_port_t,
     args[3] as number,
     args[4] as memory_object_name_t,
+    request,
   );
   args[5] = default_pager_page_t_array_to_wire(out);
 }
@@ -1281,6 +1299,7 @@ async function invoke_seqnos_default_pager_object_pages(
 async function invoke_seqnos_default_pager_paging_file(
   handlers: SeqnosDefaultPagerHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.seqnos_default_pager_paging_file(
     args[2] as mach_port_t,
@@ -1288,17 +1307,20 @@ async function invoke_seqnos_default_pager_paging_file(
     args[4] as mach_port_t,
     args[5] as default_pager_filename_t,
     args[6] as boolean_t,
+    request,
   );
 }
 
 async function invoke_seqnos_default_pager_register_fileserver(
   handlers: SeqnosDefaultPagerHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.seqnos_default_pager_register_fileserver(
     args[2] as mach_port_t,
     args[3] as number,
     args[4] as mach_port_t,
+    request,
   );
 }
 

@@ -7,6 +7,7 @@ import type {
   CallOptions,
   MigCaller,
   MigDemux,
+  MigRequest,
   MigServerRoutine,
   MigValue,
   RoutinePlan,
@@ -1190,15 +1191,23 @@ export interface DefaultPagerHandlers {
   default_pager_object_create(
     default_pager: mach_port_t,
     object_size: vm_size_t,
+    migRequest: MigRequest,
   ): Awaitable<memory_object_t>;
   /** routine default_pager_info (2276). */
-  default_pager_info(default_pager: mach_port_t): Awaitable<default_pager_info_t>;
+  default_pager_info(
+    default_pager: mach_port_t,
+    migRequest: MigRequest,
+  ): Awaitable<default_pager_info_t>;
   /** routine default_pager_objects (2277). */
-  default_pager_objects(default_pager: mach_port_t): Awaitable<default_pager_objects_outs>;
+  default_pager_objects(
+    default_pager: mach_port_t,
+    migRequest: MigRequest,
+  ): Awaitable<default_pager_objects_outs>;
   /** routine default_pager_object_pages (2278). */
   default_pager_object_pages(
     default_pager: mach_port_t,
     memory_object: memory_object_name_t,
+    migRequest: MigRequest,
   ): Awaitable<default_pager_page_array_t>;
   /** routine default_pager_paging_file (2279). */
   default_pager_paging_file(
@@ -1206,21 +1215,25 @@ export interface DefaultPagerHandlers {
     master_device_port: mach_port_t,
     filename: default_pager_filename_t,
     add: boolean_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** routine default_pager_register_fileserver (2280). */
   default_pager_register_fileserver(
     default_pager: mach_port_t,
     fileserver_port: mach_port_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
 }
 
 async function invoke_default_pager_object_create(
   handlers: DefaultPagerHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   const out = await handlers.default_pager_object_create(
     args[2] as mach_port_t,
     args[4] as vm_size_t,
+    request,
   );
   args[3] = out;
 }
@@ -1228,16 +1241,18 @@ async function invoke_default_pager_object_create(
 async function invoke_default_pager_info(
   handlers: DefaultPagerHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
-  const out = await handlers.default_pager_info(args[2] as mach_port_t);
+  const out = await handlers.default_pager_info(args[2] as mach_port_t, request);
   args[3] = default_pager_info_t_to_wire(out);
 }
 
 async function invoke_default_pager_objects(
   handlers: DefaultPagerHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
-  const outs = await handlers.default_pager_objects(args[2] as mach_port_t);
+  const outs = await handlers.default_pager_objects(args[2] as mach_port_t, request);
   args[3] = default_pager_object_t_array_to_wire(outs.objects);
   args[5] = outs.ports;
 }
@@ -1245,10 +1260,12 @@ async function invoke_default_pager_objects(
 async function invoke_default_pager_object_pages(
   handlers: DefaultPagerHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   const out = await handlers.default_pager_object_pages(
     args[2] as mach_port_t,
     args[3] as memory_object_name_t,
+    request,
   );
   args[4] = default_pager_page_t_array_to_wire(out);
 }
@@ -1256,20 +1273,27 @@ async function invoke_default_pager_object_pages(
 async function invoke_default_pager_paging_file(
   handlers: DefaultPagerHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.default_pager_paging_file(
     args[2] as mach_port_t,
     args[3] as mach_port_t,
     args[4] as default_pager_filename_t,
     args[5] as boolean_t,
+    request,
   );
 }
 
 async function invoke_default_pager_register_fileserver(
   handlers: DefaultPagerHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
-  await handlers.default_pager_register_fileserver(args[2] as mach_port_t, args[3] as mach_port_t);
+  await handlers.default_pager_register_fileserver(
+    args[2] as mach_port_t,
+    args[3] as mach_port_t,
+    request,
+  );
 }
 
 /**

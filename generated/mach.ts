@@ -7,6 +7,7 @@ import type {
   CallOptions,
   MigCaller,
   MigDemux,
+  MigRequest,
   MigServerRoutine,
   MigValue,
   RoutinePlan,
@@ -1651,15 +1652,18 @@ export interface MachHandlers {
     memory_control: memory_object_control_t,
     offset: vm_offset_t,
     size: vm_size_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** routine memory_object_get_attributes (2040). */
   memory_object_get_attributes(
     memory_control: memory_object_control_t,
+    migRequest: MigRequest,
   ): Awaitable<memory_object_get_attributes_outs>;
   /** routine vm_set_default_memory_manager (2041). */
   vm_set_default_memory_manager(
     host_priv: host_priv_t,
     default_manager: mach_port_make_send_t,
+    migRequest: MigRequest,
   ): Awaitable<mach_port_make_send_t>;
   /** simpleroutine memory_object_lock_request (2044). */
   memory_object_lock_request(
@@ -1671,6 +1675,7 @@ export interface MachHandlers {
     lock_value: vm_prot_t,
     reply_to: mach_port_t,
     reply_toPoly: number,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine memory_object_data_error (2090). */
   memory_object_data_error(
@@ -1678,11 +1683,13 @@ export interface MachHandlers {
     offset: vm_offset_t,
     size: vm_size_t,
     error_value: kern_return_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine memory_object_destroy (2092). */
   memory_object_destroy(
     memory_control: memory_object_control_t,
     reason: kern_return_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine memory_object_data_supply (2093). */
   memory_object_data_supply(
@@ -1693,12 +1700,14 @@ export interface MachHandlers {
     precious: boolean_t,
     reply_to: mach_port_t,
     reply_toPoly: number,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine memory_object_ready (2094). */
   memory_object_ready(
     memory_control: memory_object_control_t,
     may_cache: boolean_t,
     copy_strategy: memory_object_copy_strategy_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine memory_object_change_attributes (2095). */
   memory_object_change_attributes(
@@ -1707,25 +1716,32 @@ export interface MachHandlers {
     copy_strategy: memory_object_copy_strategy_t,
     reply_to: mach_port_t,
     reply_toPoly: number,
+    migRequest: MigRequest,
   ): Awaitable<void>;
 }
 
 async function invoke_memory_object_data_unavailable(
   handlers: MachHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.memory_object_data_unavailable(
     args[1] as memory_object_control_t,
     args[2] as vm_offset_t,
     args[3] as vm_size_t,
+    request,
   );
 }
 
 async function invoke_memory_object_get_attributes(
   handlers: MachHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
-  const outs = await handlers.memory_object_get_attributes(args[2] as memory_object_control_t);
+  const outs = await handlers.memory_object_get_attributes(
+    args[2] as memory_object_control_t,
+    request,
+  );
   args[3] = outs.object_ready;
   args[4] = outs.may_cache;
   args[5] = outs.copy_strategy;
@@ -1734,10 +1750,12 @@ async function invoke_memory_object_get_attributes(
 async function invoke_vm_set_default_memory_manager(
   handlers: MachHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   const out = await handlers.vm_set_default_memory_manager(
     args[2] as host_priv_t,
     args[3] as mach_port_make_send_t,
+    request,
   );
   args[3] = out;
 }
@@ -1745,6 +1763,7 @@ async function invoke_vm_set_default_memory_manager(
 async function invoke_memory_object_lock_request(
   handlers: MachHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.memory_object_lock_request(
     args[1] as memory_object_control_t,
@@ -1755,34 +1774,40 @@ async function invoke_memory_object_lock_request(
     args[6] as vm_prot_t,
     args[7] as mach_port_t,
     args[8] as number,
+    request,
   );
 }
 
 async function invoke_memory_object_data_error(
   handlers: MachHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.memory_object_data_error(
     args[1] as memory_object_control_t,
     args[2] as vm_offset_t,
     args[3] as vm_size_t,
     args[4] as kern_return_t,
+    request,
   );
 }
 
 async function invoke_memory_object_destroy(
   handlers: MachHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.memory_object_destroy(
     args[1] as memory_object_control_t,
     args[2] as kern_return_t,
+    request,
   );
 }
 
 async function invoke_memory_object_data_supply(
   handlers: MachHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.memory_object_data_supply(
     args[1] as memory_object_control_t,
@@ -1792,20 +1817,27 @@ async function invoke_memory_object_data_supply(
     args[7] as boolean_t,
     args[8] as mach_port_t,
     args[9] as number,
+    request,
   );
 }
 
-async function invoke_memory_object_ready(handlers: MachHandlers, args: MigValue[]): Promise<void> {
+async function invoke_memory_object_ready(
+  handlers: MachHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Promise<void> {
   await handlers.memory_object_ready(
     args[1] as memory_object_control_t,
     args[2] as boolean_t,
     args[3] as memory_object_copy_strategy_t,
+    request,
   );
 }
 
 async function invoke_memory_object_change_attributes(
   handlers: MachHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.memory_object_change_attributes(
     args[1] as memory_object_control_t,
@@ -1813,6 +1845,7 @@ async function invoke_memory_object_change_attributes(
     args[3] as memory_object_copy_strategy_t,
     args[4] as mach_port_t,
     args[5] as number,
+    request,
   );
 }
 

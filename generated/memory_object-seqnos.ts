@@ -8,6 +8,7 @@ import type {
   CallOptions,
   MigCaller,
   MigDemux,
+  MigRequest,
   MigServerRoutine,
   MigValue,
   RoutinePlan,
@@ -1732,6 +1733,7 @@ export interface SeqnosMemoryObjectHandlers {
     memory_control: memory_object_control_t,
     memory_object_name: memory_object_name_t,
     memory_object_page_size: vm_size_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine memory_object_terminate (2201). */
   seqnos_memory_object_terminate(
@@ -1739,6 +1741,7 @@ export interface SeqnosMemoryObjectHandlers {
     seqno: mach_port_seqno_t,
     memory_control: memory_object_control_t,
     memory_object_name: memory_object_name_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine memory_object_copy (2202). */
   seqnos_memory_object_copy(
@@ -1748,6 +1751,7 @@ export interface SeqnosMemoryObjectHandlers {
     offset: vm_offset_t,
     length: vm_size_t,
     new_memory_object: memory_object_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine memory_object_data_request (2203). */
   seqnos_memory_object_data_request(
@@ -1757,6 +1761,7 @@ export interface SeqnosMemoryObjectHandlers {
     offset: vm_offset_t,
     length: vm_size_t,
     desired_access: vm_prot_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine memory_object_data_unlock (2204). */
   seqnos_memory_object_data_unlock(
@@ -1766,6 +1771,7 @@ export interface SeqnosMemoryObjectHandlers {
     offset: vm_offset_t,
     length: vm_size_t,
     desired_access: vm_prot_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine memory_object_lock_completed (2206). */
   seqnos_memory_object_lock_completed(
@@ -1774,6 +1780,7 @@ export interface SeqnosMemoryObjectHandlers {
     memory_control: memory_object_control_t,
     offset: vm_offset_t,
     length: vm_size_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine memory_object_supply_completed (2207). */
   seqnos_memory_object_supply_completed(
@@ -1784,6 +1791,7 @@ export interface SeqnosMemoryObjectHandlers {
     length: vm_size_t,
     result: kern_return_t,
     error_offset: vm_offset_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine memory_object_data_return (2208). */
   seqnos_memory_object_data_return(
@@ -1794,6 +1802,7 @@ export interface SeqnosMemoryObjectHandlers {
     data: pointer_t,
     dirty: boolean_t,
     kernel_copy: boolean_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine memory_object_change_completed (2209). */
   seqnos_memory_object_change_completed(
@@ -1801,12 +1810,14 @@ export interface SeqnosMemoryObjectHandlers {
     seqno: mach_port_seqno_t,
     may_cache: boolean_t,
     copy_strategy: memory_object_copy_strategy_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
 }
 
 async function invoke_seqnos_memory_object_init(
   handlers: SeqnosMemoryObjectHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.seqnos_memory_object_init(
     args[1] as memory_object_t,
@@ -1814,24 +1825,28 @@ async function invoke_seqnos_memory_object_init(
     args[3] as memory_object_control_t,
     args[4] as memory_object_name_t,
     args[5] as vm_size_t,
+    request,
   );
 }
 
 async function invoke_seqnos_memory_object_terminate(
   handlers: SeqnosMemoryObjectHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.seqnos_memory_object_terminate(
     args[1] as memory_object_t,
     args[2] as number,
     args[3] as memory_object_control_t,
     args[4] as memory_object_name_t,
+    request,
   );
 }
 
 async function invoke_seqnos_memory_object_copy(
   handlers: SeqnosMemoryObjectHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.seqnos_memory_object_copy(
     args[1] as memory_object_t,
@@ -1840,12 +1855,14 @@ async function invoke_seqnos_memory_object_copy(
     args[4] as vm_offset_t,
     args[5] as vm_size_t,
     args[6] as memory_object_t,
+    request,
   );
 }
 
 async function invoke_seqnos_memory_object_data_request(
   handlers: SeqnosMemoryObjectHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.seqnos_memory_object_data_request(
     args[1] as memory_object_t,
@@ -1854,12 +1871,14 @@ async function invoke_seqnos_memory_object_data_request(
     args[4] as vm_offset_t,
     args[5] as vm_size_t,
     args[6] as vm_prot_t,
+    request,
   );
 }
 
 async function invoke_seqnos_memory_object_data_unlock(
   handlers: SeqnosMemoryObjectHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.seqnos_memory_object_data_unlock(
     args[1] as memory_object_t,
@@ -1868,12 +1887,14 @@ async function invoke_seqnos_memory_object_data_unlock(
     args[4] as vm_offset_t,
     args[5] as vm_size_t,
     args[6] as vm_prot_t,
+    request,
   );
 }
 
 async function invoke_seqnos_memory_object_lock_completed(
   handlers: SeqnosMemoryObjectHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.seqnos_memory_object_lock_completed(
     args[1] as memory_object_t,
@@ -1881,12 +1902,14 @@ async function invoke_seqnos_memory_object_lock_completed(
     args[4] as memory_object_control_t,
     args[5] as vm_offset_t,
     args[6] as vm_size_t,
+    request,
   );
 }
 
 async function invoke_seqnos_memory_object_supply_completed(
   handlers: SeqnosMemoryObjectHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.seqnos_memory_object_supply_completed(
     args[1] as memory_object_t,
@@ -1896,12 +1919,14 @@ async function invoke_seqnos_memory_object_supply_completed(
     args[6] as vm_size_t,
     args[7] as kern_return_t,
     args[8] as vm_offset_t,
+    request,
   );
 }
 
 async function invoke_seqnos_memory_object_data_return(
   handlers: SeqnosMemoryObjectHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.seqnos_memory_object_data_return(
     args[1] as memory_object_t,
@@ -1911,18 +1936,21 @@ async function invoke_seqnos_memory_object_data_return(
     args[5] as pointer_t,
     args[7] as boolean_t,
     args[8] as boolean_t,
+    request,
   );
 }
 
 async function invoke_seqnos_memory_object_change_completed(
   handlers: SeqnosMemoryObjectHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.seqnos_memory_object_change_completed(
     args[1] as memory_object_t,
     args[3] as number,
     args[4] as boolean_t,
     args[5] as memory_object_copy_strategy_t,
+    request,
   );
 }
 

@@ -7,6 +7,7 @@ import type {
   CallOptions,
   MigCaller,
   MigDemux,
+  MigRequest,
   MigServerRoutine,
   MigValue,
   RoutinePlan,
@@ -1682,12 +1683,14 @@ export interface MemoryObjectHandlers {
     memory_control: memory_object_control_t,
     memory_object_name: memory_object_name_t,
     memory_object_page_size: vm_size_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine memory_object_terminate (2201). */
   memory_object_terminate(
     memory_object: memory_object_t,
     memory_control: memory_object_control_t,
     memory_object_name: memory_object_name_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine memory_object_copy (2202). */
   memory_object_copy(
@@ -1696,6 +1699,7 @@ export interface MemoryObjectHandlers {
     offset: vm_offset_t,
     length: vm_size_t,
     new_memory_object: memory_object_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine memory_object_data_request (2203). */
   memory_object_data_request(
@@ -1704,6 +1708,7 @@ export interface MemoryObjectHandlers {
     offset: vm_offset_t,
     length: vm_size_t,
     desired_access: vm_prot_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine memory_object_data_unlock (2204). */
   memory_object_data_unlock(
@@ -1712,6 +1717,7 @@ export interface MemoryObjectHandlers {
     offset: vm_offset_t,
     length: vm_size_t,
     desired_access: vm_prot_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine memory_object_lock_completed (2206). */
   memory_object_lock_completed(
@@ -1719,6 +1725,7 @@ export interface MemoryObjectHandlers {
     memory_control: memory_object_control_t,
     offset: vm_offset_t,
     length: vm_size_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine memory_object_supply_completed (2207). */
   memory_object_supply_completed(
@@ -1728,6 +1735,7 @@ export interface MemoryObjectHandlers {
     length: vm_size_t,
     result: kern_return_t,
     error_offset: vm_offset_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine memory_object_data_return (2208). */
   memory_object_data_return(
@@ -1737,41 +1745,48 @@ export interface MemoryObjectHandlers {
     data: pointer_t,
     dirty: boolean_t,
     kernel_copy: boolean_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine memory_object_change_completed (2209). */
   memory_object_change_completed(
     memory_object: memory_object_t,
     may_cache: boolean_t,
     copy_strategy: memory_object_copy_strategy_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
 }
 
 async function invoke_memory_object_init(
   handlers: MemoryObjectHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.memory_object_init(
     args[1] as memory_object_t,
     args[2] as memory_object_control_t,
     args[3] as memory_object_name_t,
     args[4] as vm_size_t,
+    request,
   );
 }
 
 async function invoke_memory_object_terminate(
   handlers: MemoryObjectHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.memory_object_terminate(
     args[1] as memory_object_t,
     args[2] as memory_object_control_t,
     args[3] as memory_object_name_t,
+    request,
   );
 }
 
 async function invoke_memory_object_copy(
   handlers: MemoryObjectHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.memory_object_copy(
     args[1] as memory_object_t,
@@ -1779,12 +1794,14 @@ async function invoke_memory_object_copy(
     args[3] as vm_offset_t,
     args[4] as vm_size_t,
     args[5] as memory_object_t,
+    request,
   );
 }
 
 async function invoke_memory_object_data_request(
   handlers: MemoryObjectHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.memory_object_data_request(
     args[1] as memory_object_t,
@@ -1792,12 +1809,14 @@ async function invoke_memory_object_data_request(
     args[3] as vm_offset_t,
     args[4] as vm_size_t,
     args[5] as vm_prot_t,
+    request,
   );
 }
 
 async function invoke_memory_object_data_unlock(
   handlers: MemoryObjectHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.memory_object_data_unlock(
     args[1] as memory_object_t,
@@ -1805,24 +1824,28 @@ async function invoke_memory_object_data_unlock(
     args[3] as vm_offset_t,
     args[4] as vm_size_t,
     args[5] as vm_prot_t,
+    request,
   );
 }
 
 async function invoke_memory_object_lock_completed(
   handlers: MemoryObjectHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.memory_object_lock_completed(
     args[1] as memory_object_t,
     args[3] as memory_object_control_t,
     args[4] as vm_offset_t,
     args[5] as vm_size_t,
+    request,
   );
 }
 
 async function invoke_memory_object_supply_completed(
   handlers: MemoryObjectHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.memory_object_supply_completed(
     args[1] as memory_object_t,
@@ -1831,12 +1854,14 @@ async function invoke_memory_object_supply_completed(
     args[5] as vm_size_t,
     args[6] as kern_return_t,
     args[7] as vm_offset_t,
+    request,
   );
 }
 
 async function invoke_memory_object_data_return(
   handlers: MemoryObjectHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.memory_object_data_return(
     args[1] as memory_object_t,
@@ -1845,17 +1870,20 @@ async function invoke_memory_object_data_return(
     args[4] as pointer_t,
     args[6] as boolean_t,
     args[7] as boolean_t,
+    request,
   );
 }
 
 async function invoke_memory_object_change_completed(
   handlers: MemoryObjectHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.memory_object_change_completed(
     args[1] as memory_object_t,
     args[3] as boolean_t,
     args[4] as memory_object_copy_strategy_t,
+    request,
   );
 }
 

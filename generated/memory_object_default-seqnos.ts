@@ -8,6 +8,7 @@ import type {
   CallOptions,
   MigCaller,
   MigDemux,
+  MigRequest,
   MigServerRoutine,
   MigValue,
   RoutinePlan,
@@ -665,6 +666,7 @@ export interface SeqnosMemoryObjectDefaultHandlers {
     new_control_port: memory_object_control_t,
     new_name: memory_object_name_t,
     new_page_size: vm_size_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine memory_object_data_initialize (2251). */
   seqnos_memory_object_data_initialize(
@@ -673,12 +675,14 @@ export interface SeqnosMemoryObjectDefaultHandlers {
     memory_control_port: memory_object_control_t,
     offset: vm_offset_t,
     data: pointer_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
 }
 
 async function invoke_seqnos_memory_object_create(
   handlers: SeqnosMemoryObjectDefaultHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.seqnos_memory_object_create(
     args[1] as memory_object_t,
@@ -688,12 +692,14 @@ async function invoke_seqnos_memory_object_create(
     args[5] as memory_object_control_t,
     args[6] as memory_object_name_t,
     args[7] as vm_size_t,
+    request,
   );
 }
 
 async function invoke_seqnos_memory_object_data_initialize(
   handlers: SeqnosMemoryObjectDefaultHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.seqnos_memory_object_data_initialize(
     args[1] as memory_object_t,
@@ -701,6 +707,7 @@ async function invoke_seqnos_memory_object_data_initialize(
     args[3] as memory_object_control_t,
     args[4] as vm_offset_t,
     args[5] as pointer_t,
+    request,
   );
 }
 

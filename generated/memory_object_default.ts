@@ -7,6 +7,7 @@ import type {
   CallOptions,
   MigCaller,
   MigDemux,
+  MigRequest,
   MigServerRoutine,
   MigValue,
   RoutinePlan,
@@ -661,6 +662,7 @@ export interface MemoryObjectDefaultHandlers {
     new_control_port: memory_object_control_t,
     new_name: memory_object_name_t,
     new_page_size: vm_size_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine memory_object_data_initialize (2251). */
   memory_object_data_initialize(
@@ -668,12 +670,14 @@ export interface MemoryObjectDefaultHandlers {
     memory_control_port: memory_object_control_t,
     offset: vm_offset_t,
     data: pointer_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
 }
 
 async function invoke_memory_object_create(
   handlers: MemoryObjectDefaultHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.memory_object_create(
     args[1] as memory_object_t,
@@ -682,18 +686,21 @@ async function invoke_memory_object_create(
     args[4] as memory_object_control_t,
     args[5] as memory_object_name_t,
     args[6] as vm_size_t,
+    request,
   );
 }
 
 async function invoke_memory_object_data_initialize(
   handlers: MemoryObjectDefaultHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.memory_object_data_initialize(
     args[1] as memory_object_t,
     args[2] as memory_object_control_t,
     args[3] as vm_offset_t,
     args[4] as pointer_t,
+    request,
   );
 }
 

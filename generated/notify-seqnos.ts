@@ -8,6 +8,7 @@ import type {
   CallOptions,
   MigCaller,
   MigDemux,
+  MigRequest,
   MigServerRoutine,
   MigValue,
   RoutinePlan,
@@ -673,94 +674,118 @@ export interface SeqnosNotifyHandlers {
     notify: notify_port_t,
     seqno: mach_port_seqno_t,
     name: mach_port_name_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine mach_notify_msg_accepted (66). */
   do_seqnos_mach_notify_msg_accepted(
     notify: notify_port_t,
     seqno: mach_port_seqno_t,
     name: mach_port_name_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine mach_notify_port_destroyed (69). */
   do_seqnos_mach_notify_port_destroyed(
     notify: notify_port_t,
     seqno: mach_port_seqno_t,
     rights: mach_port_receive_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine mach_notify_no_senders (70). */
   do_seqnos_mach_notify_no_senders(
     notify: notify_port_t,
     seqno: mach_port_seqno_t,
     mscount: mach_port_mscount_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine mach_notify_send_once (71). */
-  do_seqnos_mach_notify_send_once(notify: notify_port_t, seqno: mach_port_seqno_t): Awaitable<void>;
+  do_seqnos_mach_notify_send_once(
+    notify: notify_port_t,
+    seqno: mach_port_seqno_t,
+    migRequest: MigRequest,
+  ): Awaitable<void>;
   /** simpleroutine mach_notify_dead_name (72). */
   do_seqnos_mach_notify_dead_name(
     notify: notify_port_t,
     seqno: mach_port_seqno_t,
     name: mach_port_name_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
 }
 
 async function invoke_do_seqnos_mach_notify_port_deleted(
   handlers: SeqnosNotifyHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.do_seqnos_mach_notify_port_deleted(
     args[1] as notify_port_t,
     args[2] as number,
     args[3] as mach_port_name_t,
+    request,
   );
 }
 
 async function invoke_do_seqnos_mach_notify_msg_accepted(
   handlers: SeqnosNotifyHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.do_seqnos_mach_notify_msg_accepted(
     args[1] as notify_port_t,
     args[2] as number,
     args[3] as mach_port_name_t,
+    request,
   );
 }
 
 async function invoke_do_seqnos_mach_notify_port_destroyed(
   handlers: SeqnosNotifyHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.do_seqnos_mach_notify_port_destroyed(
     args[1] as notify_port_t,
     args[2] as number,
     args[3] as mach_port_receive_t,
+    request,
   );
 }
 
 async function invoke_do_seqnos_mach_notify_no_senders(
   handlers: SeqnosNotifyHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.do_seqnos_mach_notify_no_senders(
     args[1] as notify_port_t,
     args[2] as number,
     args[3] as mach_port_mscount_t,
+    request,
   );
 }
 
 async function invoke_do_seqnos_mach_notify_send_once(
   handlers: SeqnosNotifyHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
-  await handlers.do_seqnos_mach_notify_send_once(args[1] as notify_port_t, args[2] as number);
+  await handlers.do_seqnos_mach_notify_send_once(
+    args[1] as notify_port_t,
+    args[2] as number,
+    request,
+  );
 }
 
 async function invoke_do_seqnos_mach_notify_dead_name(
   handlers: SeqnosNotifyHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.do_seqnos_mach_notify_dead_name(
     args[1] as notify_port_t,
     args[2] as number,
     args[3] as mach_port_name_t,
+    request,
   );
 }
 

@@ -7,6 +7,7 @@ import type {
   CallOptions,
   MigCaller,
   MigDemux,
+  MigRequest,
   MigServerRoutine,
   MigValue,
   RoutinePlan,
@@ -668,68 +669,105 @@ export class NotifyClient {
  */
 export interface NotifyHandlers {
   /** simpleroutine mach_notify_port_deleted (65). */
-  do_mach_notify_port_deleted(notify: notify_port_t, name: mach_port_name_t): Awaitable<void>;
+  do_mach_notify_port_deleted(
+    notify: notify_port_t,
+    name: mach_port_name_t,
+    migRequest: MigRequest,
+  ): Awaitable<void>;
   /** simpleroutine mach_notify_msg_accepted (66). */
-  do_mach_notify_msg_accepted(notify: notify_port_t, name: mach_port_name_t): Awaitable<void>;
+  do_mach_notify_msg_accepted(
+    notify: notify_port_t,
+    name: mach_port_name_t,
+    migRequest: MigRequest,
+  ): Awaitable<void>;
   /** simpleroutine mach_notify_port_destroyed (69). */
   do_mach_notify_port_destroyed(
     notify: notify_port_t,
     rights: mach_port_receive_t,
+    migRequest: MigRequest,
   ): Awaitable<void>;
   /** simpleroutine mach_notify_no_senders (70). */
-  do_mach_notify_no_senders(notify: notify_port_t, mscount: mach_port_mscount_t): Awaitable<void>;
+  do_mach_notify_no_senders(
+    notify: notify_port_t,
+    mscount: mach_port_mscount_t,
+    migRequest: MigRequest,
+  ): Awaitable<void>;
   /** simpleroutine mach_notify_send_once (71). */
-  do_mach_notify_send_once(notify: notify_port_t): Awaitable<void>;
+  do_mach_notify_send_once(notify: notify_port_t, migRequest: MigRequest): Awaitable<void>;
   /** simpleroutine mach_notify_dead_name (72). */
-  do_mach_notify_dead_name(notify: notify_port_t, name: mach_port_name_t): Awaitable<void>;
+  do_mach_notify_dead_name(
+    notify: notify_port_t,
+    name: mach_port_name_t,
+    migRequest: MigRequest,
+  ): Awaitable<void>;
 }
 
 async function invoke_do_mach_notify_port_deleted(
   handlers: NotifyHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
-  await handlers.do_mach_notify_port_deleted(args[1] as notify_port_t, args[2] as mach_port_name_t);
+  await handlers.do_mach_notify_port_deleted(
+    args[1] as notify_port_t,
+    args[2] as mach_port_name_t,
+    request,
+  );
 }
 
 async function invoke_do_mach_notify_msg_accepted(
   handlers: NotifyHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
-  await handlers.do_mach_notify_msg_accepted(args[1] as notify_port_t, args[2] as mach_port_name_t);
+  await handlers.do_mach_notify_msg_accepted(
+    args[1] as notify_port_t,
+    args[2] as mach_port_name_t,
+    request,
+  );
 }
 
 async function invoke_do_mach_notify_port_destroyed(
   handlers: NotifyHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.do_mach_notify_port_destroyed(
     args[1] as notify_port_t,
     args[2] as mach_port_receive_t,
+    request,
   );
 }
 
 async function invoke_do_mach_notify_no_senders(
   handlers: NotifyHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
   await handlers.do_mach_notify_no_senders(
     args[1] as notify_port_t,
     args[2] as mach_port_mscount_t,
+    request,
   );
 }
 
 async function invoke_do_mach_notify_send_once(
   handlers: NotifyHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
-  await handlers.do_mach_notify_send_once(args[1] as notify_port_t);
+  await handlers.do_mach_notify_send_once(args[1] as notify_port_t, request);
 }
 
 async function invoke_do_mach_notify_dead_name(
   handlers: NotifyHandlers,
   args: MigValue[],
+  request: MigRequest,
 ): Promise<void> {
-  await handlers.do_mach_notify_dead_name(args[1] as notify_port_t, args[2] as mach_port_name_t);
+  await handlers.do_mach_notify_dead_name(
+    args[1] as notify_port_t,
+    args[2] as mach_port_name_t,
+    request,
+  );
 }
 
 /**

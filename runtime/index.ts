@@ -9,3 +9,4 @@ export * from "./codec/header.js";
 export * from "./codec/descriptor.js";
 export * from "./kernel/index.js";
 export * from "./mig/index.js";
+export type { RoutinePlan, SubsystemPlan, MessagePlan, ItemPlan, HeaderPortPlan } from "./codec/plan.js";

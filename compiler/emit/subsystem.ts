@@ -11,7 +11,10 @@
  *   MigServerRoutine<H>, MigDemux<H>
  *                   what a receive loop needs: the plan of a request id and a function that calls
  *                   the handler with the decoded slots and fills the reply slots
+ *   MigRequest      the request a handler runs for (its last argument): id, seqno, and the
+ *                   tracked release of the rights it carried (runtime/mig/stubs.ts)
  *   RoutinePlan, SubsystemPlan
+ * runtime/mig/stubs.ts implements them (createCaller, migDemux).
  */
 import type { IrArgument, InterfaceIR, IrRoutine, IrType } from "../layout/ir.js";
 import { VERSION } from "../version.js";
@@ -588,6 +591,7 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
     const migValue = imports.type(runtime, "MigValue");
     const serverRoutine = imports.type(runtime, "MigServerRoutine");
     const migDemux = imports.type(runtime, "MigDemux");
+    const migRequest = imports.type(runtime, "MigRequest");
     const handlersName = `${pascal(demuxBase)}Handlers`;
     const awaitable = parts.types ? "Awaitable" : fromTypes("Awaitable");
     const methods: MethodSignature[] = [];
@@ -625,6 +629,8 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
             add(arg, slot, argType(arg));
         }
       });
+      params.push({ name: "migRequest", type: tref(migRequest) });
+      callArgs.push(id("request"));
       methods.push({
         method: true,
         name: info.serverName,
@@ -656,6 +662,7 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
           params: [
             { name: "handlers", type: tref(handlersName) },
             { name: "args", type: tref(`${migValue}[]`) },
+            { name: "request", type: tref(migRequest) },
           ],
           returns: tref("Promise", [tref("void")]),
           body,

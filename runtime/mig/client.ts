@@ -58,6 +58,11 @@ export interface RpcOptions {
   option?: number;
   /** Initial receive buffer size; larger replies are received anyway (MACH_RCV_LARGE). */
   rcvSize?: number;
+  /**
+   * A reply port the caller owns (MIG's `replyport` argument): the request's header already
+   * names it with its disposition, the reply is received on it, and it is never destroyed here.
+   */
+  replyPort?: number;
 }
 
 export interface RpcResult {
@@ -74,14 +79,25 @@ export interface RpcResult {
 export async function mig_rpc(task: Task, request: MachMessage, options: RpcOptions = {}): Promise<RpcResult> {
   const abi = task.kernel.abi;
   const pool = options.pool;
-  const replyPort = pool ? pool.get() : task.mach_reply_port();
-  const discard = () => (pool ? pool.discard(replyPort) : task.mach_port_mod_refs(replyPort, MACH_PORT_RIGHT_RECEIVE, -1));
-  const release = () => (pool ? pool.put(replyPort) : discard());
+  const own = options.replyPort === undefined;
+  const replyPort = own ? (pool ? pool.get() : task.mach_reply_port()) : options.replyPort!;
+  const discard = () => {
+    if (!own) return;
+    if (pool) pool.discard(replyPort);
+    else task.mach_port_mod_refs(replyPort, MACH_PORT_RIGHT_RECEIVE, -1);
+  };
+  const release = () => {
+    if (!own) return;
+    if (pool) pool.put(replyPort);
+    else discard();
+  };
   const view = viewOf(request);
   const h = readHeader(view, abi, newHeader());
-  h.localPort = replyPort;
-  h.bits = ((h.bits & ~0xff00) | (MACH_MSG_TYPE_MAKE_SEND_ONCE << 8)) >>> 0;
-  writeHeader(view, abi, h);
+  if (own) {
+    h.localPort = replyPort;
+    h.bits = ((h.bits & ~0xff00) | (MACH_MSG_TYPE_MAKE_SEND_ONCE << 8)) >>> 0;
+    writeHeader(view, abi, h);
+  }
   const timeout = options.timeout ?? 0;
   let option = MACH_SEND_MSG | MACH_RCV_MSG | MACH_RCV_LARGE | (options.option ?? 0);
   if (timeout > 0) option |= MACH_RCV_TIMEOUT;

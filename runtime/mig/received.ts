@@ -103,6 +103,16 @@ export class ReceivedMessage implements MachMessage {
     this.task.destroyName(r.name, r.type);
   }
 
+  /**
+   * Deallocates now one right the request carried under `name` (the first still in the message),
+   * so a later `destroy` skips it. Throws when the request carries no such right any more.
+   */
+  releaseName(name: number): void {
+    const i = this.rights.findIndex((r) => !r.gone && r.name === name);
+    if (i < 0) throw new Error(`message ${this.id} carries no right named ${name} (already taken or released?)`);
+    this.releaseRight(i);
+  }
+
   /** Takes out-of-line region `i`; the caller now owns it. */
   takeOol(i: number): Uint8Array {
     if (i >= this.oolGone.length) throw new RangeError(`request carries no region #${i}`);
