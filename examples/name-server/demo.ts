@@ -11,7 +11,7 @@ import { MACH_MSG_TYPE_MAKE_SEND, MACH_PORT_RIGHT_RECEIVE, MACH_PORT_TYPE_SEND, 
 import { Kernel } from "../../runtime/kernel/kernel.js";
 import type { Task } from "../../runtime/kernel/task.js";
 import { NameServerClient, name_server_subsystem, type mach_port_copy_send_t } from "./generated/name_server.js";
-import { callerFor } from "./mig-glue.js";
+import { createCaller } from "../../runtime/mig/stubs.js";
 import { NameServer } from "./server.js";
 
 export interface DemoOptions {
@@ -31,7 +31,7 @@ export interface DemoResult {
 function connect(server: NameServer, client: Task): NameServerClient {
   const r = server.task.mach_port_extract_right(server.port, MACH_MSG_TYPE_MAKE_SEND, client);
   if (r.code) throw new MachError(r.code, "extract_right");
-  return new NameServerClient(callerFor(client, r.right) as never);
+  return new NameServerClient(createCaller(client, r.right));
 }
 
 /** Waits until the kernel's queued work (notifications, the serve loop) has run. */
@@ -69,7 +69,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   log(`bob looked up "printer": send right ${service.toString(16)} (${lookedUp ? "a send right" : "no send right"})`);
 
   // name_unregister goes to the registration right itself.
-  await new NameServerClient(callerFor(alice, scannerEntry) as never).name_unregister();
+  await new NameServerClient(createCaller(alice, scannerEntry)).name_unregister();
   const afterUnregister = (await bobNames.name_list()).names.split("\n").filter((n) => n !== "");
   log(`alice unregistered "scanner"; names now: ${afterUnregister.join(", ")}`);
 

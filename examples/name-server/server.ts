@@ -21,16 +21,16 @@ import {
   ReturnCode,
 } from "../../runtime/constants.js";
 import type { Task } from "../../runtime/kernel/task.js";
-import type { Server } from "../../runtime/mig/serve.js";
-import { notify_server_routine, type NotifyHandlers } from "../../generated/notify.js";
+import { serve, type Server } from "../../runtime/mig/serve.js";
+import { migDemux } from "../../runtime/mig/stubs.js";
+import { notify_server, type NotifyHandlers } from "../../generated/notify.js";
 import {
-  name_server_server_routine,
+  name_server_server,
   type NameServerHandlers,
   type mach_port_copy_send_t,
   type mach_port_make_send_t,
   type name_list_outs,
 } from "./generated/name_server.js";
-import { serveRoutines, type ServerRoutine } from "./mig-glue.js";
 
 interface Entry {
   name: string;
@@ -67,8 +67,8 @@ export class NameServer {
 
   /** Starts the receive loop. */
   start(): this {
-    const lookups = [name_server_server_routine, notify_server_routine] as Array<(id: number) => ServerRoutine<Handlers> | undefined>;
-    this.server = serveRoutines<Handlers>(this.task, this.set, this.handlers(), lookups);
+    const handlers = this.handlers();
+    this.server = serve(this.task, this.set, migDemux([name_server_server(handlers), notify_server(handlers)]));
     return this;
   }
 
