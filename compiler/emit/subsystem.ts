@@ -535,31 +535,44 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
             slots[slot] = toSlot(id(name), arg);
         }
       });
-      params.push({ name: "options", type: tref(callOptions), optional: true });
-      const body: Stmt[] = [{ s: "const", name: "args", type: tref(`${migValue}[]`), init: arr(slots) }];
+      // Locals never collide with the routine's own argument names (mach_host has an `options`).
+      const taken = new Set(params.map((p) => p.name));
+      const fresh = (base: string): string => {
+        let name = base;
+        while (taken.has(name)) name += "_";
+        taken.add(name);
+        return name;
+      };
+      const optionsName = fresh("options");
+      const argsName = fresh("args");
+      const replyName = fresh("reply");
+      params.push({ name: optionsName, type: tref(callOptions), optional: true });
+      const body: Stmt[] = [{ s: "const", name: argsName, type: tref(`${migValue}[]`), init: arr(slots) }];
       const defaults: string[] = [];
       if (r.waitTime !== undefined && /^\d+$/.test(r.waitTime.trim())) defaults.push(`timeout: ${r.waitTime.trim()}`);
       if (r.msgOption !== undefined && /^(0x)?[0-9a-fA-F]+$/.test(r.msgOption.trim())) defaults.push(`msgOption: ${r.msgOption.trim()}`);
       const overrides: string[] = [];
       if (timeoutArg) overrides.push(`timeout: ${timeoutArg}`);
       if (optionArg) overrides.push(`msgOption: ${optionArg}`);
-      let optionsExpr: Expr = id("options");
+      let optionsExpr: Expr = id(optionsName);
       if (defaults.length > 0 || overrides.length > 0) {
-        body.push({ s: "raw", text: `const callOptions: ${callOptions} = { ${[...defaults, "...options", ...overrides].join(", ")} };` });
-        optionsExpr = id("callOptions");
+        const merged = fresh("callOptions");
+        body.push({ s: "raw", text: `const ${merged}: ${callOptions} = { ${[...defaults, `...${optionsName}`, ...overrides].join(", ")} };` });
+        optionsExpr = id(merged);
       }
       const caller = member(id("this"), "#caller");
+      const callArgs = [id(info.planName), id(argsName), optionsExpr];
       if (r.kind === "simpleroutine") {
-        body.push({ s: "return", expr: call(member(caller, "simpleroutine"), [id(info.planName), id("args"), optionsExpr]) });
+        body.push({ s: "return", expr: call(member(caller, "simpleroutine"), callArgs) });
       } else if (info.outs.length === 0) {
-        body.push({ s: "expr", expr: awaitExpr(call(member(caller, "routine"), [id(info.planName), id("args"), optionsExpr])) });
+        body.push({ s: "expr", expr: awaitExpr(call(member(caller, "routine"), callArgs)) });
       } else {
-        body.push({ s: "const", name: "reply", init: awaitExpr(call(member(caller, "routine"), [id(info.planName), id("args"), optionsExpr])) });
-        if (info.outs.length === 1) body.push({ s: "return", expr: fromSlot(index(id("reply"), num(info.outs[0].slot)), info.outs[0].arg) });
+        body.push({ s: "const", name: replyName, init: awaitExpr(call(member(caller, "routine"), callArgs)) });
+        if (info.outs.length === 1) body.push({ s: "return", expr: fromSlot(index(id(replyName), num(info.outs[0].slot)), info.outs[0].arg) });
         else {
           body.push({
             s: "return",
-            expr: obj(info.outs.map((o) => ({ key: o.key, value: fromSlot(index(id("reply"), num(o.slot)), o.arg) }))),
+            expr: obj(info.outs.map((o) => ({ key: o.key, value: fromSlot(index(id(replyName), num(o.slot)), o.arg) }))),
           });
         }
       }

@@ -34,7 +34,7 @@ import type { RoutinePlan, SubsystemPlan } from "../codec/plan.js";
 import { MACH_PORT_NULL, MachError, ReturnCode } from "../constants.js";
 import type { Task } from "../kernel/task.js";
 import type { MachMessage } from "../message.js";
-import { mig_rpc, mig_send, type ReplyPortPool } from "./client.js";
+import { mig_rpc, mig_send, ReplyPortPool } from "./client.js";
 import type { ReceivedMessage } from "./received.js";
 import type { Demux, DemuxResult } from "./serve.js";
 
@@ -99,10 +99,19 @@ export interface MigDemux<H> {
 // Client.
 
 export interface CallerOptions {
-  /** Reply ports come from here (default: a pool of this task's own). */
+  /** Reply ports come from here (default: one pool per task, shared; null: a new port per call). */
   pool?: ReplyPortPool | null;
   /** Defaults for every call (a call's own options win). */
   defaults?: CallOptions;
+}
+
+const pools = new WeakMap<Task, ReplyPortPool>();
+
+/** One reply-port pool per task, shared by its callers. */
+function sharedPool(task: Task): ReplyPortPool {
+  let pool = pools.get(task);
+  if (!pool) pools.set(task, (pool = new ReplyPortPool(task)));
+  return pool;
 }
 
 function fail(code: number, plan: RoutinePlan): never {
@@ -121,7 +130,7 @@ function requestSlots(plan: RoutinePlan, args: MigValue[], port: number): MigVal
  * `new <Subsystem>Client(createCaller(task, port))` gives the generated client for that server.
  */
 export function createCaller(task: Task, port: number, options: CallerOptions = {}): MigCaller {
-  const pool = options.pool === null ? undefined : options.pool;
+  const pool = options.pool === null ? undefined : (options.pool ?? sharedPool(task));
   const defaults = options.defaults ?? {};
   return {
     async routine(plan, args, callOptions) {
