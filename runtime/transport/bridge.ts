@@ -105,6 +105,11 @@ interface Import {
 export interface BridgeOptions {
   /** A name for tracing (task and proxy labels). */
   label?: string;
+  /**
+   * Most proxies the peer may make us create (each port it hands us costs one until that port
+   * dies); a peer going past it is cut off. Default 1,000,000.
+   */
+  maxImports?: number;
 }
 
 export interface BridgeStats {
@@ -146,12 +151,14 @@ export class Bridge {
   private bootstrapSeen = false;
   private waiters: Waiter[] = [];
   private isClosed = false;
+  private readonly maxImports: number;
   private resolveClosed!: (e: Error | undefined) => void;
 
   constructor(kernel: Kernel, link: Link, options: BridgeOptions = {}) {
     this.kernel = kernel;
     this.link = link;
     this.label = options.label ?? "bridge";
+    this.maxImports = options.maxImports ?? 1_000_000;
     this.task = kernel.createTask(this.label);
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     link.onFrame = (header, payloads) => this.receiveFrame(header, payloads);
@@ -615,6 +622,7 @@ export class Bridge {
   /** A right from the peer as a carried right; null if the peer named something it does not hold. */
   private importRight(tag: number, type: number, id: number, header: boolean): CarriedRight | null {
     const r = noRight();
+    if (this.isClosed) return null;
     if (header && type === 0) return tag === TAG_NULL ? r : null;
     if (!header && type === MACH_MSG_TYPE_PORT_RECEIVE) {
       // Receive rights do not cross: the sender destroyed it and sends the slot as NULL.
@@ -630,6 +638,10 @@ export class Bridge {
         r.dead = true;
         return r;
       case TAG_SENDER: {
+        if (this.imports.size >= this.maxImports && !this.imports.has(id)) {
+          this.fail(`peer handed over more than ${this.maxImports} ports`);
+          return null;
+        }
         const imp = this.importFor(id);
         if (type === MACH_MSG_TYPE_PORT_SEND) {
           this.kernel.makeSend(imp.proxy);

@@ -15,7 +15,7 @@ const LARGE_PART = 16 * 1024;
  * A burst is written out once it reaches this many frames, without waiting for the end of the
  * turn, so the peer starts on the first part while we produce the rest (pipelining).
  */
-const BURST_FRAMES = Number(process.env.MIG_TS_BURST ?? 16);
+const BURST_FRAMES = 64;
 const WRITE_BUFFER = 64 * 1024;
 /** A peer announcing a bigger frame is treated as broken rather than trusted with our memory. */
 const MAX_FRAME = 1 << 30;

@@ -22,6 +22,7 @@ import {
 } from "../../../runtime/constants.js";
 import { Kernel, type Task } from "../../../runtime/kernel/index.js";
 import type { MachMessage } from "../../../runtime/message.js";
+import { mig_rpc, ReplyPortPool } from "../../../runtime/mig/index.js";
 import { bridgeMessagePort } from "../../../runtime/transport/index.js";
 import {
   controlFrame,
@@ -33,7 +34,7 @@ import {
   TAG_RECEIVER,
 } from "../../../runtime/transport/protocol.js";
 import { audit } from "../runtime/support.js";
-import { buildMessage, echo, itemValue, messageId, serve, stopRequest } from "../../fixtures/transport/rpc.js";
+import { buildMessage, echo, itemValue, messageId, nullRequest, serve, stopRequest } from "../../fixtures/transport/rpc.js";
 import { LINK_KINDS, makePair, receive, settle, type Pair } from "./support.js";
 
 const NOTIFY_RCV = 400;
@@ -220,6 +221,24 @@ describe.each(LINK_KINDS)("bridge over %s", (kind) => {
     expect(audit(b.kernel)).toEqual([]);
   });
 
+  it("works with the MIG client helpers: replies, then MIG_SERVER_DIED when the peer goes", async () => {
+    const { a, b, bb, ka, service, serviceInA } = await world();
+    const pool = new ReplyPortPool(a);
+    const served = serve(b, service);
+    for (let i = 0; i < 5; i++) {
+      const r = await mig_rpc(a, nullRequest(ka.abi, serviceInA, 0), { pool });
+      expect(r.code).toBe(0);
+      expect(itemValue(ka.abi, r.reply!, 0)).toBe(0);
+    }
+    expect(await send(a, stopRequest(ka.abi, serviceInA))).toBe(0);
+    await served;
+    const pending = mig_rpc(a, nullRequest(ka.abi, serviceInA, 0), { pool });
+    await settle();
+    bb.close();
+    expect((await pending).code).toBe(R.MIG_SERVER_DIED);
+    expect((await mig_rpc(a, nullRequest(ka.abi, serviceInA, 0), { pool })).code).toBe(R.MACH_SEND_INVALID_DEST);
+  });
+
   it("carries out-of-line memory and out-of-line port arrays", async () => {
     const { a, b, ka, kb, service, serviceInA } = await world();
     const data = new Uint8Array(300_000);
@@ -381,5 +400,38 @@ describe("bridge handshake", () => {
     const [ex, ey] = await Promise.all([x.closed, y.closed]);
     expect(String(ex ?? ey)).toMatch(/ABI/);
     expect(x.isOpen || y.isOpen).toBe(false);
+  });
+});
+
+describe("bridge limits", () => {
+  it("cuts off a peer that hands over more ports than allowed", async () => {
+    const kernel = new Kernel();
+    const task = kernel.createTask("victim");
+    const { port1, port2 } = new MessageChannel();
+    const bridge = bridgeMessagePort(kernel, port1, { maxImports: 2 });
+    const target = allocate(task);
+    const { id } = bridge.exportPort(task, target, MACH_MSG_TYPE_MAKE_SEND);
+    const abi = kernel.abi;
+    const parts: Uint8Array[] = [controlFrame(FRAME_HELLO, PROTOCOL_VERSION, abi.headerSize)];
+    for (let i = 0; i < 4; i++) {
+      const h = new Uint8Array(msgHeaderSize(1, 0));
+      const v = new DataView(h.buffer);
+      const m = buildMessage(abi, 0, MACH_MSG_TYPE_COPY_SEND, 0, 0, 9, [{ port: 0, disposition: 17 }]);
+      h[0] = FRAME_MSG;
+      h[1] = 17;
+      v.setUint32(4, id, true);
+      v.setUint32(12, MACH_MSGH_BITS_COMPLEX, true);
+      v.setUint32(20, m.bytes.length, true);
+      v.setUint32(24, 1, true);
+      h[MSG_FIXED] = 2; // TAG_SENDER: a fresh port of the peer's each time
+      h[MSG_FIXED + 1] = 17;
+      v.setUint32(MSG_FIXED + 4, 1000 + i, true);
+      parts.push(h, m.bytes);
+    }
+    port2.postMessage(parts);
+    const error = await bridge.closed;
+    expect(String(error)).toMatch(/more than 2 ports/);
+    expect(audit(kernel)).toEqual([]);
+    port2.close();
   });
 });
