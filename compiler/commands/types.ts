@@ -43,7 +43,13 @@ export async function typesMain(argv: readonly string[], io: CliIO): Promise<num
   }
   let failed = false;
   for (const file of files) {
-    const result = await writeDeclarations(file, { ...switches, seqnos });
+    let result: Awaited<ReturnType<typeof writeDeclarations>>;
+    try {
+      result = await writeDeclarations(file, { ...switches, seqnos });
+    } catch (error) {
+      io.stderr(`mig-ts types: ${(error as Error).message}\n`);
+      return 1;
+    }
     if (result.diagnostics.length > 0) io.stderr(`${formatDiagnostics(result.diagnostics)}\n`);
     if (result.written) io.stdout(`${result.written}\n`);
     else failed = true;

@@ -14,7 +14,12 @@ type TypeScriptModule = typeof import("typescript");
 
 let typescript: Promise<TypeScriptModule> | undefined;
 function loadTypeScript(): Promise<TypeScriptModule> {
-  typescript ??= import("typescript").then((m) => ((m as { default?: TypeScriptModule }).default ?? m) as TypeScriptModule);
+  typescript ??= import("typescript").then(
+    (m) => ((m as { default?: TypeScriptModule }).default ?? m) as TypeScriptModule,
+    () => {
+      throw new Error("declarations need the typescript package (>= 5.5): npm install --save-dev typescript");
+    },
+  );
   return typescript;
 }
 
