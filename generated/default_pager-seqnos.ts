@@ -480,6 +480,8 @@ export const default_pager_object_create_plan: RoutinePlan = {
   requestPortSlot: 2,
   replyPortSlot: -1,
   seqnoSlot: 3,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2275,
     minSize: 48,
@@ -577,6 +579,8 @@ export const default_pager_info_plan: RoutinePlan = {
   requestPortSlot: 2,
   replyPortSlot: -1,
   seqnoSlot: 3,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2276,
     minSize: 32,
@@ -660,6 +664,8 @@ export const default_pager_objects_plan: RoutinePlan = {
   requestPortSlot: 2,
   replyPortSlot: -1,
   seqnoSlot: 3,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2277,
     minSize: 64,
@@ -801,6 +807,8 @@ export const default_pager_object_pages_plan: RoutinePlan = {
   requestPortSlot: 2,
   replyPortSlot: -1,
   seqnoSlot: 3,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2278,
     minSize: 64,
@@ -920,6 +928,8 @@ export const default_pager_paging_file_plan: RoutinePlan = {
   requestPortSlot: 2,
   replyPortSlot: -1,
   seqnoSlot: 3,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2279,
     minSize: 328,
@@ -1039,6 +1049,8 @@ export const default_pager_register_fileserver_plan: RoutinePlan = {
   requestPortSlot: 2,
   replyPortSlot: -1,
   seqnoSlot: 3,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2280,
     minSize: 48,

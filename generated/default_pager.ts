@@ -479,6 +479,8 @@ export const default_pager_object_create_plan: RoutinePlan = {
   requestPortSlot: 2,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2275,
     minSize: 48,
@@ -576,6 +578,8 @@ export const default_pager_info_plan: RoutinePlan = {
   requestPortSlot: 2,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2276,
     minSize: 32,
@@ -650,6 +654,8 @@ export const default_pager_objects_plan: RoutinePlan = {
   requestPortSlot: 2,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2277,
     minSize: 64,
@@ -791,6 +797,8 @@ export const default_pager_object_pages_plan: RoutinePlan = {
   requestPortSlot: 2,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2278,
     minSize: 64,
@@ -910,6 +918,8 @@ export const default_pager_paging_file_plan: RoutinePlan = {
   requestPortSlot: 2,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2279,
     minSize: 328,
@@ -1029,6 +1039,8 @@ export const default_pager_register_fileserver_plan: RoutinePlan = {
   requestPortSlot: 2,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2280,
     minSize: 48,

@@ -320,6 +320,8 @@ export const memory_object_data_unavailable_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2039,
     minSize: 64,
@@ -417,6 +419,8 @@ export const memory_object_get_attributes_plan: RoutinePlan = {
   requestPortSlot: 2,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2040,
     minSize: 32,
@@ -535,6 +539,8 @@ export const vm_set_default_memory_manager_plan: RoutinePlan = {
   requestPortSlot: 2,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2041,
     minSize: 48,
@@ -642,6 +648,8 @@ export const memory_object_lock_request_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2044,
     minSize: 128,
@@ -827,6 +835,8 @@ export const memory_object_data_error_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2090,
     minSize: 80,
@@ -946,6 +956,8 @@ export const memory_object_destroy_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2092,
     minSize: 48,
@@ -1032,6 +1044,8 @@ export const memory_object_data_supply_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2093,
     minSize: 112,
@@ -1195,6 +1209,8 @@ export const memory_object_ready_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2094,
     minSize: 64,
@@ -1292,6 +1308,8 @@ export const memory_object_change_attributes_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2095,
     minSize: 80,

@@ -321,6 +321,8 @@ export const memory_object_init_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: 2,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2200,
     minSize: 80,
@@ -440,6 +442,8 @@ export const memory_object_terminate_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: 2,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2201,
     minSize: 64,
@@ -545,6 +549,8 @@ export const memory_object_copy_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: 2,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2202,
     minSize: 96,
@@ -694,6 +700,8 @@ export const memory_object_data_request_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: 2,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2203,
     minSize: 96,
@@ -843,6 +851,8 @@ export const memory_object_data_unlock_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: 2,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2204,
     minSize: 96,
@@ -992,6 +1002,8 @@ export const memory_object_lock_completed_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: 3,
+  requestPortPolySlot: 2,
+  replyPortPolySlot: -1,
   request: {
     id: 2206,
     minSize: 80,
@@ -1121,6 +1133,8 @@ export const memory_object_supply_completed_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: 3,
+  requestPortPolySlot: 2,
+  replyPortPolySlot: -1,
   request: {
     id: 2207,
     minSize: 112,
@@ -1294,6 +1308,8 @@ export const memory_object_data_return_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: 2,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2208,
     minSize: 112,
@@ -1457,6 +1473,8 @@ export const memory_object_change_completed_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: 3,
+  requestPortPolySlot: 2,
+  replyPortPolySlot: -1,
   request: {
     id: 2209,
     minSize: 64,

@@ -319,6 +319,8 @@ export const memory_object_init_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2200,
     minSize: 80,
@@ -438,6 +440,8 @@ export const memory_object_terminate_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2201,
     minSize: 64,
@@ -542,6 +546,8 @@ export const memory_object_copy_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2202,
     minSize: 96,
@@ -683,6 +689,8 @@ export const memory_object_data_request_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2203,
     minSize: 96,
@@ -824,6 +832,8 @@ export const memory_object_data_unlock_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2204,
     minSize: 96,
@@ -965,6 +975,8 @@ export const memory_object_lock_completed_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: 2,
+  replyPortPolySlot: -1,
   request: {
     id: 2206,
     minSize: 80,
@@ -1093,6 +1105,8 @@ export const memory_object_supply_completed_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: 2,
+  replyPortPolySlot: -1,
   request: {
     id: 2207,
     minSize: 112,
@@ -1265,6 +1279,8 @@ export const memory_object_data_return_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2208,
     minSize: 112,
@@ -1428,6 +1444,8 @@ export const memory_object_change_completed_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: 2,
+  replyPortPolySlot: -1,
   request: {
     id: 2209,
     minSize: 64,

@@ -323,6 +323,8 @@ export const memory_object_create_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: 2,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2250,
     minSize: 112,
@@ -486,6 +488,8 @@ export const memory_object_data_initialize_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: 2,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2251,
     minSize: 80,

@@ -321,6 +321,8 @@ export const memory_object_create_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2250,
     minSize: 112,
@@ -484,6 +486,8 @@ export const memory_object_data_initialize_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 2251,
     minSize: 80,

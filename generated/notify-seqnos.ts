@@ -173,6 +173,8 @@ export const mach_notify_port_deleted_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: 2,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 65,
     minSize: 48,
@@ -248,6 +250,8 @@ export const mach_notify_msg_accepted_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: 2,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 66,
     minSize: 48,
@@ -323,6 +327,8 @@ export const mach_notify_port_destroyed_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: 2,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 69,
     minSize: 48,
@@ -398,6 +404,8 @@ export const mach_notify_no_senders_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: 2,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 70,
     minSize: 48,
@@ -473,6 +481,8 @@ export const mach_notify_send_once_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: 2,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 71,
     minSize: 32,
@@ -525,6 +535,8 @@ export const mach_notify_dead_name_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: 2,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 72,
     minSize: 48,

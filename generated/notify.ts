@@ -172,6 +172,8 @@ export const mach_notify_port_deleted_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 65,
     minSize: 48,
@@ -247,6 +249,8 @@ export const mach_notify_msg_accepted_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 66,
     minSize: 48,
@@ -322,6 +326,8 @@ export const mach_notify_port_destroyed_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 69,
     minSize: 48,
@@ -397,6 +403,8 @@ export const mach_notify_no_senders_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 70,
     minSize: 48,
@@ -472,6 +480,8 @@ export const mach_notify_send_once_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 71,
     minSize: 32,
@@ -524,6 +534,8 @@ export const mach_notify_dead_name_plan: RoutinePlan = {
   requestPortSlot: 1,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 72,
     minSize: 48,

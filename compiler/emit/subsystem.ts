@@ -136,6 +136,7 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
   const typeDecls: Decl[] = [];
   const helperDecls: Decl[] = [];
   const usedHelpers = new Set<string>();
+  let anyPadded = false;
   const fromTypes = (name: string): string =>
     parts.types ? name : imports.use(options.typesImport ?? "./types.js", name, { typeOnly: /^[A-Z]|_t$/.test(name) });
 
@@ -209,6 +210,20 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
     const migValue = imports.type(runtime, "MigValue");
     const reads: Array<{ key: string; value: Expr }> = [];
     const writes: Stmt[] = [];
+    // Bytes no field covers (alignment padding): GNU MIG copies the struct's memory, padding
+    // included, so a decoded value keeps its wire bytes (a hidden, non-enumerable property) and
+    // re-encoding it gives the same bytes; a value built in TS has zero padding.
+    const covered = new Uint8Array(size);
+    for (const f of fields) {
+      const bytes = fieldAccess(f.type) ? Math.ceil(f.type.size / 8) : structByteSize(f.type);
+      covered.fill(1, Math.min(f.offset, size), Math.min(f.offset + bytes, size));
+    }
+    const padded = covered.includes(0);
+    if (padded) {
+      anyPadded = true;
+      writes.push({ s: "raw", text: "const wire = wire_of(value);" });
+      writes.push({ s: "if", test: raw("wire"), then: [{ s: "raw", text: `put_bytes(view, offset, ${size}, wire);` }] });
+    }
     for (const f of fields) {
       const access = fieldAccess(f.type);
       const key = safeName(f.name);
@@ -256,7 +271,12 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
         exported: true,
         params: [{ name: "data", type: tref(migValue) }],
         returns: tref(name),
-        body: [{ s: "return", expr: call(id(`read_${name}`), [call(id("view_of"), [id("data")]), num(0)]) }],
+        body: padded
+          ? [
+              { s: "raw", text: "const view = view_of(data);" },
+              { s: "return", expr: raw(`keep_wire(read_${name}(view, 0), view, 0, ${size})`) },
+            ]
+          : [{ s: "return", expr: call(id(`read_${name}`), [call(id("view_of"), [id("data")]), num(0)]) }],
       },
       { d: "blank" },
       {
@@ -284,7 +304,12 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
           {
             s: "for",
             head: `let offset = 0; offset + ${size} <= view.byteLength; offset += ${size}`,
-            body: [{ s: "raw", text: `out.push(read_${name}(view, offset));` }],
+            body: [
+              {
+                s: "raw",
+                text: padded ? `out.push(keep_wire(read_${name}(view, offset), view, offset, ${size}));` : `out.push(read_${name}(view, offset));`,
+              },
+            ],
           },
           { s: "return", expr: id("out") },
         ],
@@ -308,6 +333,38 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
 
   if (parts.types) {
     for (const t of structTypes) if (valueShape(t).shape === "struct") emitStructHelpers(t);
+    if (anyPadded) {
+      helperDecls.unshift(
+        { d: "blank" },
+        { d: "comment", text: "The wire bytes of a decoded struct (its padding included), kept for re-encoding." },
+        { d: "stmt", stmt: { s: "raw", text: 'const WIRE: unique symbol = Symbol("mig-ts.wire");' } },
+        { d: "blank" },
+        {
+          d: "function",
+          name: "keep_wire",
+          typeParams: ["T extends object"],
+          params: [
+            { name: "value", type: tref("T") },
+            { name: "view", type: tref("DataView") },
+            { name: "offset", type: tref("number") },
+            { name: "length", type: tref("number") },
+          ],
+          returns: tref("T"),
+          body: [
+            { s: "raw", text: "Object.defineProperty(value, WIRE, { value: bytes_at(view, offset, length) });" },
+            { s: "return", expr: id("value") },
+          ],
+        },
+        { d: "blank" },
+        {
+          d: "function",
+          name: "wire_of",
+          params: [{ name: "value", type: tref("object") }],
+          returns: tref("Uint8Array | undefined"),
+          body: [{ s: "return", expr: raw("(value as { [WIRE]?: Uint8Array })[WIRE]") }],
+        },
+      );
+    }
     if (usedHelpers.size > 0) {
       const migValue = imports.type(runtime, "MigValue");
       helperDecls.unshift(

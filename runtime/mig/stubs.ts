@@ -20,7 +20,8 @@
  * the plan (MIG_BAD_ARGUMENTS when it does not fit), fills the msgseqno and sreplyport slots,
  * calls the handler and encodes the reply. Ownership:
  *  - the handler returns: it has consumed every right and region of the request (they are marked
- *    taken in the `ReceivedMessage`; the loop never releases them);
+ *    taken in the `ReceivedMessage`; the loop never releases them), and the reply (for a
+ *    simpleroutine the RetCode-only one GNU MIG's demux builds) goes to the reply right if any;
  *  - the handler throws `MachError(MIG_NO_REPLY)`: the same, and the reply right is the handler's
  *    too (it has it through its `sreplyport` argument and answers later with a `*_reply` stub);
  *  - the handler throws anything else (a `MachError`'s code, else KERN_FAILURE): it has consumed
@@ -266,12 +267,8 @@ async function runRoutine(
   }
   // Success: the handler consumed the request's rights and regions.
   request.takeAll();
-  if (plan.kind === "simpleroutine") {
-    // No reply. A reply right the handler did not get (no sreplyport) would leak: release it.
-    if (!sreplyport && request.replyPort !== MACH_PORT_NULL) request.destroy();
-    else if (sreplyport && request.replyPort !== MACH_PORT_NULL) request.takeReplyPort();
-    return ReturnCode.KERN_SUCCESS;
-  }
+  // A simpleroutine's reply is RetCode only, as GNU MIG's demux builds it: `serve` sends nothing
+  // when the request had no reply port (the usual case) and sends it to a ureplyport otherwise.
   const reply = encodeReply(plan, request, args);
   return reply;
 }

@@ -30,20 +30,20 @@ import type { MachMessage } from "../../runtime/message.js";
 // ---------------------------------------------------------------------------------------------
 // Vector JSON shapes (the fields we use).
 
-interface VMessage {
+export interface VMessage {
   size: number;
   hex: string;
   ool: Array<{ offset: number; length: number; hex: string; null_pointer?: boolean }>;
   undefined: Array<[number, number]>;
 }
-interface VArg {
+export interface VArg {
   name: string;
   dir: string;
   shape: string;
   value?: unknown;
   capacity?: string;
 }
-interface VRoutine {
+export interface VRoutine {
   name: string;
   kind: string;
   id: number;
@@ -59,7 +59,7 @@ interface VRoutine {
   retcode: string;
   server: { params: VArg[]; outs: Record<string, unknown> | null; called: boolean };
 }
-interface VError {
+export interface VError {
   routine: string;
   kind: string;
   request_delivered: VMessage;
@@ -71,7 +71,7 @@ interface VError {
   mutated_msgh_id?: number;
   server_return?: string;
 }
-interface VFile {
+export interface VFile {
   abi: "x86_64" | "i386";
   defs: string;
   cppflags: string[];
@@ -118,12 +118,12 @@ function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 }
 
-function vectorMessage(m: VMessage): MachMessage {
+export function vectorMessage(m: VMessage): MachMessage {
   return { bytes: fromHex(m.hex), ool: m.ool.map((r) => (r.null_pointer ? new Uint8Array(0) : fromHex(r.hex))) };
 }
 
 /** Compares our message with a vector's, masking its undefined ranges; returns a problem or null. */
-function compareMessage(ours: MachMessage, expected: VMessage): string | null {
+export function compareMessage(ours: MachMessage, expected: VMessage): string | null {
   const bytes = new Uint8Array(ours.bytes);
   for (const [offset, length] of expected.undefined) bytes.fill(0, offset, offset + length);
   const got = toHex(bytes);
@@ -142,7 +142,7 @@ function bitsOf(arg: IrArgument): number {
 }
 
 /** A vector's argument value in the codec's value model. */
-function toValue(arg: IrArgument, v: VArg): unknown {
+export function toValue(arg: IrArgument, v: VArg): unknown {
   const value = v.value;
   switch (v.shape) {
     case "int":
@@ -173,13 +173,13 @@ function bytesOfValue(v: unknown): Uint8Array | null {
 }
 
 /** Compares a decoded slot value with a vector value of the given shape. */
-function sameValue(arg: IrArgument, shape: string, ours: unknown, expected: unknown, count?: unknown): boolean {
+export function sameValue(arg: IrArgument, shape: string, ours: unknown, expected: unknown, count?: unknown): boolean {
   switch (shape) {
     case "int":
     case "count":
     case "disposition":
     case "port": {
-      if (ours === undefined) return false;
+      if (ours === undefined || ours === null || typeof ours === "object") return false;
       const bits = shape === "int" ? Math.max(bitsOf(arg), 32) : 32;
       const a = BigInt.asUintN(bits, BigInt(ours as number | bigint));
       const b = BigInt.asUintN(bits, BigInt(expected as string));
@@ -210,7 +210,7 @@ function sameValue(arg: IrArgument, shape: string, ours: unknown, expected: unkn
   }
 }
 
-function describeValue(v: unknown): string {
+export function describeValue(v: unknown): string {
   if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${toHex(new Uint8Array(v.buffer, v.byteOffset, v.byteLength))})`;
   if (typeof v === "bigint") return `${v}n`;
   return JSON.stringify(v);
@@ -248,7 +248,7 @@ function compileVectors(file: VFile, options: ConformanceOptions): Compiled | st
   return { ir, plans, routines, subsystem: subsystemPlanFromIR(ir) };
 }
 
-class Tally {
+export class Tally {
   result: AbiResult = {
     passed: 0,
     total: 0,
@@ -269,7 +269,7 @@ class Tally {
   }
 }
 
-function argIndex(routine: IrRoutine, name: string): number {
+export function argIndex(routine: IrRoutine, name: string): number {
   return routine.args.findIndex((a) => a.name === name);
 }
 
@@ -413,7 +413,7 @@ function runRoutineVector(v: VRoutine, c: Compiled, tally: Tally, fail: (m: stri
 }
 
 /** The vector shape of an out value (outs maps carry no shape). */
-function shapeOf(routine: IrRoutine, arg: IrArgument, value: unknown): string {
+export function shapeOf(routine: IrRoutine, arg: IrArgument, value: unknown): string {
   if (arg.kind === "count") return "count";
   if (arg.kind === "poly") return "disposition";
   if (typeof value === "object" && value !== null) return "array";
@@ -481,7 +481,7 @@ function runErrorVector(kind: string, e: VError, c: Compiled, file: VFile, tally
   return tally.check("e", ok);
 }
 
-function loadJson<T>(path: string): T {
+export function loadJson<T>(path: string): T {
   return JSON.parse(readFileSync(path, "utf8")) as T;
 }
 
