@@ -23,7 +23,7 @@ import {
 import { Kernel, type Task } from "../../../runtime/kernel/index.js";
 import type { MachMessage } from "../../../runtime/message.js";
 import { mig_rpc, ReplyPortPool } from "../../../runtime/mig/index.js";
-import { bridgeMessagePort } from "../../../runtime/transport/index.js";
+import { bridgeMessagePort, MessagePortLink } from "../../../runtime/transport/index.js";
 import {
   controlFrame,
   FRAME_HELLO,
@@ -303,13 +303,13 @@ describe("bridge security", () => {
       v.setUint32(24, nrights, true);
       return [h, bytes];
     };
-    port2.postMessage([
-      controlFrame(FRAME_HELLO, PROTOCOL_VERSION, abi.headerSize),
-      ...frame(id + 1, 17, 1), // a port never exported
-      ...frame(id, 18, 2), // a send-once right it does not hold
-      ...frame(id, 17, 3, { tag: TAG_RECEIVER, id: id + 5 }), // a body right naming our ports by guess
-      ...frame(id, 17, 4), // legitimate
-    ]);
+    const rogue = new MessagePortLink(port2); // speaks the framing, not the bridge's rules
+    const put = ([h, ...payloads]: Uint8Array[]) => rogue.send(h, payloads);
+    put([controlFrame(FRAME_HELLO, PROTOCOL_VERSION, abi.headerSize)]);
+    put(frame(id + 1, 17, 1)); // a port never exported
+    put(frame(id, 18, 2)); // a send-once right it does not hold
+    put(frame(id, 17, 3, { tag: TAG_RECEIVER, id: id + 5 })); // a body right naming our ports by guess
+    put(frame(id, 17, 4)); // legitimate
     const got = await receive(task, target);
     expect(got.code).toBe(0);
     expect(messageId(abi, got.msg!)).toBe(4);
@@ -317,7 +317,7 @@ describe("bridge security", () => {
     expect(bridge.stats.rejected).toBe(3);
     expect(audit(kernel)).toEqual([]);
     bridge.close();
-    port2.close();
+    rogue.close();
   });
 });
 
@@ -412,7 +412,8 @@ describe("bridge limits", () => {
     const target = allocate(task);
     const { id } = bridge.exportPort(task, target, MACH_MSG_TYPE_MAKE_SEND);
     const abi = kernel.abi;
-    const parts: Uint8Array[] = [controlFrame(FRAME_HELLO, PROTOCOL_VERSION, abi.headerSize)];
+    const rogue = new MessagePortLink(port2);
+    rogue.send(controlFrame(FRAME_HELLO, PROTOCOL_VERSION, abi.headerSize), []);
     for (let i = 0; i < 4; i++) {
       const h = new Uint8Array(msgHeaderSize(1, 0));
       const v = new DataView(h.buffer);
@@ -426,12 +427,11 @@ describe("bridge limits", () => {
       h[MSG_FIXED] = 2; // TAG_SENDER: a fresh port of the peer's each time
       h[MSG_FIXED + 1] = 17;
       v.setUint32(MSG_FIXED + 4, 1000 + i, true);
-      parts.push(h, m.bytes);
+      rogue.send(h, [m.bytes]);
     }
-    port2.postMessage(parts);
     const error = await bridge.closed;
     expect(String(error)).toMatch(/more than 2 ports/);
     expect(audit(kernel)).toEqual([]);
-    port2.close();
+    rogue.close();
   });
 });
