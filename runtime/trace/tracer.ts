@@ -60,7 +60,8 @@ const NOTIFICATIONS: Record<number, { name: string; value?: string }> = {
   72: { name: "mach_notify_dead_name", value: "name" },
 };
 
-const hex = (n: number): string => `0x${(n >>> 0).toString(16)}`;
+/** A port name as text: MACH_PORT_NULL and MACH_PORT_DEAD by name. */
+const hex = (n: number): string => (n === 0 ? "null" : n >>> 0 === 0xffffffff ? "dead" : `0x${(n >>> 0).toString(16)}`);
 
 interface Known {
   plan: RoutinePlan;
