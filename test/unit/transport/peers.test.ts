@@ -12,7 +12,7 @@ import { Kernel } from "../../../runtime/kernel/index.js";
 import { bridgeMessagePort, listen, type Bridge, type SocketAddress } from "../../../runtime/transport/index.js";
 import { echo, messageId } from "../../fixtures/transport/rpc.js";
 import { audit } from "../runtime/support.js";
-import { client, echoMany, receive, socketPath, startServerProcess, startWorker, type Client } from "./support.js";
+import { client, echoMany, receive, settle, socketPath, startServerProcess, startWorker, type Client } from "./support.js";
 
 const DIED = [R.MIG_SERVER_DIED, R.MACH_SEND_INVALID_DEST];
 
@@ -85,6 +85,10 @@ describe.each(["unix", "tcp"] as const)("bridge to a server process over %s", (k
     expect(c.task.mach_port_get_refs(c.token, 0).refs).toBe(1);
     expect(c.task.mach_port_get_refs(c.service, 0).refs).toBe(1);
     expect(bridge.importCount).toBe(1); // the service port's proxy, nothing else
+    // Every transfer of the token was released by the server's side: ours is its only send right.
+    for (let i = 0; i < 100 && c.task.mach_port_get_srights(c.token).srights !== 1; i++) await settle();
+    expect(c.task.mach_port_get_srights(c.token).srights).toBe(1);
+    expect(bridge.exportCount).toBe(0);
     const exited = once(child, "exit");
     await killMidRun(c, () => child.kill("SIGKILL"));
     await exited;
