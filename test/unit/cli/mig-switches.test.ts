@@ -129,3 +129,15 @@ describe("--watch", () => {
     }
   });
 });
+
+describe("--format", () => {
+  it("applies the user's prettier config found beside the output", async () => {
+    const out = tempDir();
+    writeFileSync(join(out, ".prettierrc.json"), JSON.stringify({ useTabs: true, singleQuote: true }));
+    const r = await run(["--format", "-I", defs, "--out-dir", out, join(defs, "notify.defs")]);
+    expect(r.code).toBe(0);
+    const text = readFileSync(join(out, "notify.ts"), "utf8");
+    expect(text).toMatch(/^\t/m);
+    expect(text).toContain("from 'mig-ts/runtime'");
+  });
+});
