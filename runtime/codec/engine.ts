@@ -14,16 +14,25 @@
  * model). Nothing here throws on a malformed message: decoders check every descriptor, size and
  * bound and return MIG_TYPE_ERROR (client) or MIG_BAD_ARGUMENTS (server).
  *
- * Speed: encoders write into one shared scratch buffer through one DataView and copy the finished
- * message out once (into pooled memory under Node); decoders create one DataView per message.
- * Fixed items need no other allocation. Decoded arrays are views of the received message's memory
- * (or of its out-of-line region) when aligned, so they alias it: a received message is never
- * reused, but copy an array before changing the message's bytes.
+ * Speed:
+ *  - The engine runs on a compiled form of each plan (./compiled.ts), built once per plan object
+ *    and cached in a WeakMap: descriptor words, decoder masks and static header bits are
+ *    precomputed, so an item costs a few stores or loads and compares.
+ *  - Encoders write the message in place, through one long-lived DataView, into a slab of
+ *    message memory (./memory.ts) that hands each message its own never-reused slice: no scratch
+ *    copy, no DataView and one typed-array allocation per message. Messages too large for the
+ *    slabs are built in a scratch buffer and copied into a buffer of their own.
+ *  - Decoders read the received bytes directly (no DataView per message) and fill the caller's
+ *    slot array. Decoded arrays are views of the received message's memory (or of its
+ *    out-of-line region) when aligned, so they alias it: a received message is never reused, but
+ *    copy an array before changing the message's bytes.
  */
 import { type AbiInfo, abiInfo, alignUp } from "../abi.js";
 import { ReturnCode } from "../constants.js";
 import type { MachMessage } from "../message.js";
-import type { ItemPlan, MessagePlan, RoutinePlan, SubsystemPlan } from "./plan.js";
+import { type CItem, type CMessage, compiled, DESC_LONG, DESC_X86, descWord0, descWord1 } from "./compiled.js";
+import { beginMessage, endMessage, target8, targetView } from "./memory.js";
+import type { RoutinePlan, SubsystemPlan } from "./plan.js";
 import { migStrncpy, readCString } from "./strings.js";
 
 const POLY = 0xffffffff;
@@ -40,45 +49,6 @@ if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
   throw new Error("mig-ts codec: typed-array values assume a little-endian host");
 }
 
-// ---------------------------------------------------------------------------------------------
-// Scratch buffer for encoding.
-
-/**
- * Node's Buffer, when present: `allocUnsafe` carves small messages out of a shared pool without
- * zero-filling them (the encoders write every byte, pads included), which is several times
- * cheaper than a fresh ArrayBuffer. Elsewhere messages are plain `slice` copies.
- */
-interface NodeBufferLike extends Uint8Array {
-  copy(target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number): number;
-}
-const NodeBuffer = (globalThis as { Buffer?: { allocUnsafe(size: number): NodeBufferLike; from(buffer: ArrayBuffer): NodeBufferLike } }).Buffer;
-
-let scratchBuffer = new ArrayBuffer(16384);
-let scratch = new Uint8Array(scratchBuffer);
-let sview = new DataView(scratchBuffer);
-let scratchNode = NodeBuffer?.from(scratchBuffer);
-
-function reserve(size: number): void {
-  if (size <= scratch.length) return;
-  let n = scratch.length;
-  while (n < size) n *= 2;
-  scratchBuffer = new ArrayBuffer(n);
-  scratch = new Uint8Array(scratchBuffer);
-  sview = new DataView(scratchBuffer);
-  scratchNode = NodeBuffer?.from(scratchBuffer);
-}
-
-/** The first `size` bytes of the scratch buffer, copied into memory of their own. */
-function takeBytes(size: number): Uint8Array {
-  if (scratchNode !== undefined) {
-    const out = NodeBuffer!.allocUnsafe(size);
-    scratchNode.copy(out, 0, 0, size);
-    // A plain Uint8Array view (Buffer#slice would not copy, unlike Uint8Array#slice).
-    return new Uint8Array(out.buffer, out.byteOffset, size);
-  }
-  return scratch.slice(0, size);
-}
-
 const NO_OOL: Uint8Array[] = [];
 /** Out-of-line regions of the message being encoded, in body order. */
 let oolRegions: Uint8Array[] | null = null;
@@ -86,24 +56,39 @@ let oolRegions: Uint8Array[] | null = null;
 let dynamicComplex = false;
 
 // ---------------------------------------------------------------------------------------------
+// Reading little-endian words straight from the bytes (cheaper than a DataView per message).
+
+function u32(b: Uint8Array, o: number): number {
+  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+}
+
+function i32(b: Uint8Array, o: number): number {
+  return b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);
+}
+
+const wide = new DataView(new ArrayBuffer(8));
+
+function u64(b: Uint8Array, o: number, signed: boolean): bigint {
+  wide.setInt32(0, i32(b, o), true);
+  wide.setInt32(4, i32(b, o + 4), true);
+  return signed ? wide.getBigInt64(0, true) : wide.getBigUint64(0, true);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Descriptors.
 
-function writeDesc(v: DataView, o: number, abi: AbiInfo, name: number, bits: number, number: number, inline: boolean, long: boolean, dealloc: boolean): number {
-  if (abi.descriptorSize === 8) {
-    v.setUint32(o, ((name & 0xff) | ((bits & 0xffff) << 8) | (inline ? 0x20000000 : 0) | (long ? 0x40000000 : 0) | (dealloc ? 0x80000000 : 0)) >>> 0, true);
-    v.setUint32(o + 4, number >>> 0, true);
-    return 8;
+/** Writes a descriptor from its precomputed words (see compiled.ts) and its number. */
+function putDesc(v: DataView, o: number, mode: number, w0: number, w1: number, number: number): void {
+  if (mode === DESC_X86) {
+    v.setUint32(o, w0, true);
+    v.setUint32(o + 4, number, true);
+  } else if (mode === DESC_LONG) {
+    v.setUint32(o, w0, true);
+    v.setUint32(o + 4, w1, true);
+    v.setUint32(o + 8, number, true);
+  } else {
+    v.setUint32(o, w0 | ((number & 0xfff) << 16), true);
   }
-  const flags = (inline ? 0x10000000 : 0) | (long ? 0x20000000 : 0) | (dealloc ? 0x40000000 : 0);
-  if (long) {
-    v.setUint32(o, flags, true);
-    v.setUint16(o + 4, name & 0xffff, true);
-    v.setUint16(o + 6, bits & 0xffff, true);
-    v.setUint32(o + 8, number >>> 0, true);
-    return 12;
-  }
-  v.setUint32(o, ((name & 0xff) | ((bits & 0xff) << 8) | ((number & 0xfff) << 16) | flags) >>> 0, true);
-  return 4;
 }
 
 // Fields of the descriptor read last (module state: no allocation per item).
@@ -114,26 +99,26 @@ let dInline = false;
 let dLong = false;
 
 /** Reads a descriptor at `o`; returns its size, or -1 when it runs past `limit`. */
-function readDesc(v: DataView, o: number, limit: number, abi: AbiInfo): number {
+function readDesc(b: Uint8Array, o: number, limit: number, abi: AbiInfo): number {
   if (abi.descriptorSize === 8) {
     if (o + 8 > limit) return -1;
-    const w = v.getUint32(o, true);
+    const w = i32(b, o);
     dName = w & 0xff;
     dBits = (w >>> 8) & 0xffff;
     dInline = (w & 0x20000000) !== 0;
     dLong = (w & 0x40000000) !== 0;
-    dNumber = v.getUint32(o + 4, true);
+    dNumber = u32(b, o + 4);
     return 8;
   }
   if (o + 4 > limit) return -1;
-  const w = v.getUint32(o, true);
+  const w = i32(b, o);
   dInline = (w & 0x10000000) !== 0;
   dLong = (w & 0x20000000) !== 0;
   if (dLong) {
     if (o + 12 > limit) return -1;
-    dName = v.getUint16(o + 4, true);
-    dBits = v.getUint16(o + 6, true);
-    dNumber = v.getUint32(o + 8, true);
+    dName = b[o + 4] | (b[o + 5] << 8);
+    dBits = b[o + 6] | (b[o + 7] << 8);
+    dNumber = u32(b, o + 8);
     return 12;
   }
   dName = w & 0xff;
@@ -157,16 +142,14 @@ function toU32(v: unknown): number {
 }
 
 function toU64(v: unknown): bigint {
-  if (typeof v === "bigint") return BigInt.asUintN(64, v);
-  if (typeof v === "number" && Number.isFinite(v)) return BigInt.asUintN(64, BigInt(Math.trunc(v)));
+  if (typeof v === "bigint") return v; // DataView#setBigUint64 reduces modulo 2^64 itself
+  if (typeof v === "number" && Number.isFinite(v)) return BigInt(Math.trunc(v));
   if (typeof v === "boolean") return v ? 1n : 0n;
   return 0n;
 }
 
-type ArrayValue = ArrayBufferView | ArrayLike<number>;
-
 /** Wire elements an array value holds. */
-function wireCount(item: ItemPlan, v: unknown): number {
+function wireCount(item: CItem, v: unknown): number {
   if (v === null || v === undefined) return 0;
   if (item.port) return (v as ArrayLike<number>).length >>> 0;
   if (ArrayBuffer.isView(v)) return Math.floor((v.byteLength * 8) / item.bits);
@@ -186,52 +169,52 @@ function portNameBytes(v: ArrayLike<number>, n: number): Uint8Array {
   return new Uint8Array(names.buffer);
 }
 
+/** Zeroes b[from .. to) (pads: usually a few bytes, where a loop beats fill's call). */
+function zero(b: Uint8Array, from: number, to: number): void {
+  if (to - from > 16) b.fill(0, from, to);
+  else for (let i = from; i < to; i++) b[i] = 0;
+}
+
 /** Writes n wire elements of an array inline at d; returns the data bytes written (unpadded). */
-function writeInlineArray(abi: AbiInfo, item: ItemPlan, v: unknown, d: number, n: number): number {
+function writeInlineArray(v: DataView, b: Uint8Array, item: CItem, value: unknown, d: number, n: number): number {
   if (n === 0) return 0;
   if (item.port) {
-    const names = v as ArrayLike<number>;
+    const names = value as ArrayLike<number>;
     const step = item.bits >>> 3;
     for (let i = 0; i < n; i++) {
-      sview.setUint32(d + i * step, names[i] >>> 0, true);
-      if (step === 8) sview.setUint32(d + i * step + 4, 0, true);
+      v.setUint32(d + i * step, names[i] >>> 0, true);
+      if (step === 8) v.setUint32(d + i * step + 4, 0, true);
     }
     return n * step;
   }
   const bytes = Math.ceil((n * item.bits) / 8);
-  scratch.set(bytesOf(v as ArrayBufferView, bytes), d);
+  b.set(bytesOf(value as ArrayBufferView, bytes), d);
   return bytes;
 }
 
-function oolRegion(item: ItemPlan, v: unknown, n: number): Uint8Array {
+function oolRegion(item: CItem, v: unknown, n: number): Uint8Array {
   if (n === 0) return new Uint8Array(0);
   if (item.port) return portNameBytes(v as ArrayLike<number>, n);
-  const view = v as ArrayBufferView;
-  return bytesOf(view, Math.ceil((n * item.oolBits) / 8));
-}
-
-function zero(from: number, to: number): void {
-  if (to - from === 4) sview.setUint32(from, 0, true);
-  else if (to > from) scratch.fill(0, from, to);
+  return bytesOf(v as ArrayBufferView, Math.ceil((n * item.oolBits) / 8));
 }
 
 // ---------------------------------------------------------------------------------------------
 // Encoding.
 
 /** Encodes the body items from offset `o`; returns the end offset or a (negative) MIG error. */
-function encodeBody(m: MessagePlan, abi: AbiInfo, values: ArrayLike<unknown>, o: number, retCode: number): number {
-  const v = sview;
+function encodeBody(m: CMessage, abi: AbiInfo, values: ArrayLike<unknown>, o: number): number {
+  const v = targetView();
+  const b = target8();
   const items = m.items;
   const align = abi.alignment;
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
-    const ds = item.long ? abi.longDescriptorSize : abi.descriptorSize;
-    const d = o + ds;
+    const d = o + item.ds;
     switch (item.kind) {
       case 0: {
         // SCALAR
-        writeDesc(v, o, abi, item.name, item.bits, 1, true, item.long, false);
-        const value = item.role === 1 ? retCode : values[item.slot];
+        putDesc(v, o, item.mode, item.inW0, item.inW1, 1);
+        const value = item.role === 1 ? 0 : values[item.slot];
         const bits = item.bits;
         if (bits === 32) {
           v.setUint32(d, toU32(value), true);
@@ -240,22 +223,23 @@ function encodeBody(m: MessagePlan, abi: AbiInfo, values: ArrayLike<unknown>, o:
           v.setBigUint64(d, toU64(value), true);
         } else if (bits === 16) {
           v.setUint16(d, toU32(value) & 0xffff, true);
-          zero(d + 2, d + item.dataSize);
+          zero(b, d + 2, d + item.dataSize);
         } else {
-          v.setUint8(d, toU32(value) & 0xff);
-          zero(d + 1, d + item.dataSize);
+          b[d] = toU32(value) & 0xff;
+          zero(b, d + 1, d + item.dataSize);
         }
         o = d + item.dataSize;
         break;
       }
       case 1: {
         // PORT
-        let name = item.name;
-        if (name === POLY) {
-          name = toU32(values[item.poly]);
+        if (item.name === POLY) {
+          const name = toU32(values[item.poly]);
           if (isPortRight(name)) dynamicComplex = true;
+          putDesc(v, o, item.mode, descWord0(item.mode, name, item.bits, true, item.long, false), descWord1(item.mode, name, item.bits), 1);
+        } else {
+          putDesc(v, o, item.mode, item.inW0, item.inW1, 1);
         }
-        writeDesc(v, o, abi, name, item.bits, 1, true, item.long, false);
         v.setUint32(d, toU32(values[item.slot]), true);
         if (item.dataSize === 8) v.setUint32(d + 4, 0, true);
         o = d + item.dataSize;
@@ -263,36 +247,33 @@ function encodeBody(m: MessagePlan, abi: AbiInfo, values: ArrayLike<unknown>, o:
       }
       case 2: {
         // FIXED
-        writeDesc(v, o, abi, item.name, item.bits, item.number, true, item.long, false);
+        putDesc(v, o, item.mode, item.inW0, item.inW1, item.number);
         const value = values[item.slot];
-        const bytes = Math.ceil((item.number * item.bits) / 8);
         let written = 0;
         if (ArrayBuffer.isView(value)) {
-          written = Math.min(bytes, value.byteLength);
-          scratch.set(bytesOf(value, written), d);
+          written = Math.min(item.bytes, value.byteLength);
+          b.set(bytesOf(value, written), d);
         }
-        zero(d + written, d + item.dataSize);
+        zero(b, d + written, d + item.dataSize);
         o = d + item.dataSize;
         break;
       }
       case 3: {
         // STRING (fixed size)
-        writeDesc(v, o, abi, item.name, item.bits, item.number, true, item.long, false);
-        const bytes = Math.ceil((item.number * item.bits) / 8);
+        putDesc(v, o, item.mode, item.inW0, item.inW1, item.number);
         const value = values[item.slot];
-        migStrncpy(scratch, d, typeof value === "string" ? value : "", bytes);
-        zero(d + bytes, d + item.dataSize);
+        migStrncpy(b, d, typeof value === "string" ? value : "", item.bytes);
+        zero(b, d + item.bytes, d + item.dataSize);
         o = d + item.dataSize;
         break;
       }
       case 4: {
         // VARSTRING: msgt_number = strlen + 1, at most the bound.
         const value = values[item.slot];
-        const copied = migStrncpy(scratch, d, typeof value === "string" ? value : "", item.number);
-        const n = copied + 1;
-        writeDesc(v, o, abi, item.name, item.bits, n, true, item.long, false);
+        const n = migStrncpy(b, d, typeof value === "string" ? value : "", item.number) + 1;
+        putDesc(v, o, item.mode, item.inW0, item.inW1, n);
         const end = d + alignUp(n, align);
-        zero(d + n, end);
+        zero(b, d + n, end);
         o = end;
         break;
       }
@@ -303,20 +284,20 @@ function encodeBody(m: MessagePlan, abi: AbiInfo, values: ArrayLike<unknown>, o:
         const n = wireCount(item, value);
         if (item.kind === 5 || n <= item.max * item.per) {
           if (n > item.number && item.kind === 5) return MIG_ARRAY_TOO_LARGE;
-          writeDesc(v, o, abi, item.name, item.bits, n, true, item.long, false);
-          const written = writeInlineArray(abi, item, value, d, n);
+          putDesc(v, o, item.mode, item.inW0, item.inW1, n);
+          const written = writeInlineArray(v, b, item, value, d, n);
           const end = d + alignUp(written, align);
-          zero(d + written, end);
+          zero(b, d + written, end);
           o = end;
         } else {
-          o = encodeOutOfLine(abi, item, values, value, n, o, d);
+          o = encodeOutOfLine(v, abi, item, values, value, n, o, d);
         }
         break;
       }
       case 7: {
         // OOL
         const value = values[item.slot];
-        o = encodeOutOfLine(abi, item, values, value, wireCount(item, value), o, d);
+        o = encodeOutOfLine(v, abi, item, values, value, wireCount(item, value), o, d);
         break;
       }
     }
@@ -324,38 +305,40 @@ function encodeBody(m: MessagePlan, abi: AbiInfo, values: ArrayLike<unknown>, o:
   return o;
 }
 
-function encodeOutOfLine(abi: AbiInfo, item: ItemPlan, values: ArrayLike<unknown>, value: unknown, n: number, o: number, d: number): number {
+function encodeOutOfLine(v: DataView, abi: AbiInfo, item: CItem, values: ArrayLike<unknown>, value: unknown, n: number, o: number, d: number): number {
   const dealloc = item.dealloc === 1 || (item.dealloc === 2 && Boolean(values[item.deallocSlot]));
-  writeDesc(sview, o, abi, item.name, item.oolBits, n, false, item.long, dealloc);
-  if (abi.pointerSize === 8) sview.setBigUint64(d, 0n, true);
-  else sview.setUint32(d, 0, true);
-  (oolRegions ??= []).push(oolRegion(item, value, n));
+  putDesc(v, o, item.mode, dealloc ? item.oolW0 | item.deallocBit : item.oolW0, item.oolW1, n);
+  v.setUint32(d, 0, true);
+  if (abi.pointerSize === 8) v.setUint32(d + 4, 0, true);
+  const region = oolRegion(item, value, n);
+  if (oolRegions === null) oolRegions = [region];
+  else oolRegions.push(region);
   dynamicComplex = true;
   return d + abi.pointerSize;
 }
 
-function writeHeaderAt(abi: AbiInfo, bits: number, size: number, remote: number, local: number, id: number): void {
-  const v = sview;
+function writeHeaderAt(abi: AbiInfo, base: number, bits: number, size: number, remote: number, local: number, id: number): void {
+  const v = targetView();
   const h = abi.header;
-  v.setUint32(h.bits, bits >>> 0, true);
-  v.setUint32(h.size, size, true);
-  v.setUint32(h.remotePort, remote >>> 0, true);
-  v.setUint32(h.localPort, local >>> 0, true);
+  v.setUint32(base + h.bits, bits, true);
+  v.setUint32(base + h.size, size, true);
+  v.setUint32(base + h.remotePort, remote, true);
+  v.setUint32(base + h.localPort, local, true);
   if (abi.headerSize === 32) {
-    v.setUint32(h.remotePort + 4, 0, true);
-    v.setUint32(h.localPort + 4, 0, true);
+    v.setUint32(base + h.remotePort + 4, 0, true);
+    v.setUint32(base + h.localPort + 4, 0, true);
   }
-  v.setUint32(h.seqno, 0, true);
-  v.setInt32(h.id, id, true);
+  v.setUint32(base + h.seqno, 0, true);
+  v.setInt32(base + h.id, id, true);
 }
 
-function finish(size: number): MachMessage {
-  const message: MachMessage = { bytes: takeBytes(size), ool: oolRegions ?? NO_OOL };
+function finish(base: number, size: number): MachMessage {
+  const message: MachMessage = { bytes: endMessage(base, size), ool: oolRegions ?? NO_OOL };
   oolRegions = null;
   return message;
 }
 
-function complexBit(m: MessagePlan): number {
+function complexBit(m: CMessage): number {
   return m.complex === 1 || (m.complex === 2 && dynamicComplex) ? COMPLEX : 0;
 }
 
@@ -366,27 +349,31 @@ function complexBit(m: MessagePlan): number {
  * Returns MIG_ARRAY_TOO_LARGE, without building anything, when a bounded array is over its limit.
  */
 export function encodeRequest(plan: RoutinePlan, values: ArrayLike<unknown>, replyPort = 0): MachMessage | number {
-  const abi = abiInfo(plan.abi);
-  const m = plan.request;
-  reserve(m.maxSize);
+  const c = compiled(plan);
+  const abi = c.abi;
+  const m = c.request;
+  const base = beginMessage(m.maxSize);
   oolRegions = null;
   dynamicComplex = false;
-  const end = encodeBody(m, abi, values, abi.headerSize, 0);
+  const end = encodeBody(m, abi, values, base + abi.headerSize);
   if (end < 0) {
     oolRegions = null;
     return end;
   }
-  const remote = m.remote!;
-  const local = m.local!;
-  let remoteType = remote.disposition;
-  if (remoteType === POLY) remoteType = toU32(values[remote.poly]);
-  let localType = local.disposition;
-  if (localType === POLY) localType = toU32(values[local.poly]);
-  const remotePort = toU32(values[plan.requestPortSlot >= 0 ? plan.requestPortSlot : remote.slot]);
-  const localPort = local.slot >= 0 ? toU32(values[local.slot]) : plan.kind === "routine" ? replyPort : 0;
-  const bits = ((remoteType & 0xff) | ((localType & 0xff) << 8) | complexBit(m)) >>> 0;
-  writeHeaderAt(abi, bits, end, remotePort, localPort, m.id);
-  return finish(end);
+  const remote = m.remote;
+  const local = m.local;
+  let bits = m.headerBits;
+  if (bits < 0) {
+    let remoteType = remote.disposition;
+    if (remoteType === POLY) remoteType = toU32(values[remote.poly]);
+    let localType = local.disposition;
+    if (localType === POLY) localType = toU32(values[local.poly]);
+    bits = ((remoteType & 0xff) | ((localType & 0xff) << 8) | complexBit(m)) >>> 0;
+  }
+  const remotePort = toU32(values[c.requestPortSlot >= 0 ? c.requestPortSlot : remote.slot]);
+  const localPort = local.slot >= 0 ? toU32(values[local.slot]) : c.routine ? replyPort >>> 0 : 0;
+  writeHeaderAt(abi, base, bits, end - base, remotePort, localPort, m.id);
+  return finish(base, end - base);
 }
 
 /**
@@ -394,21 +381,22 @@ export function encodeRequest(plan: RoutinePlan, values: ArrayLike<unknown>, rep
  * `values`). For a simpleroutine this is the RetCode-only reply a demux builds and never sends.
  */
 export function encodeReply(plan: RoutinePlan, request: MachMessage, values: ArrayLike<unknown>): MachMessage | number {
-  const abi = abiInfo(plan.abi);
-  const m = plan.reply;
-  reserve(m.maxSize);
+  const c = compiled(plan);
+  const abi = c.abi;
+  const m = c.reply;
+  const base = beginMessage(m.maxSize);
   oolRegions = null;
   dynamicComplex = false;
-  const end = encodeBody(m, abi, values, abi.headerSize, 0);
+  const end = encodeBody(m, abi, values, base + abi.headerSize);
   if (end < 0) {
     oolRegions = null;
     return end;
   }
-  const rv = new DataView(request.bytes.buffer, request.bytes.byteOffset, request.bytes.byteLength);
+  const rb = request.bytes;
   const h = abi.header;
-  const bits = ((rv.getUint32(h.bits, true) & 0xff) | complexBit(m)) >>> 0;
-  writeHeaderAt(abi, bits, end, rv.getUint32(h.remotePort, true), 0, rv.getInt32(h.id, true) + 100);
-  return finish(end);
+  const bits = ((rb[h.bits] & 0xff) | complexBit(m)) >>> 0;
+  writeHeaderAt(abi, base, bits, end - base, u32(rb, h.remotePort), 0, i32(rb, h.id) + 100);
+  return finish(base, end - base);
 }
 
 /**
@@ -417,24 +405,26 @@ export function encodeReply(plan: RoutinePlan, request: MachMessage, values: Arr
  */
 export function encodeErrorReply(abiName: "x86_64" | "i386", request: MachMessage, retCode: number): MachMessage {
   const abi = abiInfo(abiName);
-  reserve(abi.replyHeaderSize);
+  const size = abi.replyHeaderSize;
+  const base = beginMessage(size);
   const bytes = request.bytes;
   let remoteBits = 0;
   let remotePort = 0;
   let id = 0;
   if (bytes.length >= abi.headerSize) {
-    const rv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    remoteBits = rv.getUint32(abi.header.bits, true) & 0xff;
-    remotePort = rv.getUint32(abi.header.remotePort, true);
-    id = rv.getInt32(abi.header.id, true);
+    remoteBits = bytes[abi.header.bits];
+    remotePort = u32(bytes, abi.header.remotePort);
+    id = i32(bytes, abi.header.id);
   }
-  writeHeaderAt(abi, remoteBits, abi.replyHeaderSize, remotePort, 0, (id + 100) | 0);
-  const o = abi.headerSize;
-  const ds = writeDesc(sview, o, abi, 2, 32, 1, true, false, false);
-  sview.setInt32(o + ds, retCode | 0, true);
-  zero(o + ds + 4, abi.replyHeaderSize);
+  writeHeaderAt(abi, base, remoteBits, size, remotePort, 0, (id + 100) | 0);
+  const o = base + abi.headerSize;
+  const mode = abi.descriptorSize === 8 ? DESC_X86 : 1;
+  const v = targetView();
+  putDesc(v, o, mode, descWord0(mode, 2, 32, true, false, false), 0, 1);
+  v.setInt32(o + abi.descriptorSize, retCode | 0, true);
+  zero(target8(), o + abi.descriptorSize + 4, base + size);
   oolRegions = null;
-  return finish(abi.replyHeaderSize);
+  return finish(base, size);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -447,7 +437,7 @@ const EMPTY = new Uint8Array(0);
  * when aligned (as protobuf-es does for bytes fields; a received message is never reused), else a
  * copy.
  */
-function makeArray(item: ItemPlan, bytes: Uint8Array, start: number, n: number, bits: number): unknown {
+function makeArray(item: CItem, bytes: Uint8Array, start: number, n: number, bits: number): unknown {
   const length = Math.ceil((n * bits) / 8);
   if (bits === 8 || (bits !== 16 && bits !== 32 && bits !== 64)) return bytes.subarray(start, start + length);
   const from = bytes.byteOffset + start;
@@ -456,72 +446,78 @@ function makeArray(item: ItemPlan, bytes: Uint8Array, start: number, n: number, 
   return typedView(item, buffer, 0, n, bits);
 }
 
-function typedView(item: ItemPlan, buffer: ArrayBuffer, offset: number, n: number, bits: number): unknown {
+function typedView(item: CItem, buffer: ArrayBuffer, offset: number, n: number, bits: number): unknown {
   if (bits === 32) return item.signed ? new Int32Array(buffer, offset, n) : new Uint32Array(buffer, offset, n);
   if (bits === 64) return item.signed ? new BigInt64Array(buffer, offset, n) : new BigUint64Array(buffer, offset, n);
   if (bits === 16) return item.signed ? new Int16Array(buffer, offset, n) : new Uint16Array(buffer, offset, n);
   return new Uint8Array(buffer, offset, Math.ceil((n * bits) / 8));
 }
 
-/** An array from an out-of-line region: used in place when aligned, else copied. */
-function arrayFromRegion(item: ItemPlan, region: Uint8Array, n: number, bits: number): unknown {
-  return makeArray(item, region, 0, n, bits);
+/** Port names from inline slots (8-byte slots on x86_64). */
+function inlinePorts(b: Uint8Array, d: number, n: number, step: number): Uint32Array {
+  const names = new Uint32Array(n);
+  for (let i = 0; i < n; i++) names[i] = u32(b, d + i * step);
+  return names;
 }
 
-/** Port names from inline slots (8-byte slots on x86_64). */
-function inlinePorts(v: DataView, d: number, n: number, step: number): Uint32Array {
-  const names = new Uint32Array(n);
-  for (let i = 0; i < n; i++) names[i] = v.getUint32(d + i * step, true);
-  return names;
+/** A scalar of `bits` at `d`, signed or not. */
+function readScalar(b: Uint8Array, d: number, bits: number, signed: boolean): number | bigint {
+  if (bits === 32) return signed ? i32(b, d) : u32(b, d);
+  if (bits === 64) return u64(b, d, signed);
+  if (bits === 16) {
+    const x = b[d] | (b[d + 1] << 8);
+    return signed ? (x << 16) >> 16 : x;
+  }
+  return signed ? (b[d] << 24) >> 24 : b[d];
 }
 
 /**
  * Decodes the body items from `o` to `size`; returns the end offset, or -1 for a malformed body.
  * Fills `out` by slot.
  */
-function decodeBody(m: MessagePlan, abi: AbiInfo, v: DataView, bytes: Uint8Array, o: number, size: number, ool: Uint8Array[], out: unknown[]): number {
+function decodeBody(m: CMessage, abi: AbiInfo, b: Uint8Array, o: number, size: number, ool: Uint8Array[], out: unknown[]): number {
   const items = m.items;
   const align = abi.alignment;
   let oolIndex = 0;
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
-    const ds = readDesc(v, o, size, abi);
-    if (ds < 0 || dLong !== item.long) return -1;
-    const d = o + ds;
     const kind = item.kind;
-    if (item.recv !== POLY && dName !== item.recv) return -1;
     if (kind <= 3) {
-      // Fixed inline items.
-      if (!dInline || dBits !== item.bits || dNumber !== item.number || d + item.dataSize > size) return -1;
+      // Fixed inline items: the descriptor must be exactly the one expected (precomputed words).
+      const d = o + item.ds;
+      if (d + item.dataSize > size) return -1;
+      const w0 = i32(b, o);
+      if ((w0 & item.m0) !== item.e0) return -1;
+      const mode = item.mode;
+      if (mode === DESC_X86) {
+        if (u32(b, o + 4) !== item.number) return -1;
+      } else if (mode === DESC_LONG) {
+        if ((i32(b, o + 4) & item.m1) !== item.e1 || u32(b, o + 8) !== item.number) return -1;
+      }
       if (kind === 0) {
-        const bits = item.bits;
-        let value: number | bigint;
-        if (bits === 32) value = item.signed ? v.getInt32(d, true) : v.getUint32(d, true);
-        else if (bits === 64) value = item.signed ? v.getBigInt64(d, true) : v.getBigUint64(d, true);
-        else if (bits === 16) value = item.signed ? v.getInt16(d, true) : v.getUint16(d, true);
-        else value = item.signed ? v.getInt8(d) : v.getUint8(d);
-        if (item.role !== 1) out[item.slot] = value;
+        if (item.role !== 1) out[item.slot] = readScalar(b, d, item.bits, item.signed);
       } else if (kind === 1) {
-        out[item.slot] = v.getUint32(d, true);
-        if (item.poly >= 0) out[item.poly] = dName;
+        out[item.slot] = u32(b, d);
+        if (item.poly >= 0) out[item.poly] = mode === DESC_LONG ? b[o + 4] | (b[o + 5] << 8) : w0 & 0xff;
       } else if (kind === 2) {
-        out[item.slot] = item.port
-          ? inlinePorts(v, d, item.number, item.bits >>> 3)
-          : makeArray(item, bytes, d, item.number, item.bits);
+        out[item.slot] = item.port ? inlinePorts(b, d, item.number, item.bits >>> 3) : makeArray(item, b, d, item.number, item.bits);
       } else {
-        const length = Math.ceil((item.number * item.bits) / 8);
-        out[item.slot] = readCString(bytes, d, length - 1);
+        out[item.slot] = readCString(b, d, item.bytes - 1);
       }
       o = d + item.dataSize;
       continue;
     }
+    const ds = readDesc(b, o, size, abi);
+    if (ds < 0 || dLong !== item.long) return -1;
+    const d = o + ds;
+    if (item.recv !== POLY && dName !== item.recv) return -1;
     const n = dNumber;
     if (kind === 4) {
       // VARSTRING
       if (!dInline || dBits !== item.bits || n > item.number) return -1;
       const end = d + alignUp(n, align);
       if (end > size) return -1;
-      out[item.slot] = readCString(bytes, d, Math.min(n, item.number - 1));
+      out[item.slot] = readCString(b, d, Math.min(n, item.number - 1));
       o = end;
       continue;
     }
@@ -532,7 +528,7 @@ function decodeBody(m: MessagePlan, abi: AbiInfo, v: DataView, bytes: Uint8Array
       const length = Math.ceil((n * item.bits) / 8);
       const end = d + alignUp(length, align);
       if (end > size) return -1;
-      out[item.slot] = item.port ? inlinePorts(v, d, n, item.bits >>> 3) : makeArray(item, bytes, d, n, item.bits);
+      out[item.slot] = item.port ? inlinePorts(b, d, n, item.bits >>> 3) : makeArray(item, b, d, n, item.bits);
       o = end;
     } else {
       if (kind === 5 || dBits !== item.oolBits) return -1;
@@ -542,7 +538,7 @@ function decodeBody(m: MessagePlan, abi: AbiInfo, v: DataView, bytes: Uint8Array
       oolIndex++;
       const length = Math.ceil((n * item.oolBits) / 8);
       if (region === undefined || region.length < length) return -1;
-      out[item.slot] = arrayFromRegion(item, length === 0 ? EMPTY : region, n, item.oolBits);
+      out[item.slot] = makeArray(item, length === 0 ? EMPTY : region, 0, n, item.oolBits);
       o = end;
     }
     if (item.count >= 0) out[item.count] = n / item.per;
@@ -556,42 +552,38 @@ function decodeBody(m: MessagePlan, abi: AbiInfo, v: DataView, bytes: Uint8Array
  * seqno come from the header). Returns KERN_SUCCESS or MIG_BAD_ARGUMENTS.
  */
 export function decodeRequest(plan: RoutinePlan, request: MachMessage, out: unknown[]): number {
-  const abi = abiInfo(plan.abi);
-  const bytes = request.bytes;
-  if (bytes.length < abi.headerSize) return MIG_BAD_ARGUMENTS;
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const c = compiled(plan);
+  const abi = c.abi;
+  const b = request.bytes;
+  if (b.length < abi.headerSize) return MIG_BAD_ARGUMENTS;
   const h = abi.header;
-  const m = plan.request;
-  const size = v.getUint32(h.size, true);
-  if (size > bytes.length || (m.fixed ? size !== m.minSize : size < m.minSize || size > m.maxSize)) return MIG_BAD_ARGUMENTS;
-  const complex = (v.getUint32(h.bits, true) & COMPLEX) !== 0;
-  if (m.complex !== 2 && complex !== (m.complex === 1)) return MIG_BAD_ARGUMENTS;
-  if (plan.requestPortSlot >= 0) out[plan.requestPortSlot] = v.getUint32(h.localPort, true);
-  if (plan.replyPortSlot >= 0) out[plan.replyPortSlot] = v.getUint32(h.remotePort, true);
-  if (plan.seqnoSlot >= 0) out[plan.seqnoSlot] = v.getUint32(h.seqno, true);
-  const headerBits = v.getUint32(h.bits, true);
-  if (plan.requestPortPolySlot !== undefined && plan.requestPortPolySlot >= 0) out[plan.requestPortPolySlot] = (headerBits >>> 8) & 0xff;
-  if (plan.replyPortPolySlot !== undefined && plan.replyPortPolySlot >= 0) out[plan.replyPortPolySlot] = headerBits & 0xff;
-  const end = decodeBody(m, abi, v, bytes, abi.headerSize, size, request.ool, out);
+  const m = c.request;
+  const size = u32(b, h.size);
+  if (size > b.length || (m.fixed ? size !== m.minSize : size < m.minSize || size > m.maxSize)) return MIG_BAD_ARGUMENTS;
+  const headerBits = i32(b, h.bits);
+  if (m.complex !== 2 && (headerBits < 0) !== (m.complex === 1)) return MIG_BAD_ARGUMENTS;
+  if (c.requestPortSlot >= 0) out[c.requestPortSlot] = u32(b, h.localPort);
+  if (c.replyPortSlot >= 0) out[c.replyPortSlot] = u32(b, h.remotePort);
+  if (c.seqnoSlot >= 0) out[c.seqnoSlot] = u32(b, h.seqno);
+  if (c.requestPortPolySlot >= 0) out[c.requestPortPolySlot] = (headerBits >>> 8) & 0xff;
+  if (c.replyPortPolySlot >= 0) out[c.replyPortPolySlot] = headerBits & 0xff;
+  const end = decodeBody(m, abi, b, abi.headerSize, size, request.ool, out);
   if (end !== size) return MIG_BAD_ARGUMENTS;
-  offerCapacities(plan.reply, out);
+  // The capacity a server function is offered for its variable out arrays (MIG initialises the
+  // count to the maximum, capped by the client's CountInOut value): bounded and indefinite arrays
+  // get their inline maximum; out-of-line-only arrays (`^array[]`) get none.
+  const capacities = c.reply.capacityItems;
+  for (let i = 0; i < capacities.length; i++) {
+    const item = capacities[i];
+    const offered = out[item.count];
+    out[item.count] = typeof offered === "number" ? Math.min(offered, item.max) : item.max;
+  }
   return 0;
 }
 
-/**
- * The capacity a server function is offered for its variable out arrays (MIG initialises the
- * count to the maximum, capped by the client's CountInOut value): bounded and indefinite arrays get
- * their inline maximum; out-of-line-only arrays (`^array[]`) get none.
- */
-function offerCapacities(reply: MessagePlan, out: unknown[]): void {
-  const items = reply.items;
-  for (let i = 0; i < items.length; i++) {
-    const item = items[i];
-    if (item.count < 0) continue;
-    const offered = out[item.count];
-    if (item.kind === 5 || item.kind === 6) out[item.count] = typeof offered === "number" ? Math.min(offered, item.max) : item.max;
-  }
-}
+/** x86_64 / i386 RetCode descriptor (INTEGER_32, 32 bits, 1, inline, short): masked first word. */
+const RETCODE_X86 = 0x20002002;
+const RETCODE_I386 = 0x10012002;
 
 /**
  * Client: checks and decodes a reply into `out` (by slot). Returns KERN_SUCCESS; the server's
@@ -599,30 +591,33 @@ function offerCapacities(reply: MessagePlan, out: unknown[]): void {
  * MIG_SERVER_DIED for a reply with the wrong msgh_id; MIG_TYPE_ERROR for a malformed reply.
  */
 export function decodeReply(plan: RoutinePlan, reply: MachMessage, out: unknown[]): number {
-  const abi = abiInfo(plan.abi);
-  const bytes = reply.bytes;
-  if (bytes.length < abi.headerSize) return MIG_TYPE_ERROR;
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const c = compiled(plan);
+  const abi = c.abi;
+  const b = reply.bytes;
+  if (b.length < abi.headerSize) return MIG_TYPE_ERROR;
   const h = abi.header;
-  const m = plan.reply;
-  const id = v.getInt32(h.id, true);
+  const m = c.reply;
+  const id = i32(b, h.id);
   if (id !== m.id) return id === MACH_NOTIFY_SEND_ONCE ? MIG_SERVER_DIED : MIG_REPLY_MISMATCH;
-  const size = v.getUint32(h.size, true);
-  const complex = (v.getUint32(h.bits, true) & COMPLEX) !== 0;
-  const retCodeAt = abi.headerSize + abi.descriptorSize;
+  const size = u32(b, h.size);
+  const complex = i32(b, h.bits) < 0;
+  const desc = abi.headerSize;
+  const retCodeAt = desc + abi.descriptorSize;
   const expected =
-    size <= bytes.length &&
+    size <= b.length &&
     (m.fixed ? size === m.minSize : size >= m.minSize && size <= m.maxSize) &&
     (m.complex === 2 || complex === (m.complex === 1));
   if (!expected) {
-    const errorReply = size === abi.replyHeaderSize && size <= bytes.length && !complex && v.getInt32(retCodeAt, true) !== 0;
+    const errorReply = size === abi.replyHeaderSize && size <= b.length && !complex && i32(b, retCodeAt) !== 0;
     if (!errorReply) return MIG_TYPE_ERROR;
   }
-  // RetCode: INTEGER_32, 32 bits, 1, inline.
-  if (readDesc(v, abi.headerSize, size, abi) < 0 || dName !== 2 || dBits !== 32 || dNumber !== 1 || !dInline || dLong) return MIG_TYPE_ERROR;
-  const retCode = v.getInt32(retCodeAt, true);
+  // RetCode: INTEGER_32, 32 bits, 1, inline, short form.
+  if (abi.descriptorSize === 8) {
+    if (desc + 8 > size || (i32(b, desc) & 0x60ffffff) !== RETCODE_X86 || u32(b, desc + 4) !== 1) return MIG_TYPE_ERROR;
+  } else if (desc + 4 > size || (i32(b, desc) & 0x3fffffff) !== RETCODE_I386) return MIG_TYPE_ERROR;
+  const retCode = i32(b, retCodeAt);
   if (retCode !== 0) return retCode;
-  const end = decodeBody(m, abi, v, bytes, abi.headerSize, size, reply.ool, out);
+  const end = decodeBody(m, abi, b, abi.headerSize, size, reply.ool, out);
   return end === size ? 0 : MIG_TYPE_ERROR;
 }
 
@@ -638,5 +633,5 @@ export function messageId(abiName: "x86_64" | "i386", message: MachMessage): num
   const abi = abiInfo(abiName);
   const bytes = message.bytes;
   if (bytes.length < abi.headerSize) return -1;
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getInt32(abi.header.id, true);
+  return i32(bytes, abi.header.id);
 }

@@ -1,0 +1,93 @@
+/**
+ * Message memory for the encoders. Private to the codec.
+ *
+ * A message of at most POOL_MAX bytes is written in place into a slab (one ArrayBuffer shared by
+ * many messages, like Node's Buffer pool) through the slab's long-lived DataView, and returned as
+ * a Uint8Array view of its own slice, 8-byte aligned. A slice is handed out once and never
+ * reused, so nothing written later can change a message already returned. Larger messages are
+ * written into a scratch buffer and copied into an ArrayBuffer of their own (which a transport can
+ * then transfer rather than copy).
+ *
+ * The encoder calls `beginMessage(maxSize)`, writes through `targetView()`/`target8()` at offsets
+ * from the returned base, and finishes with `endMessage(base, size)`; an encoder that gives up
+ * midway just does not call `endMessage` (the space is used by the next message). Encoders write
+ * every byte of a message, pads included, so slabs need not be zeroed.
+ */
+
+/** Slab size; a message pins its slab, as a pooled Node Buffer pins Node's 8 KiB pool. */
+const SLAB_SIZE = 32 * 1024;
+/** Largest message (msgh_size bound) carved from a slab. */
+const POOL_MAX = 4 * 1024;
+
+interface NodeBufferStatic {
+  allocUnsafeSlow(size: number): Uint8Array;
+}
+const NodeBuffer = (globalThis as { Buffer?: NodeBufferStatic }).Buffer;
+
+/** Fresh memory for a slab: not zero-filled under Node (every byte is written before use). */
+function slabBuffer(): ArrayBuffer {
+  if (NodeBuffer !== undefined) {
+    const b = NodeBuffer.allocUnsafeSlow(SLAB_SIZE);
+    if (b.byteOffset === 0 && b.byteLength === SLAB_SIZE && b.buffer instanceof ArrayBuffer) return b.buffer;
+  }
+  return new ArrayBuffer(SLAB_SIZE);
+}
+
+let slab = slabBuffer();
+let slab8 = new Uint8Array(slab);
+let slabView = new DataView(slab);
+let slabUsed = 0;
+
+let scratch = new Uint8Array(16384);
+let scratchView = new DataView(scratch.buffer);
+
+/** Where the message being encoded is written. */
+let target = slab8;
+let view = slabView;
+let pooled = true;
+
+/**
+ * Starts a message of at most `maxSize` bytes; returns the offset of its first byte in
+ * `target8()` / `targetView()`.
+ */
+export function beginMessage(maxSize: number): number {
+  if (maxSize <= POOL_MAX) {
+    if (slabUsed + maxSize > SLAB_SIZE) {
+      slab = slabBuffer();
+      slab8 = new Uint8Array(slab);
+      slabView = new DataView(slab);
+      slabUsed = 0;
+    }
+    target = slab8;
+    view = slabView;
+    pooled = true;
+    return slabUsed;
+  }
+  if (maxSize > scratch.length) {
+    let n = scratch.length;
+    while (n < maxSize) n *= 2;
+    scratch = new Uint8Array(n);
+    scratchView = new DataView(scratch.buffer);
+  }
+  target = scratch;
+  view = scratchView;
+  pooled = false;
+  return 0;
+}
+
+export function target8(): Uint8Array {
+  return target;
+}
+
+export function targetView(): DataView {
+  return view;
+}
+
+/** The finished message: `size` bytes from `base`, in memory of its own. */
+export function endMessage(base: number, size: number): Uint8Array {
+  if (pooled) {
+    slabUsed = base + ((size + 7) & ~7);
+    return new Uint8Array(slab, base, size);
+  }
+  return scratch.slice(0, size);
+}
