@@ -102,6 +102,8 @@ function usage(): string {
     .map(([name, t]) => `                      ${name}: ${t.description}`)
     .join("\n");
   return `usage: mig-ts [options] FILE.defs...
+       mig-ts types [options] FILE.defs...       write FILE.defs.d.ts (see mig-ts types --help)
+       mig-ts trace [options] [--] PROGRAM...    run PROGRAM with message tracing (mig-ts trace --help)
 
 Compiles Mach Interface Generator definitions for GNU Mach's typed messages.
 
