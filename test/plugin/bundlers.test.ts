@@ -4,6 +4,7 @@
  * RPC over the in-process runtime. A `.defs` with a syntax error fails each build with its
  * file:line:column, and the included file is a watch dependency.
  */
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { createRequire } from "node:module";
@@ -63,6 +64,23 @@ describe("esbuild", () => {
     expect(result.errors).toEqual([]);
     expect(Object.keys(result.metafile!.inputs).some((i) => i.endsWith("calc.defs"))).toBe(true);
     expect(await runEsm(out)).toEqual(EXPECTED);
+  });
+
+  it("writes calc.defs.d.ts beside the .defs with dts: true", async () => {
+    const result = await esbuildBuild({
+      absWorkingDir: project.dir,
+      entryPoints: [project.file("app.js")],
+      outfile: project.file("out-esbuild-dts/bundle.mjs"),
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      logLevel: "silent",
+      plugins: [migEsbuild({ dts: true })],
+    });
+    expect(result.errors).toEqual([]);
+    const dts = readFileSync(project.file("calc.defs.d.ts"), "utf8");
+    expect(dts).toContain("export declare class CalcClient");
+    expect(dts).toContain("calc_add(a: int, b: int, options?: CallOptions): Promise<int>;");
   });
 
   it("fails the build on a syntax error with file:line:column", async () => {
