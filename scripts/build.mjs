@@ -7,7 +7,8 @@
 //   dist/types/**.d.ts    declarations, from `tsc -p tsconfig.build.json`
 // `node scripts/build.mjs --no-types` skips the declarations (tests that only need the JS).
 import { spawnSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { createRequire } from "node:module";
 import { build } from "esbuild";
 
@@ -26,8 +27,7 @@ const common = {
   external: ["prettier", "typescript", "ts-morph", "esbuild", "unplugin", "vite", "rollup", "webpack"],
 };
 
-rmSync(`${outdir}/chunks`, { recursive: true, force: true });
-await Promise.all([
+const [, library] = await Promise.all([
   build({ ...common, entryPoints: { cli: "compiler/cli.ts" }, outdir }),
   build({
     ...common,
@@ -46,8 +46,18 @@ await Promise.all([
     outdir,
     splitting: true,
     chunkNames: "chunks/[name]-[hash]",
+    metafile: true,
   }),
 ]);
+
+// Chunks of earlier builds go once the new ones are written (never before: a program running
+// from dist/ meanwhile keeps working).
+const written = new Set(Object.keys(library.metafile.outputs).map((f) => resolve(f)));
+const chunks = resolve(outdir, "chunks");
+for (const name of existsSync(chunks) ? readdirSync(chunks) : []) {
+  const file = join(chunks, name);
+  if (!written.has(file) && !written.has(file.replace(/\.map$/, ""))) rmSync(file, { force: true });
+}
 
 if (withTypes) {
   const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");

@@ -5,7 +5,7 @@
  * `mig-ts/esbuild` entries (./smoke.mjs).
  */
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,7 +24,14 @@ const run = (command: string, args: string[], cwd = app): string =>
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "mig-ts-package-"));
-  run("npm", ["pack", "--silent", "--pack-destination", dir], root);
+  // Pack a copy of the package's inputs, so that `prepare` builds a dist/ of its own instead of
+  // rewriting the checkout's while other tests may be running its CLI.
+  const source = join(dir, "source");
+  for (const path of ["package.json", "README.md", "tsconfig.json", "tsconfig.build.json", "bin", "scripts/build.mjs", "compiler", "runtime"]) {
+    cpSync(join(root, path), join(source, path), { recursive: true });
+  }
+  symlinkSync(join(root, "node_modules"), join(source, "node_modules"), "dir");
+  run("npm", ["pack", "--silent", "--pack-destination", dir], source);
   const tarball = readdirSync(dir).find((f) => f.endsWith(".tgz"));
   if (!tarball) throw new Error("npm pack made no tarball");
   app = join(dir, "app");
