@@ -113,6 +113,15 @@ describe("Rollup", () => {
     expect(await runEsm(out)).toEqual(EXPECTED);
   });
 
+  it("passes compiler warnings to onwarn and still builds", async () => {
+    const warnings: Array<{ message: string; plugin?: string }> = [];
+    const bundle = await rollup({ input: project.file("warn.js"), plugins: [migRollup()], onwarn: (w) => warnings.push(w) });
+    await bundle.close();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0].plugin).toBe("mig-ts");
+    expect(warnings[0].message).toMatch(/warn\.defs:5:47: warning MIG3010: small_t: IsNotLong is redundant/);
+  });
+
   it("fails the build on a syntax error with file:line:column and the code frame", async () => {
     const error = await rollup({ input: project.file("broken.js"), plugins: [migRollup()], onwarn: () => {} }).then(
       () => undefined,
