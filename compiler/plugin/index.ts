@@ -17,18 +17,19 @@ import { writeDeclarations } from "./dts.js";
 
 export type { MigPluginOptions } from "./core.js";
 
-/** What `this.error` / `this.warn` get: rollup's shape, which unplugin maps for the others. */
-function problem(d: Diagnostic): { message: string; id?: string; loc?: { file: string; line: number; column: number }; frame?: string } {
-  const text = formatDiagnostics([d]);
-  const firstLine = text.indexOf("\n");
+/**
+ * What `this.error` / `this.warn` get: Rollup's shape, which unplugin maps for the others. The
+ * message is the CLI's text, code frame included (webpack shows only the message), so no
+ * separate `frame` (Rollup would print it twice).
+ */
+function problem(d: Diagnostic): { message: string; id?: string; loc?: { file: string; line: number; column: number } } {
   return {
-    message: text,
+    message: formatDiagnostics([d]),
     ...(d.location
       ? {
           id: d.location.file,
-          // Rollup columns are 0-based; esbuild's are too.
+          // Rollup and esbuild count columns from 0.
           loc: { file: d.location.file, line: d.location.line, column: d.location.column - 1 },
-          ...(firstLine >= 0 ? { frame: text.slice(firstLine + 1) } : {}),
         }
       : {}),
   };
