@@ -92,7 +92,33 @@ async function sendReply(task: Task, reply: MachMessage, request: ReceivedMessag
     request.takeReplyPort();
   }
   const r = await task.mach_msg(reply, MACH_SEND_MSG, reply.bytes.length);
-  if (r.code !== ReturnCode.KERN_SUCCESS) task.mach_msg_destroy(reply);
+  // Destroy the reply only when the kernel left it (or put it back) whole. After a body failure
+  // (INVALID_RIGHT/_TYPE/_MEMORY, or MSG_TOO_SMALL past the header) the kernel has already
+  // destroyed the header rights and the items before the bad one, so destroying the message again
+  // would release those rights twice (mach-ipc-reference §3.7 "partial"; glibc's loop destroys
+  // the reply only for MACH_SEND_INVALID_DEST).
+  if (r.code !== ReturnCode.KERN_SUCCESS && replyUntouched(task, reply, r.code)) task.mach_msg_destroy(reply);
+}
+
+/** True when a failed send left `reply`'s rights in the sender's space (§3.7: untouched or restored). */
+function replyUntouched(task: Task, reply: MachMessage, code: number): boolean {
+  switch (code) {
+    case ReturnCode.MACH_SEND_INVALID_DEST:
+    case ReturnCode.MACH_SEND_INVALID_REPLY:
+    case ReturnCode.MACH_SEND_INVALID_HEADER:
+    case ReturnCode.MACH_SEND_INVALID_DATA:
+    case ReturnCode.MACH_SEND_NO_BUFFER:
+    case ReturnCode.MACH_SEND_TIMED_OUT:
+    case ReturnCode.MACH_SEND_INTERRUPTED:
+      return true;
+    case ReturnCode.MACH_SEND_MSG_TOO_SMALL: {
+      const abi = task.kernel.abi;
+      const n = reply.bytes.length;
+      return n < abi.headerSize || n % (abi.alignment === 8 ? 8 : 4) !== 0;
+    }
+    default:
+      return false;
+  }
 }
 
 /**

@@ -197,6 +197,43 @@ export interface MigDemuxOptions {
   onError?: (error: unknown, request: ReceivedMessage) => void;
 }
 
+/** MigRequest views whose handler has returned (not thrown). */
+const returned = new WeakSet<MigRequest>();
+/** Each handlers object wrapped so that a handler's return is recorded on its MigRequest. */
+const trackedHandlers = new WeakMap<object, object>();
+
+/**
+ * `handlers` with every method wrapped to add its last argument (the MigRequest) to `returned`
+ * once the method has returned or resolved. Generated `invoke`s convert the out values after the
+ * handler returns; this tells a throw there from the handler's own failure.
+ */
+function tracking(handlers: unknown): unknown {
+  if (typeof handlers !== "object" || handlers === null) return handlers;
+  let t = trackedHandlers.get(handlers);
+  if (!t) {
+    t = new Proxy(handlers, {
+      get(target, prop, receiver) {
+        const f: unknown = Reflect.get(target, prop, receiver);
+        if (typeof f !== "function") return f;
+        return (...a: unknown[]): unknown => {
+          const r: unknown = f.apply(target, a);
+          const request = a[a.length - 1] as MigRequest;
+          if (r instanceof Promise) {
+            return r.then((v: unknown) => {
+              returned.add(request);
+              return v;
+            });
+          }
+          returned.add(request);
+          return r;
+        };
+      },
+    });
+    trackedHandlers.set(handlers, t);
+  }
+  return t;
+}
+
 /** The MigRequest view of a received message. */
 function requestView(request: ReceivedMessage): MigRequest {
   return {
@@ -251,10 +288,20 @@ async function runRoutine(
   if (plan.seqnoSlot >= 0) args[plan.seqnoSlot] = seqno;
   const sreplyport = plan.replyPortSlot >= 0;
   if (sreplyport) args[plan.replyPortSlot] = request.replyPort;
+  const view = requestView(request);
   try {
-    await entry.invoke(handlers, args, requestView(request));
+    await entry.invoke(tracking(handlers), args, view);
   } catch (error) {
     const code = error instanceof MachError ? error.code : ReturnCode.KERN_FAILURE;
+    if (returned.has(view)) {
+      // The handler itself returned (so it has consumed the request, and may have released
+      // rights), but turning its out values into the reply threw: destroying the request now
+      // would release those rights a second time. It stays the handler's; the client gets the
+      // error reply.
+      request.takeAll();
+      options.onError?.(error, request);
+      return code === ReturnCode.KERN_SUCCESS || code === ReturnCode.MIG_NO_REPLY ? ReturnCode.KERN_FAILURE : code;
+    }
     if (code === ReturnCode.MIG_NO_REPLY) {
       // Deferred: the handler owns everything, the reply right included.
       request.takeAll();
