@@ -4,7 +4,7 @@
  * out values and times, no-senders notifications), the hex-dump fallback for unknown ids, and
  * `mig-ts trace` running a program with tracing on.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -81,6 +81,32 @@ describe("Tracer", () => {
       expect(trace).toMatch(/^alice +> name_register\(server=0x[0-9a-f]+ copy-send, name="printer"/m);
       expect(trace).toMatch(/^names +< mach_notify_no_senders\(notify=0x[0-9a-f]+, mscount=1\)/m);
       expect(trace).toMatch(/^bob +< name_lookup = KERN_INVALID_NAME round trip/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// `npm start` is the default pager demo once examples/default-pager/demo.ts exists.
+const pagerDemo = existsSync(new URL("../../../examples/default-pager/demo.ts", import.meta.url));
+
+describe("mig-ts trace on the default pager demo", () => {
+  it.skipIf(!pagerDemo)("decodes default_pager_object_create and its reply from npm start", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mig-ts-trace-pager-"));
+    try {
+      const output = join(dir, "trace.txt");
+      const code = await traceMain(["-o", output, "--", "npm", "start", "--silent", "--", "--object-size", "64K", "--resident", "4"], {
+        stdout: () => {},
+        stderr: () => {},
+      });
+      expect(code).toBe(0);
+      const trace = readFileSync(output, "utf8");
+      expect(trace).toMatch(/^user +> default_pager_object_create\(default_pager=0x[0-9a-f]+ copy-send, object_size=65536\) reply-to 0x[0-9a-f]+$/m);
+      expect(trace).toMatch(/^default-pager < default_pager_object_create\(default_pager=0x[0-9a-f]+, object_size=65536\) seqno \d+$/m);
+      expect(trace).toMatch(/^default-pager > default_pager_object_create = KERN_SUCCESS \(memory_object=0x[0-9a-f]+ make-send\) in \d+\.\d\d ms$/m);
+      expect(trace).toMatch(/^user +< default_pager_object_create = KERN_SUCCESS \(memory_object=0x[0-9a-f]+ send\) round trip \d+\.\d\d ms$/m);
+      expect(trace).toMatch(/^default-pager < memory_object_data_request\(/m);
+      expect(trace).not.toContain("no descriptor for this id");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
