@@ -181,6 +181,8 @@ export const name_register_plan: RoutinePlan = {
   requestPortSlot: 2,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 5100,
     minSize: 184,
@@ -300,6 +302,8 @@ export const name_lookup_plan: RoutinePlan = {
   requestPortSlot: 2,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 5101,
     minSize: 168,
@@ -397,6 +401,8 @@ export const name_unregister_plan: RoutinePlan = {
   requestPortSlot: 2,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 5102,
     minSize: 32,
@@ -449,6 +455,8 @@ export const name_list_plan: RoutinePlan = {
   requestPortSlot: 2,
   replyPortSlot: -1,
   seqnoSlot: -1,
+  requestPortPolySlot: -1,
+  replyPortPolySlot: -1,
   request: {
     id: 5103,
     minSize: 32,
