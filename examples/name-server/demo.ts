@@ -53,7 +53,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
   const printerEntry = await aliceNames.name_register("printer", printer as mach_port_copy_send_t);
   const scannerEntry = await aliceNames.name_register("scanner", scanner as mach_port_copy_send_t);
-  log(`alice registered "printer" (entry ${printerEntry.toString(16)}) and "scanner" (entry ${scannerEntry.toString(16)})`);
+  log(`alice registered "printer" (entry 0x${printerEntry.toString(16)}) and "scanner" (entry 0x${scannerEntry.toString(16)})`);
   try {
     await aliceNames.name_register("printer", printer as mach_port_copy_send_t);
   } catch (error) {
@@ -66,7 +66,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const service = await bobNames.name_lookup("printer");
   const type = bob.mach_port_type(service).type;
   const lookedUp = (type & MACH_PORT_TYPE_SEND) !== 0;
-  log(`bob looked up "printer": send right ${service.toString(16)} (${lookedUp ? "a send right" : "no send right"})`);
+  log(`bob looked up "printer": send right 0x${service.toString(16)} (${lookedUp ? "a send right" : "no send right"})`);
 
   // name_unregister goes to the registration right itself.
   await new NameServerClient(createCaller(alice, scannerEntry)).name_unregister();
