@@ -25,9 +25,22 @@ export type WriteErrorPolicy = "object" | "page";
 export interface PagerCoreOptions {
   readonly storage: PagingStorage;
   readonly writeErrorPolicy?: WriteErrorPolicy;
-  /** Builds the per-object ordering; defaults to SeqnoGate (swap in runtime/mig's when it ships). */
+  /** Builds the per-object ordering; defaults to SeqnoGate (runtime/mig's SeqnoOrder fits too). */
   readonly makeOrdering?: () => RequestOrdering;
+  /**
+   * Called at the start of every in-order section (object id, seqno, message), for tracing and
+   * for the tests that check each object's requests are handled in seqno order.
+   */
+  readonly onOrdered?: (objectId: number, seqno: number, what: string) => void;
 }
+
+/**
+ * Work the IPC layer does with a handler's result while the object's turn is still held: sending
+ * the reply on the control port, destroying rights after terminate. The next message for the
+ * object waits for it, so (for example) a terminate can never destroy the control port before
+ * the data_supply of the request ahead of it has been queued.
+ */
+export type InOrder<T> = (result: T) => void | Promise<void>;
 
 export class PagerObject<Port> {
   control: Port | null = null;
@@ -107,6 +120,7 @@ export class DefaultPagerCore<Port = unknown> {
   readonly writeErrorPolicy: WriteErrorPolicy;
   private readonly objectTable = new Map<number, PagerObject<Port>>();
   private readonly makeOrdering: () => RequestOrdering;
+  private readonly onOrdered: ((objectId: number, seqno: number, what: string) => void) | undefined;
   private nextObjectId = 1;
   private fileserver: Port | null = null;
 
@@ -115,6 +129,7 @@ export class DefaultPagerCore<Port = unknown> {
     this.pageSize = options.storage.pageSize;
     this.writeErrorPolicy = options.writeErrorPolicy ?? "object";
     this.makeOrdering = options.makeOrdering ?? (() => new SeqnoGate());
+    this.onOrdered = options.onOrdered;
   }
 
   // ---- service port: default_pager.defs and memory_object_default.defs ----
@@ -239,8 +254,9 @@ export class DefaultPagerCore<Port = unknown> {
     control: Port,
     name: Port,
     pageSize: number,
+    then?: InOrder<InitReply>,
   ): Promise<InitReply> {
-    return object.ordering.run(seqno, (): InitReply => {
+    return this.ordered(object, seqno, "init", then, (): InitReply => {
       if (!object.live) return { kind: "protocol-error", reason: "init on a destroyed object" };
       if (pageSize !== this.pageSize)
         return { kind: "protocol-error", reason: `page size ${pageSize}` };
@@ -263,8 +279,9 @@ export class DefaultPagerCore<Port = unknown> {
     offset: number,
     length: number,
     _desiredAccess: number,
+    then?: InOrder<DataRequestReply>,
   ): Promise<DataRequestReply> {
-    return object.ordering.run(seqno, (): DataRequestReply => {
+    return this.ordered(object, seqno, "data_request", then, (): DataRequestReply => {
       const error = (reason: string, code: number = ReturnCode.KERN_FAILURE): DataRequestReply => ({
         kind: "error",
         offset,
@@ -306,8 +323,11 @@ export class DefaultPagerCore<Port = unknown> {
     data: Uint8Array,
     _dirty: boolean,
     _kernelCopy: boolean,
+    then?: InOrder<WriteOutcome>,
   ): Promise<WriteOutcome> {
-    return object.ordering.run(seqno, () => this.store(object, offset, data, false));
+    return this.ordered(object, seqno, "data_return", then, () =>
+      this.store(object, offset, data, false),
+    );
   }
 
   /** memory_object_data_initialize: store only the pages that have no stored copy. */
@@ -316,8 +336,11 @@ export class DefaultPagerCore<Port = unknown> {
     seqno: number,
     offset: number,
     data: Uint8Array,
+    then?: InOrder<WriteOutcome>,
   ): Promise<WriteOutcome> {
-    return object.ordering.run(seqno, () => this.store(object, offset, data, true));
+    return this.ordered(object, seqno, "data_initialize", then, () =>
+      this.store(object, offset, data, true),
+    );
   }
 
   /**
@@ -327,8 +350,9 @@ export class DefaultPagerCore<Port = unknown> {
   terminate(
     object: PagerObject<Port>,
     seqno: number,
+    then?: InOrder<{ control: Port | null; name: Port | null }>,
   ): Promise<{ control: Port | null; name: Port | null }> {
-    return object.ordering.run(seqno, () => {
+    return this.ordered(object, seqno, "terminate", then, () => {
       const released = { control: object.control, name: object.name };
       object.control = null;
       object.name = null;
@@ -340,8 +364,12 @@ export class DefaultPagerCore<Port = unknown> {
    * The no-senders notification on the object port (sequenced like any other message): nobody can
    * reach the object any more, so its pages are freed and it leaves the table.
    */
-  noSenders(object: PagerObject<Port>, seqno: number): Promise<KernResult<number>> {
-    return object.ordering.run(seqno, (): KernResult<number> => {
+  noSenders(
+    object: PagerObject<Port>,
+    seqno: number,
+    then?: InOrder<KernResult<number>>,
+  ): Promise<KernResult<number>> {
+    return this.ordered(object, seqno, "no_senders", then, (): KernResult<number> => {
       if (!object.live)
         return { code: ReturnCode.KERN_INVALID_ARGUMENT, error: "object already gone" };
       if (object.control !== null) {
@@ -361,14 +389,35 @@ export class DefaultPagerCore<Port = unknown> {
    * copy, data_unlock, lock_completed, supply_completed, change_completed: the default pager never
    * asks for them (mach-defpager panics). The message still takes its turn, or later ones would stall.
    */
-  unexpected(object: PagerObject<Port>, seqno: number, what: string): Promise<KernResult> {
-    return object.ordering.run(seqno, () => ({
+  unexpected(
+    object: PagerObject<Port>,
+    seqno: number,
+    what: string,
+    then?: InOrder<KernResult>,
+  ): Promise<KernResult> {
+    return this.ordered(object, seqno, what, then, () => ({
       code: ReturnCode.KERN_FAILURE,
       error: `unexpected ${what} for a default-pager object`,
     }));
   }
 
   // ---- internals ----
+
+  /** Runs `work` in the object's turn for `seqno`, then `then` with its result, still in turn. */
+  private ordered<T>(
+    object: PagerObject<Port>,
+    seqno: number,
+    what: string,
+    then: InOrder<T> | undefined,
+    work: () => T,
+  ): Promise<T> {
+    return object.ordering.run(seqno, async () => {
+      this.onOrdered?.(object.id, seqno, what);
+      const result = work();
+      if (then !== undefined) await then(result);
+      return result;
+    });
+  }
 
   private newObject(kind: ObjectKind, size: number): PagerObject<Port> {
     const object = new PagerObject<Port>(

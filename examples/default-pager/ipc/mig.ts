@@ -1,0 +1,65 @@
+/**
+ * Where this example meets the runtime's MIG glue: callers bound to a send right (for the
+ * generated client classes), and a receive loop running generated demuxes chained on one port
+ * set (each tried through its `<demux>_routine` lookup, in order).
+ */
+import {
+  createCaller,
+  migDemux,
+  serve,
+  type AnyMigDemux,
+  type Demux,
+  type MigCaller,
+  type Task,
+} from "../../../runtime/index.js";
+
+export interface ChainedServeOptions {
+  readonly concurrency?: number;
+  /**
+   * Called for a request no demux knows (it is then answered MIG_BAD_ID): the pager uses it to
+   * let such a message take its seqno turn on an object port.
+   */
+  readonly unknown?: (port: number, seqno: number, id: number) => void;
+  readonly onError?: (error: unknown) => void;
+}
+
+export interface ChainedServer {
+  stop(): Promise<void>;
+  readonly done: Promise<void>;
+  /** Requests being handled now. */
+  readonly inFlight: number;
+}
+
+/** A caller from `task` to the send right `port` in its space. */
+export function callerFor(task: Task, port: number): MigCaller {
+  return createCaller(task, port);
+}
+
+/** Serves `portOrSet` with the demuxes, tried in order for each request id. */
+export function serveChained(
+  task: Task,
+  portOrSet: number,
+  demuxes: readonly AnyMigDemux[],
+  options: ChainedServeOptions = {},
+): ChainedServer {
+  const onError = options.onError;
+  const list: Demux[] = [
+    migDemux(demuxes, onError === undefined ? {} : { onError: (e) => onError(e) }),
+  ];
+  const unknown = options.unknown;
+  if (unknown !== undefined) {
+    list.push((request, seqno) => {
+      unknown(request.requestPort, seqno, request.id);
+      return null;
+    });
+  }
+  return serve(task, portOrSet, list, {
+    concurrency: options.concurrency ?? 64,
+    ...(onError === undefined ? {} : { onError: (e: unknown) => onError(e) }),
+  });
+}
+
+/** Messages waiting in a port set's queue (received by nobody yet). */
+export function queuedOn(task: Task, portSet: number): number {
+  return task.entry(portSet)?.pset?.queue.length ?? 0;
+}

@@ -1,0 +1,458 @@
+/**
+ * The default pager over IPC: one task, one port set holding the service port and every object
+ * port, served by the generated seqnos servers of default_pager, memory_object and
+ * memory_object_default plus the generated notify server (no-senders), chained through their
+ * `<demux>_routine` lookups (as mach-defpager's default_pager_demux_object does).
+ *
+ * Each object's messages are handled in msgh_seqno order by the core's per-object gate, while
+ * different objects (and the service port) proceed concurrently: the serve loop runs many
+ * requests at once. Replies to the kernel (data_supply, data_unavailable, data_error, ready) go
+ * out through the generated `mach` client bound to the object's control port, inside the
+ * object's turn.
+ *
+ * Rights (memory-object-reference §1, §7.2): every kernel→pager message carries a MAKE_SEND of
+ * the control port, so the pager keeps the one from init/create and deallocates the rest as it
+ * handles each message; terminate brings the control and name receive rights, which are
+ * destroyed with the pager's send rights; no-senders on an object port frees its pages and
+ * destroys the port.
+ */
+import {
+  MACH_MSG_TYPE_MAKE_SEND_ONCE,
+  MACH_NOTIFY_NO_SENDERS,
+  MACH_PORT_NULL,
+  MACH_PORT_QLIMIT_MAX,
+  MACH_PORT_RIGHT_PORT_SET,
+  MACH_PORT_RIGHT_RECEIVE,
+  MACH_PORT_RIGHT_SEND,
+  MachError,
+  ReturnCode,
+  type AnyMigDemux,
+  type Task,
+} from "../../../runtime/index.js";
+import {
+  seqnos_default_pager_server,
+  type SeqnosDefaultPagerHandlers,
+  type default_pager_info_t,
+  type default_pager_objects_outs,
+  type default_pager_page_array_t,
+  type memory_object_t,
+} from "../../../generated/default_pager-seqnos.js";
+import {
+  seqnos_memory_object_server,
+  type SeqnosMemoryObjectHandlers,
+} from "../../../generated/memory_object-seqnos.js";
+import {
+  seqnos_memory_object_default_server,
+  type SeqnosMemoryObjectDefaultHandlers,
+} from "../../../generated/memory_object_default-seqnos.js";
+import {
+  seqnos_notify_server,
+  type SeqnosNotifyHandlers,
+} from "../../../generated/notify-seqnos.js";
+import { MachClient } from "../../../generated/mach.js";
+import type { DefaultPagerCore, PagerObject, WriteOutcome } from "../pager-core.js";
+import { callerFor, queuedOn, serveChained, type ChainedServer } from "./mig.js";
+
+type Handlers = SeqnosDefaultPagerHandlers &
+  SeqnosMemoryObjectHandlers &
+  SeqnosMemoryObjectDefaultHandlers &
+  SeqnosNotifyHandlers;
+
+export interface PagerServerOptions {
+  /** Requests handled at once (the "threads"); default 64. */
+  readonly concurrency?: number;
+  /** Size given to a paging file that default_pager_paging_file adds and that does not exist yet. */
+  readonly newPagingFileBytes?: number;
+  /** Batch size when a removed paging file's pages move (default: the storage's). */
+  readonly removeBatchPages?: number;
+  /**
+   * Awaited before a message on an object port enters its object's turn (tests inject delays
+   * here, so that requests reach the gate out of order).
+   */
+  readonly beforeTurn?: (objectId: number, seqno: number, what: string) => void | Promise<void>;
+}
+
+export interface PagerServerStats {
+  /** Pages the pager could not store (the objects' later reads fail). */
+  readonly writeFailures: WriteOutcome["failed"][number][];
+  /** Protocol oddities a real pager would log (or panic on). */
+  readonly errors: string[];
+}
+
+export class DefaultPagerServer {
+  readonly task: Task;
+  /** The service port (receive right): default_pager_* and memory_object_create come here. */
+  readonly service: number;
+  /** The port set holding the service port and every object port. */
+  readonly portSet: number;
+  readonly stats: PagerServerStats = { writeFailures: [], errors: [] };
+  /** Object port (receive right name) → object. */
+  private readonly byPort = new Map<number, PagerObject<number>>();
+  private readonly controlClients = new Map<number, MachClient>();
+  private server: ChainedServer | null = null;
+  private readonly options: PagerServerOptions;
+
+  constructor(
+    task: Task,
+    readonly core: DefaultPagerCore<number>,
+    options: PagerServerOptions = {},
+  ) {
+    this.task = task;
+    this.options = options;
+    this.service = this.check(task.mach_port_allocate(MACH_PORT_RIGHT_RECEIVE), "service port");
+    this.portSet = this.check(task.mach_port_allocate(MACH_PORT_RIGHT_PORT_SET), "port set");
+    task.mach_port_set_qlimit(this.service, MACH_PORT_QLIMIT_MAX);
+    this.code(task.mach_port_move_member(this.service, this.portSet), "move service port");
+  }
+
+  /** Starts receiving on the port set. */
+  start(): void {
+    if (this.server !== null) return;
+    // mach-defpager's default_pager_demux_object: memory_object, memory_object_default, the
+    // no-senders notification, then default_pager, each looked up by its `_routine(id)`.
+    const h = this.handlers;
+    const demuxes = [
+      seqnos_memory_object_server(h),
+      seqnos_memory_object_default_server(h),
+      seqnos_notify_server(h),
+      seqnos_default_pager_server(h),
+    ];
+    this.server = serveChained(this.task, this.portSet, demuxes as AnyMigDemux[], {
+      concurrency: this.options.concurrency ?? 64,
+      // Every message on an object port takes its turn, even one nobody serves (MIG_BAD_ID).
+      unknown: (port, seqno, id) => {
+        const object = this.byPort.get(port);
+        if (object !== undefined) void this.core.unexpected(object, seqno, `message ${id}`);
+      },
+      // A MachError is a deliberate answer to the caller; anything else is a bug to report.
+      onError: (e) => {
+        if (!(e instanceof MachError))
+          this.stats.errors.push(e instanceof Error ? (e.stack ?? e.message) : String(e));
+      },
+    });
+  }
+
+  /** Stops receiving; requests in progress finish. */
+  async stop(): Promise<void> {
+    await this.server?.stop();
+    this.server = null;
+  }
+
+  /** Requests in progress or queued on the port set (0 when the pager is idle). */
+  get busy(): number {
+    return (this.server?.inFlight ?? 0) + queuedOn(this.task, this.portSet);
+  }
+
+  /** The object served on `port` (tests). */
+  objectOf(port: number): PagerObject<number> | undefined {
+    return this.byPort.get(port);
+  }
+
+  get objectPorts(): number[] {
+    return [...this.byPort.keys()];
+  }
+
+  // ---- the handlers the generated servers call ----
+
+  private readonly handlers: Handlers = {
+    // default_pager.defs (service port)
+    seqnos_default_pager_object_create: (pager, _seqno, objectSize): memory_object_t => {
+      this.requireService(pager);
+      const r = this.core.defaultPagerObjectCreate(Number(objectSize));
+      if (r.value === undefined) throw new MachError(r.code, "default_pager_object_create");
+      const port = this.check(this.task.mach_port_allocate(MACH_PORT_RIGHT_RECEIVE), "object port");
+      // §7.3: no-senders with sync 1, so it fires only once a send right has existed and gone.
+      this.adoptObjectPort(port, r.value, 1);
+      return port as memory_object_t; // the reply makes the send right (MAKE_SEND)
+    },
+
+    seqnos_default_pager_info: (pager): default_pager_info_t => {
+      this.requireService(pager);
+      const info = this.core.info();
+      return {
+        dpi_total_space: BigInt(info.totalSpace),
+        dpi_free_space: BigInt(info.freeSpace),
+        dpi_page_size: BigInt(info.pageSize),
+      };
+    },
+
+    seqnos_default_pager_objects: (pager): default_pager_objects_outs => {
+      this.requireService(pager);
+      const entries = this.core.objects();
+      const ports = new Uint32Array(entries.length);
+      entries.forEach((e, i) => {
+        // The reply moves a send right per name port: make one from ours.
+        if (e.name !== null && this.task.mach_port_mod_refs(e.name, MACH_PORT_RIGHT_SEND, 1) === 0)
+          ports[i] = e.name;
+      });
+      return {
+        objects: entries.map((e) => ({ dpo_object: BigInt(e.object), dpo_size: BigInt(e.size) })),
+        ports: ports as default_pager_objects_outs["ports"],
+      };
+    },
+
+    seqnos_default_pager_object_pages: (pager, _seqno, name): default_pager_page_array_t => {
+      this.requireService(pager);
+      const r = this.core.objectPages(name);
+      if (r.value === undefined) throw new MachError(r.code, "default_pager_object_pages");
+      this.release(name); // the request's send right: consumed on success
+      return r.value.map((offset) => ({ dpp_offset: BigInt(offset) }));
+    },
+
+    seqnos_default_pager_paging_file: async (pager, _seqno, device, filename, add) => {
+      this.requireService(pager);
+      const r = await this.core.pagingFile(filename, add !== 0, {
+        ...(this.options.newPagingFileBytes === undefined
+          ? {}
+          : { sizeBytes: this.options.newPagingFileBytes }),
+        ...(this.options.removeBatchPages === undefined
+          ? {}
+          : { removeBatchPages: this.options.removeBatchPages }),
+      });
+      if (r.code !== ReturnCode.KERN_SUCCESS)
+        throw new MachError(r.code, `default_pager_paging_file ${filename}: ${describe(r.error)}`);
+      this.release(device);
+    },
+
+    seqnos_default_pager_register_fileserver: (pager, _seqno, fileserver) => {
+      this.requireService(pager);
+      const old = this.core.registeredFileserver;
+      this.core.registerFileserver(fileserver);
+      if (old !== null) this.release(old);
+    },
+
+    // memory_object_default.defs (service port, then object ports)
+    seqnos_memory_object_create: (pager, _seqno, newObject, size, control, name, pageSize) => {
+      if (pager !== this.service || newObject === MACH_PORT_NULL) {
+        // A receive right cannot cross a bridge between kernels: it arrives as MACH_PORT_NULL.
+        this.stats.errors.push("memory_object_create without a memory object receive right");
+        for (const n of [newObject, control, name]) this.destroy(n);
+        return;
+      }
+      const r = this.core.memoryObjectCreate(Number(size), control, name, Number(pageSize));
+      if (r.value === undefined) {
+        this.stats.errors.push(`memory_object_create: ${describe(r.error)}`);
+        for (const n of [newObject, control, name]) this.destroy(n);
+        return;
+      }
+      // §7.2: sync 0; the kernel's send right exists, so it fires once the kernel lets go.
+      this.adoptObjectPort(newObject, r.value, 0);
+    },
+
+    seqnos_memory_object_data_initialize: async (port, seqno, control, offset, data) => {
+      const object = await this.enter(port, seqno, "data_initialize");
+      await this.core.dataInitialize(object, seqno, Number(offset), data, (outcome) => {
+        this.stats.writeFailures.push(...outcome.failed);
+        this.release(control);
+      });
+    },
+
+    // memory_object.defs (object ports)
+    seqnos_memory_object_init: async (port, seqno, control, name, pageSize) => {
+      const object = await this.enter(port, seqno, "init");
+      await this.core.init(object, seqno, control, name, Number(pageSize), async (reply) => {
+        if (reply.kind === "ready") {
+          await this.kernel(control).memory_object_ready(
+            reply.mayCache ? 1 : 0,
+            reply.copyStrategy,
+          );
+        } else {
+          this.stats.errors.push(`init: ${reply.reason}`);
+          if (object.control !== control) {
+            this.release(control);
+            this.release(name);
+          }
+        }
+      });
+    },
+
+    seqnos_memory_object_data_request: async (port, seqno, control, offset, length, access) => {
+      const object = await this.enter(port, seqno, "data_request");
+      await this.core.dataRequest(
+        object,
+        seqno,
+        Number(offset),
+        Number(length),
+        access,
+        async (reply) => {
+          const kernel = this.kernel(control);
+          switch (reply.kind) {
+            case "supply":
+              await kernel.memory_object_data_supply(
+                BigInt(reply.offset),
+                reply.data,
+                true,
+                reply.lockValue,
+                reply.precious ? 1 : 0,
+                MACH_PORT_NULL as Parameters<MachClient["memory_object_data_supply"]>[5],
+              );
+              break;
+            case "unavailable":
+              await kernel.memory_object_data_unavailable(BigInt(reply.offset), BigInt(reply.size));
+              break;
+            case "error":
+              await kernel.memory_object_data_error(
+                BigInt(reply.offset),
+                BigInt(reply.size),
+                reply.error,
+              );
+              break;
+          }
+          this.release(control);
+        },
+      );
+    },
+
+    seqnos_memory_object_data_return: async (
+      port,
+      seqno,
+      control,
+      offset,
+      data,
+      dirty,
+      kernelCopy,
+    ) => {
+      const object = await this.enter(port, seqno, "data_return");
+      await this.core.dataReturn(
+        object,
+        seqno,
+        Number(offset),
+        data,
+        dirty !== 0,
+        kernelCopy !== 0,
+        (outcome) => {
+          this.stats.writeFailures.push(...outcome.failed);
+          this.release(control);
+        },
+      );
+    },
+
+    seqnos_memory_object_terminate: async (port, seqno, control, name) => {
+      const object = await this.enter(port, seqno, "terminate");
+      await this.core.terminate(object, seqno, (held) => {
+        // The receive rights arrived under the names of our send rights (or, from another
+        // kernel, as MACH_PORT_NULL): destroying the names ends both ports here.
+        for (const n of new Set([held.control, held.name, control, name])) this.destroy(n);
+        if (held.control !== null) this.controlClients.delete(held.control);
+      });
+    },
+
+    seqnos_memory_object_copy: (port, seqno, control, _offset, _length, newObject) =>
+      this.unexpected(port, seqno, "memory_object_copy", [control, newObject]),
+    seqnos_memory_object_data_unlock: (port, seqno, control) =>
+      this.unexpected(port, seqno, "memory_object_data_unlock", [control]),
+    seqnos_memory_object_lock_completed: (port, seqno, control) =>
+      this.unexpected(port, seqno, "memory_object_lock_completed", [control]),
+    seqnos_memory_object_supply_completed: (port, seqno, control) =>
+      this.unexpected(port, seqno, "memory_object_supply_completed", [control]),
+    seqnos_memory_object_change_completed: (port, seqno) =>
+      this.unexpected(port, seqno, "memory_object_change_completed", []),
+
+    // notify.defs: the object ports are their own no-senders notify ports.
+    do_seqnos_mach_notify_no_senders: async (port, seqno) => {
+      const object = await this.enter(port, seqno, "no_senders");
+      await this.core.noSenders(object, seqno, (r) => {
+        if (r.code !== ReturnCode.KERN_SUCCESS) {
+          this.stats.errors.push(`no-senders: ${describe(r.error)}`);
+          return;
+        }
+        this.byPort.delete(port);
+        this.destroy(port);
+      });
+    },
+    do_seqnos_mach_notify_port_deleted: (port, seqno) =>
+      this.unexpected(port, seqno, "mach_notify_port_deleted", []),
+    do_seqnos_mach_notify_msg_accepted: (port, seqno) =>
+      this.unexpected(port, seqno, "mach_notify_msg_accepted", []),
+    do_seqnos_mach_notify_port_destroyed: (port, seqno, rights) =>
+      this.unexpected(port, seqno, "mach_notify_port_destroyed", [rights]),
+    do_seqnos_mach_notify_send_once: (port, seqno) =>
+      this.unexpected(port, seqno, "mach_notify_send_once", []),
+    do_seqnos_mach_notify_dead_name: (port, seqno, name) => {
+      // A dead-name notification carries a user reference for the name.
+      void this.unexpected(port, seqno, "mach_notify_dead_name", []);
+      this.release(name);
+    },
+  };
+
+  // ---- helpers ----
+
+  private adoptObjectPort(port: number, object: PagerObject<number>, sync: number): void {
+    const t = this.task;
+    t.mach_port_set_qlimit(port, MACH_PORT_QLIMIT_MAX);
+    const r = t.mach_port_request_notification(
+      port,
+      MACH_NOTIFY_NO_SENDERS,
+      sync,
+      port,
+      MACH_MSG_TYPE_MAKE_SEND_ONCE,
+    );
+    this.code(r.code, "no-senders request");
+    this.byPort.set(port, object);
+    // Messages already queued on the port (a data_return behind memory_object_create) follow it
+    // into the set, still in order.
+    this.code(t.mach_port_move_member(port, this.portSet), "move object port");
+  }
+
+  /** The object of a message on an object port, after the test hook. */
+  private async enter(port: number, seqno: number, what: string): Promise<PagerObject<number>> {
+    const object = this.byPort.get(port);
+    if (object === undefined)
+      throw new MachError(ReturnCode.KERN_INVALID_ARGUMENT, `${what}: not an object port`);
+    await this.options.beforeTurn?.(object.id, seqno, what);
+    return object;
+  }
+
+  private async unexpected(
+    port: number,
+    seqno: number,
+    what: string,
+    rights: number[],
+  ): Promise<void> {
+    const object = this.byPort.get(port);
+    for (const n of rights) this.release(n);
+    this.stats.errors.push(`unexpected ${what}`);
+    if (object !== undefined) await this.core.unexpected(object, seqno, what);
+  }
+
+  /** The kernel's control-port calls for `control` (generated mach client, bound to the port). */
+  private kernel(control: number): MachClient {
+    let client = this.controlClients.get(control);
+    if (client === undefined) {
+      client = new MachClient(callerFor(this.task, control));
+      this.controlClients.set(control, client);
+    }
+    return client;
+  }
+
+  private requireService(port: number): void {
+    if (port !== this.service)
+      throw new MachError(ReturnCode.KERN_INVALID_ARGUMENT, "not the default pager port");
+  }
+
+  /** Drops one send user reference (a right a message brought). */
+  private release(name: number | null): void {
+    if (name !== null && name !== MACH_PORT_NULL) this.task.mach_port_deallocate(name);
+  }
+
+  private destroy(name: number | null): void {
+    if (name !== null && name !== MACH_PORT_NULL) this.task.mach_port_destroy(name);
+  }
+
+  private check(r: { code: number; name: number }, what: string): number {
+    this.code(r.code, what);
+    return r.name;
+  }
+
+  private code(code: number, what: string): void {
+    if (code !== ReturnCode.KERN_SUCCESS) throw new MachError(code, what);
+  }
+}
+
+function describe(error: unknown): string {
+  if (error === undefined) return "failed";
+  if (typeof error === "string") return error;
+  if (typeof error === "object" && error !== null && "message" in error)
+    return String(error.message);
+  return String(error);
+}
