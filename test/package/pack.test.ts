@@ -1,8 +1,8 @@
 /**
  * The package as users get it: `npm pack` (which runs `prepare`: the build), installed from the
  * tarball into an empty folder, then `npx mig-ts --version`, a compile with the CLI, `mig-ts
- * types`, and a generated-stub round trip through the `mig-ts`, `mig-ts/runtime` and
- * `mig-ts/esbuild` entries (./smoke.mjs).
+ * types`, a generated-stub round trip through the `mig-ts`, `mig-ts/runtime` and `mig-ts/esbuild`
+ * entries (./smoke.mjs), and `mig-ts trace` on it.
  */
 import { execFileSync } from "node:child_process";
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -73,5 +73,14 @@ describe("installed from the tarball", () => {
     copyFileSync(fileURLToPath(new URL("./smoke.mjs", import.meta.url)), join(app, "smoke.mjs"));
     const out = JSON.parse(run(process.execPath, ["smoke.mjs"]).trim().split("\n").pop()!) as Record<string, unknown>;
     expect(out).toEqual({ version, files: ["echo.ts"], badCode: "MIG2003", y: 42 });
+  });
+
+  it("mig-ts trace decodes the round trip's messages", () => {
+    // echo.defs was written by the round trip above.
+    run("npx", ["--no-install", "mig-ts", "trace", "--defs", "echo.defs", "-o", "trace.txt", "smoke.mjs"]);
+    const trace = readFileSync(join(app, "trace.txt"), "utf8");
+    expect(trace).toMatch(/^client +> echo_twice\(server=0x[0-9a-f]+ copy-send, x=21\) reply-to 0x[0-9a-f]+$/m);
+    expect(trace).toMatch(/^server +< echo_twice\(server=0x[0-9a-f]+, x=21\) seqno 0$/m);
+    expect(trace).toMatch(/^client +< echo_twice = KERN_SUCCESS \(y=42\) round trip \d+\.\d\d ms$/m);
   });
 });
