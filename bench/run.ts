@@ -17,6 +17,7 @@ const benches: Record<string, () => Promise<Result[]>> = {
   codec: async () => (await import("./codec.js")).runCodecBench(),
   rpc: async () => (await import("./rpc.js")).runRpcBench(),
   compile: async () => (await import("./compile.js")).runCompileBench(),
+  pager: async () => (await import("./pager.js")).runPagerBench(),
 };
 
 async function main(): Promise<void> {
