@@ -50,7 +50,21 @@ import {
 } from "../../runtime/index.js";
 import type { Port } from "../../runtime/kernel/objects.js";
 import { audit } from "../unit/runtime/support.js";
-import { ROOT, cloneSnapshot, diff, dropSend, dropSendOnce, load, portDied, readFile, snapshot, variants, type Fn, type Module, type Snapshot } from "./support/spaces.js";
+import {
+  ROOT,
+  cloneSnapshot,
+  diff,
+  dropSend,
+  dropSendOnce,
+  load,
+  portDied,
+  readFile,
+  snapshot,
+  variants,
+  type Fn,
+  type Module,
+  type Snapshot,
+} from "./support/spaces.js";
 
 const POLY = 0xffffffff;
 
@@ -70,8 +84,21 @@ routine own_inline_arrays(server: mach_port_t; sends: send_array_t; copies: copy
 simpleroutine own_ool_arrays(server: mach_port_t; sends: ool_send_array_t; recvs: ool_recv_array_t; data: bytes_t);
 `;
 
-type Mode = "throw KERN_FAILURE" | "throw KERN_INVALID_ARGUMENT" | "plain throw" | "async reject" | "succeed" | "release then fail";
-const MODES: Mode[] = ["throw KERN_FAILURE", "throw KERN_INVALID_ARGUMENT", "plain throw", "async reject", "succeed", "release then fail"];
+type Mode =
+  | "throw KERN_FAILURE"
+  | "throw KERN_INVALID_ARGUMENT"
+  | "plain throw"
+  | "async reject"
+  | "succeed"
+  | "release then fail";
+const MODES: Mode[] = [
+  "throw KERN_FAILURE",
+  "throw KERN_INVALID_ARGUMENT",
+  "plain throw",
+  "async reject",
+  "succeed",
+  "release then fail",
+];
 
 /** A right the request carries: the client's name and disposition, the port, the server's witness. */
 interface Carried {
@@ -118,7 +145,15 @@ function world(makeDemux: (handlers: object) => AnyMigDemux): World {
       throw new Error("server did not settle");
     },
   };
-  const handlers = new Proxy({}, { get: () => (...params: unknown[]) => w.handler!(params) });
+  const handlers = new Proxy(
+    {},
+    {
+      get:
+        () =>
+        (...params: unknown[]) =>
+          w.handler!(params),
+    },
+  );
   const inner = migDemux(makeDemux(handlers), { onError: (e) => w.errors.push(e) });
   const loop = serve(server, service, (request, seqno) => {
     w.current = request;
@@ -135,7 +170,8 @@ function portFor(task: Task, d: number): { name: number; port: Port } {
     task.mach_port_insert_right(recv, recv, MACH_MSG_TYPE_MAKE_SEND);
     return { name: recv, port };
   }
-  if (d === MACH_MSG_TYPE_MOVE_SEND_ONCE) return { name: task.mach_port_extract_right(recv, MACH_MSG_TYPE_MAKE_SEND_ONCE).right, port };
+  if (d === MACH_MSG_TYPE_MOVE_SEND_ONCE)
+    return { name: task.mach_port_extract_right(recv, MACH_MSG_TYPE_MAKE_SEND_ONCE).right, port };
   return { name: recv, port };
 }
 
@@ -168,7 +204,10 @@ function outValue(mod: Module, a: IrArgument): unknown {
   const shape = valueShape(a.type);
   if (shape.shape === "port") return 0;
   if (shape.shape === "typedArray") return a.type.isPort ? new Uint32Array(0) : new Uint8Array(0);
-  if (shape.shape === "struct") return (mod[`${safeName(a.type.name)}_from_wire`] as Fn)(new Uint8Array(Math.ceil((a.type.size * a.type.number) / 8)));
+  if (shape.shape === "struct")
+    return (mod[`${safeName(a.type.name)}_from_wire`] as Fn)(
+      new Uint8Array(Math.ceil((a.type.size * a.type.number) / 8)),
+    );
   if (shape.shape === "structArray") return [];
   if (shape.shape === "bigint") return 0n;
   if (shape.shape === "string") return "";
@@ -196,7 +235,11 @@ function prepare(mod: Module, w: World, r: IrRoutine): Call {
   const parent = (a: IrArgument) => r.args.find((x) => x.name === a.parent && !x.implicit);
   const carry = (d: number): number => {
     const p = portFor(w.client, d);
-    const witness = w.client.mach_port_extract_right(receiveName(w.client, p.port), MACH_MSG_TYPE_MAKE_SEND, w.server).right;
+    const witness = w.client.mach_port_extract_right(
+      receiveName(w.client, p.port),
+      MACH_MSG_TYPE_MAKE_SEND,
+      w.server,
+    ).right;
     carried.push({ disposition: d, client: p.name, port: p.port, witness });
     return p.name;
   };
@@ -213,7 +256,10 @@ function prepare(mod: Module, w: World, r: IrRoutine): Call {
         // The request port sent as a send-once right (consumed on receipt).
         sendOnceDest = true;
         args.push(MACH_MSG_TYPE_MOVE_SEND_ONCE);
-      } else args.push(of && of.type.outName === 16 ? MACH_MSG_TYPE_MOVE_RECEIVE : MACH_MSG_TYPE_MAKE_SEND);
+      } else
+        args.push(
+          of && of.type.outName === 16 ? MACH_MSG_TYPE_MOVE_RECEIVE : MACH_MSG_TYPE_MAKE_SEND,
+        );
       continue;
     }
     if (arg.kind === "dealloc") {
@@ -222,7 +268,12 @@ function prepare(mod: Module, w: World, r: IrRoutine): Call {
     }
     const shape = valueShape(arg.type);
     if (shape.shape === "port" && arg.type.isPort) {
-      const d = arg.type.inName === POLY ? (arg.type.outName === 16 ? MACH_MSG_TYPE_MOVE_RECEIVE : MACH_MSG_TYPE_MAKE_SEND) : arg.type.inName;
+      const d =
+        arg.type.inName === POLY
+          ? arg.type.outName === 16
+            ? MACH_MSG_TYPE_MOVE_RECEIVE
+            : MACH_MSG_TYPE_MAKE_SEND
+          : arg.type.inName;
       args.push(carry(d));
       continue;
     }
@@ -235,10 +286,24 @@ function prepare(mod: Module, w: World, r: IrRoutine): Call {
     if (v instanceof Uint8Array && !arg.type.inline) ool.push(v);
     args.push(v);
   }
-  const requestRight = w.server.mach_port_extract_right(w.service, sendOnceDest ? MACH_MSG_TYPE_MAKE_SEND_ONCE : MACH_MSG_TYPE_MAKE_SEND, w.client).right;
-  const outSlots = r.args.filter((a) => a.kind === "out" || a.kind === "inout" || (a.kind === "poly" && ["out", "inout"].includes(parent(a)?.kind ?? "")));
+  const requestRight = w.server.mach_port_extract_right(
+    w.service,
+    sendOnceDest ? MACH_MSG_TYPE_MAKE_SEND_ONCE : MACH_MSG_TYPE_MAKE_SEND,
+    w.client,
+  ).right;
+  const outSlots = r.args.filter(
+    (a) =>
+      a.kind === "out" ||
+      a.kind === "inout" ||
+      (a.kind === "poly" && ["out", "inout"].includes(parent(a)?.kind ?? "")),
+  );
   const outValues = outSlots.map((a) => outValue(mod, a));
-  const outs = outSlots.length === 0 ? undefined : outSlots.length === 1 ? outValues[0] : Object.fromEntries(outSlots.map((a, i) => [safeName(a.name), outValues[i]]));
+  const outs =
+    outSlots.length === 0
+      ? undefined
+      : outSlots.length === 1
+        ? outValues[0]
+        : Object.fromEntries(outSlots.map((a, i) => [safeName(a.name), outValues[i]]));
   return { args, carried, requestRight, sendOnceDest, moveSendDest, ool, outs, serverOrder: [] };
 }
 
@@ -287,7 +352,13 @@ function rightNames(params: unknown[], carried: Carried[], server: Task): number
   return out;
 }
 
-async function runRoutine(mod: Module, ClientClass: new (c: MigCaller) => Record<string, Fn>, w: World, r: IrRoutine, mode: Mode): Promise<void> {
+async function runRoutine(
+  mod: Module,
+  ClientClass: new (c: MigCaller) => Record<string, Fn>,
+  w: World,
+  r: IrRoutine,
+  mode: Mode,
+): Promise<void> {
   const call = prepare(mod, w, r);
   const tasks = [w.server, w.client];
   const ports = [w.servicePort, ...call.carried.map((c) => c.port)];
@@ -309,7 +380,9 @@ async function runRoutine(mod: Module, ClientClass: new (c: MigCaller) => Record
       case "plain throw":
         throw new Error("handler bug");
       case "async reject":
-        return new Promise((_, reject) => setImmediate(() => reject(new MachError(ReturnCode.KERN_FAILURE))));
+        return new Promise((_, reject) =>
+          setImmediate(() => reject(new MachError(ReturnCode.KERN_FAILURE))),
+        );
       case "release then fail":
         for (const n of names) request.releaseName(n);
         for (const n of names) {
@@ -327,19 +400,34 @@ async function runRoutine(mod: Module, ClientClass: new (c: MigCaller) => Record
           const name = w.server.nameOf(c.port);
           const type = w.server.mach_port_type(name).type;
           if (c.disposition === MACH_MSG_TYPE_MOVE_RECEIVE) {
-            if (name !== c.witness || type !== (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_RECEIVE)) got.checks.push(`receive right of port ${c.port.id}: ${type.toString(16)}`);
-          } else if (c.disposition === MACH_MSG_TYPE_MOVE_SEND_ONCE || c.disposition === MACH_MSG_TYPE_MAKE_SEND_ONCE) {
-            if (!names.some((n) => w.server.portOf(n) === c.port && w.server.mach_port_type(n).type === MACH_PORT_TYPE_SEND_ONCE)) got.checks.push(`no send-once right to port ${c.port.id}`);
+            if (name !== c.witness || type !== (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_RECEIVE))
+              got.checks.push(`receive right of port ${c.port.id}: ${type.toString(16)}`);
+          } else if (
+            c.disposition === MACH_MSG_TYPE_MOVE_SEND_ONCE ||
+            c.disposition === MACH_MSG_TYPE_MAKE_SEND_ONCE
+          ) {
+            if (
+              !names.some(
+                (n) =>
+                  w.server.portOf(n) === c.port &&
+                  w.server.mach_port_type(n).type === MACH_PORT_TYPE_SEND_ONCE,
+              )
+            )
+              got.checks.push(`no send-once right to port ${c.port.id}`);
           } else {
             // Send rights merge into the server's existing name for the port: witness + 1 per copy.
             const copies = call.carried.filter((x) => x.port === c.port).length;
             const refs = w.server.mach_port_get_refs(c.witness, MACH_PORT_RIGHT_SEND).refs;
-            if (refs !== 1 + copies || !names.includes(c.witness)) got.checks.push(`send right to port ${c.port.id}: urefs ${refs}`);
+            if (refs !== 1 + copies || !names.includes(c.witness))
+              got.checks.push(`send right to port ${c.port.id}: urefs ${refs}`);
           }
         }
-        const oolParams = p.filter((x): x is Uint8Array => x instanceof Uint8Array && x.length > 16);
+        const oolParams = p.filter(
+          (x): x is Uint8Array => x instanceof Uint8Array && x.length > 16,
+        );
         call.ool.forEach((data, i) => {
-          if (!oolParams[i] || !Buffer.from(oolParams[i]).equals(Buffer.from(data))) got.checks.push(`ool region ${i} differs`);
+          if (!oolParams[i] || !Buffer.from(oolParams[i]).equals(Buffer.from(data)))
+            got.checks.push(`ool region ${i} differs`);
         });
         return call.outs;
       }
@@ -355,29 +443,43 @@ async function runRoutine(mod: Module, ClientClass: new (c: MigCaller) => Record
   expect(got.checks, label).toEqual([]);
   const request = w.current!;
   if (r.kind === "routine") {
-    const wantCode = mode === "succeed" ? "ok" : mode === "throw KERN_INVALID_ARGUMENT" ? "KERN_INVALID_ARGUMENT" : "KERN_FAILURE";
+    const wantCode =
+      mode === "succeed"
+        ? "ok"
+        : mode === "throw KERN_INVALID_ARGUMENT"
+          ? "KERN_INVALID_ARGUMENT"
+          : "KERN_FAILURE";
     expect(outcome, label).toBe(wantCode);
   } else expect(outcome, label).toBe("ok");
   if (mode === "succeed") {
     // The handler owns the regions: the loop left them alone.
-    request.ool.forEach((region, i) => expect(region.length, `${label}: region ${i} kept`).toBeGreaterThan(0));
+    request.ool.forEach((region, i) =>
+      expect(region.length, `${label}: region ${i} kept`).toBeGreaterThan(0),
+    );
     // Now the handler (this test) deallocates what it received.
     for (const c of call.carried) {
       const name = w.server.nameOf(c.port);
-      if (c.disposition === MACH_MSG_TYPE_MOVE_RECEIVE) expect(w.server.mach_port_mod_refs(name, MACH_PORT_RIGHT_RECEIVE, -1)).toBe(0);
+      if (c.disposition === MACH_MSG_TYPE_MOVE_RECEIVE)
+        expect(w.server.mach_port_mod_refs(name, MACH_PORT_RIGHT_RECEIVE, -1)).toBe(0);
     }
     for (const n of got.names) {
       const t = w.server.mach_port_type(n).type;
-      if (t & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_SEND_ONCE)) expect(w.server.mach_port_deallocate(n), `${label}: dealloc ${n}`).toBe(0);
+      if (t & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_SEND_ONCE))
+        expect(w.server.mach_port_deallocate(n), `${label}: dealloc ${n}`).toBe(0);
     }
   } else {
     // The loop released the regions (exactly once: a second destroy finds nothing to release).
-    request.ool.forEach((region, i) => expect(region.length, `${label}: region ${i} released`).toBe(0));
-    for (const n of got.names) expect(() => request.releaseName(n), `${label}: ${n} already left`).toThrow();
+    request.ool.forEach((region, i) =>
+      expect(region.length, `${label}: region ${i} released`).toBe(0),
+    );
+    for (const n of got.names)
+      expect(() => request.releaseName(n), `${label}: ${n} already left`).toThrow();
   }
   expect(diff(want, snapshot(tasks, ports)), label).toEqual([]);
   expect(audit(w.kernel), label).toEqual([]);
-  const unexpected = w.errors.filter((e) => !(e instanceof MachError) && !(e instanceof Error && e.message === "handler bug"));
+  const unexpected = w.errors.filter(
+    (e) => !(e instanceof MachError) && !(e instanceof Error && e.message === "handler bug"),
+  );
   expect(unexpected, label).toEqual([]);
   w.errors.length = 0;
   // Tidy up this routine's ports so the next one starts from a small space.
@@ -387,23 +489,38 @@ async function runRoutine(mod: Module, ClientClass: new (c: MigCaller) => Record
       [w.client, receiveName(w.client, c.port)],
       [w.server, c.witness],
     ] as const) {
-      if (name !== 0 && w.server.kernel && task.mach_port_type(name).code === 0) task.mach_port_destroy(name);
+      if (name !== 0 && w.server.kernel && task.mach_port_type(name).code === 0)
+        task.mach_port_destroy(name);
     }
   }
-  if (!call.sendOnceDest && !call.moveSendDest && w.client.mach_port_type(call.requestRight).code === 0) w.client.mach_port_deallocate(call.requestRight);
+  if (
+    !call.sendOnceDest &&
+    !call.moveSendDest &&
+    w.client.mach_port_type(call.requestRight).code === 0
+  )
+    w.client.mach_port_deallocate(call.requestRight);
   await w.settle();
 }
 
 async function checkInterface(ir: InterfaceIR, mod: Module): Promise<void> {
-  const ClientClass = Object.entries(mod).find(([n, x]) => n.endsWith("Client") && typeof x === "function")![1] as new (c: MigCaller) => Record<string, Fn>;
+  const ClientClass = Object.entries(mod).find(
+    ([n, x]) => n.endsWith("Client") && typeof x === "function",
+  )![1] as new (c: MigCaller) => Record<string, Fn>;
   const w = world((h) => (mod[ir.serverDemux] as Fn)(h) as AnyMigDemux);
-  for (const r of ir.routines) for (const mode of MODES) await runRoutine(mod, ClientClass, w, r, mode);
+  for (const r of ir.routines)
+    for (const mode of MODES) await runRoutine(mod, ClientClass, w, r, mode);
   expect(audit(w.kernel)).toEqual([]);
   await w.stop();
 }
 
 describe("ownership per routine (mig-reference §7.3)", () => {
-  for (const v of variants(["default_pager", "memory_object", "memory_object_default", "mach_pager_calls", "notify"])) {
+  for (const v of variants([
+    "default_pager",
+    "memory_object",
+    "memory_object_default",
+    "mach_pager_calls",
+    "notify",
+  ])) {
     it(`${v.defs}${v.seqnos ? " (SEQNOS server)" : ""}: fail / succeed / release-then-fail for every routine`, async () => {
       await checkInterface(v.ir, await load(v.file));
     });
@@ -428,8 +545,14 @@ describe("double releases through the public API (fixed in runtime/mig/)", () =>
   async function setup(handlers: object) {
     const dp = await load(join(ROOT, "generated/default_pager.ts"));
     const w = world(() => (dp.default_pager_server as Fn)(handlers) as AnyMigDemux);
-    const send = w.server.mach_port_extract_right(w.service, MACH_MSG_TYPE_MAKE_SEND, w.client).right;
-    const client = new (dp.DefaultPagerClient as new (c: MigCaller) => Record<string, Fn>)(createCaller(w.client, send, { pool: null }));
+    const send = w.server.mach_port_extract_right(
+      w.service,
+      MACH_MSG_TYPE_MAKE_SEND,
+      w.client,
+    ).right;
+    const client = new (dp.DefaultPagerClient as new (c: MigCaller) => Record<string, Fn>)(
+      createCaller(w.client, send, { pool: null }),
+    );
     return { w, client };
   }
 
@@ -443,9 +566,15 @@ describe("double releases through the public API (fixed in runtime/mig/)", () =>
     });
     server = w.server;
     const p = portFor(w.client, MACH_MSG_TYPE_COPY_SEND);
-    const witness = w.client.mach_port_extract_right(p.name, MACH_MSG_TYPE_MAKE_SEND, w.server).right;
+    const witness = w.client.mach_port_extract_right(
+      p.name,
+      MACH_MSG_TYPE_MAKE_SEND,
+      w.server,
+    ).right;
     const before = snapshot([w.server, w.client], [p.port, w.servicePort]);
-    await expect(client.default_pager_object_pages(p.name)).rejects.toMatchObject({ codeName: "KERN_FAILURE" });
+    await expect(client.default_pager_object_pages(p.name)).rejects.toMatchObject({
+      codeName: "KERN_FAILURE",
+    });
     await w.settle();
     expect(diff(before, snapshot([w.server, w.client], [p.port, w.servicePort]))).toEqual([]);
     expect(w.server.mach_port_get_refs(witness, MACH_PORT_RIGHT_SEND).refs).toBe(1);
@@ -456,14 +585,18 @@ describe("double releases through the public API (fixed in runtime/mig/)", () =>
 
   it("a reply whose body copy-in fails (a bad out right) is not destroyed again: the right moved before the bad one loses one uref, not two", async () => {
     let out: number[] = [];
-    const { w, client } = await setup({ default_pager_objects: () => ({ objects: [], ports: new Uint32Array(out) }) });
+    const { w, client } = await setup({
+      default_pager_objects: () => ({ objects: [], ports: new Uint32Array(out) }),
+    });
     const p = w.server.mach_port_allocate(MACH_PORT_RIGHT_RECEIVE).name;
     w.server.mach_port_insert_right(p, p, MACH_MSG_TYPE_MAKE_SEND);
     w.server.mach_port_mod_refs(p, MACH_PORT_RIGHT_SEND, 2);
     out = [p, 0x4242];
     // The kernel moves p's right, fails on 0x4242 and destroys what it took (and the reply right:
     // the client hears MIG_SERVER_DIED).
-    await expect(client.default_pager_objects()).rejects.toMatchObject({ codeName: "MIG_SERVER_DIED" });
+    await expect(client.default_pager_objects()).rejects.toMatchObject({
+      codeName: "MIG_SERVER_DIED",
+    });
     await w.settle();
     expect(w.server.mach_port_get_refs(p, MACH_PORT_RIGHT_SEND).refs).toBe(2);
     expect(w.server.portOf(p)!.srights).toBe(1);
@@ -481,9 +614,15 @@ describe("double releases through the public API (fixed in runtime/mig/)", () =>
     });
     server = w.server;
     const p = portFor(w.client, MACH_MSG_TYPE_COPY_SEND);
-    const witness = w.client.mach_port_extract_right(p.name, MACH_MSG_TYPE_MAKE_SEND, w.server).right;
+    const witness = w.client.mach_port_extract_right(
+      p.name,
+      MACH_MSG_TYPE_MAKE_SEND,
+      w.server,
+    ).right;
     const before = snapshot([w.server, w.client], [p.port]);
-    await expect(client.default_pager_object_pages(p.name)).rejects.toMatchObject({ codeName: "KERN_FAILURE" });
+    await expect(client.default_pager_object_pages(p.name)).rejects.toMatchObject({
+      codeName: "KERN_FAILURE",
+    });
     await w.settle();
     expect(w.server.mach_port_type(witness).code).toBe(ReturnCode.KERN_INVALID_NAME);
     expect(diff(before, snapshot([w.server, w.client], [p.port]))).toEqual([

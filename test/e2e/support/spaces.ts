@@ -49,7 +49,11 @@ export function variants(names: readonly string[]): Variant[] {
   for (const defs of names) {
     const text = readFile(`defs/${defs}.defs`)!;
     for (const seqnos of /^#if\s+SEQNOS\b/m.test(text) ? [false, true] : [false]) {
-      const r = generate(`defs/${defs}.defs`, { includeDirs: [join(ROOT, "defs")], defines: seqnos ? ["SEQNOS"] : [], readFile });
+      const r = generate(`defs/${defs}.defs`, {
+        includeDirs: [join(ROOT, "defs")],
+        defines: seqnos ? ["SEQNOS"] : [],
+        readFile,
+      });
       out.push({ defs, seqnos, ir: r.ir!, file: join(ROOT, "generated", r.files[0].name) });
     }
   }
@@ -101,7 +105,13 @@ export function spaceOf(task: Task): Map<number, NameState> {
 }
 
 export function portState(p: Port): PortState {
-  return { dead: p.dead, srights: p.dead ? 0 : p.srights, sorights: p.dead ? 0 : p.sorights, mscount: p.dead ? 0 : p.mscount, msgcount: p.dead ? 0 : p.msgcount };
+  return {
+    dead: p.dead,
+    srights: p.dead ? 0 : p.srights,
+    sorights: p.dead ? 0 : p.sorights,
+    mscount: p.dead ? 0 : p.mscount,
+    msgcount: p.dead ? 0 : p.msgcount,
+  };
 }
 
 export interface Snapshot {
@@ -131,13 +141,21 @@ export function diff(want: Snapshot, got: Snapshot): string[] {
     for (const [name, e] of w) {
       const h = g.get(name);
       if (!h) out.push(`${t.label}: name ${name.toString(16)} missing (want ${JSON.stringify(e)})`);
-      else if (JSON.stringify(h) !== JSON.stringify(e)) out.push(`${t.label}: name ${name.toString(16)} ${JSON.stringify(h)}, want ${JSON.stringify(e)}`);
+      else if (JSON.stringify(h) !== JSON.stringify(e))
+        out.push(
+          `${t.label}: name ${name.toString(16)} ${JSON.stringify(h)}, want ${JSON.stringify(e)}`,
+        );
     }
-    for (const [name, h] of g) if (!w.has(name)) out.push(`${t.label}: extra name ${name.toString(16)} ${JSON.stringify(h)}`);
+    for (const [name, h] of g)
+      if (!w.has(name))
+        out.push(`${t.label}: extra name ${name.toString(16)} ${JSON.stringify(h)}`);
   }
   for (const [p, w] of want.ports) {
     const h = got.ports.get(p) ?? portState(p);
-    if (JSON.stringify(h) !== JSON.stringify(w)) out.push(`port ${p.id}${p.label ? ` (${p.label})` : ""}: ${JSON.stringify(h)}, want ${JSON.stringify(w)}`);
+    if (JSON.stringify(h) !== JSON.stringify(w))
+      out.push(
+        `port ${p.id}${p.label ? ` (${p.label})` : ""}: ${JSON.stringify(h)}, want ${JSON.stringify(w)}`,
+      );
   }
   return out;
 }
@@ -181,7 +199,11 @@ export function dropSendOnce(s: Snapshot, task: Task, name: number, port: Port):
  * The receive right under `name` was moved away and then destroyed: the name loses the receive
  * right, send rights to the port in every space become dead names with the same urefs.
  */
-export function portDied(s: Snapshot, port: Port, holders: ReadonlyArray<{ task: Task; name: number }>): void {
+export function portDied(
+  s: Snapshot,
+  port: Port,
+  holders: ReadonlyArray<{ task: Task; name: number }>,
+): void {
   for (const { task, name } of holders) {
     const space = s.spaces.get(task)!;
     const e = space.get(name);
