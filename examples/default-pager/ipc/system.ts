@@ -108,7 +108,8 @@ export async function startSystem(options: SystemOptions): Promise<PagerSystem> 
           socketPath,
           JSON.stringify(options.pager),
         ],
-        { stdio: ["ignore", "inherit", "inherit"] },
+        // From the repository root, where `--import tsx` resolves.
+        { stdio: ["ignore", "inherit", "inherit"], cwd: path.resolve(here, "../../..") },
       );
       stops.push(async () => {
         server.close();
