@@ -1,5 +1,5 @@
 /**
- * Regenerates generated/name_server.ts from name_server.defs (`npx tsx examples/name-server/generate.ts`).
+ * Regenerates generated/name_server.ts from name_server.defs (`npm run generate` runs it after generated/).
  * The example runs under tsx, which cannot import a `.defs` the way the build plugin lets a
  * bundled app do, so the stubs are checked in; the example's test fails when they are stale.
  */

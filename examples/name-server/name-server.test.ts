@@ -29,7 +29,7 @@ describe("name server example", () => {
     expect(names.length).toBe(2);
   });
 
-  it("checked-in stubs match name_server.defs (npx tsx examples/name-server/generate.ts)", () => {
+  it("checked-in stubs match name_server.defs (npm run generate)", () => {
     const file = nameServerStubs();
     expect(readFileSync(new URL(`./generated/${file.name}`, import.meta.url), "utf8")).toBe(file.text);
   });
