@@ -169,14 +169,6 @@ export class KernelServer implements MemoryManagerLink, DefaultPagerLink {
     }
   }
 
-  /** The name port of the object mapped at `address` as a send right for `task` (vm_region). */
-  vmRegionName(vmTask: VmTask, address: number, task: Task): number {
-    const object = this.vm.objectAt(vmTask, address);
-    const name = object === undefined ? undefined : this.nameNames.get(object.name);
-    if (name === undefined) return MACH_PORT_NULL;
-    return this.task.mach_port_extract_right(name, MACH_MSG_TYPE_MAKE_SEND, task).right;
-  }
-
   // ---- MemoryManagerLink: kernel → manager ----
 
   init(

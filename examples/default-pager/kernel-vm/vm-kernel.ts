@@ -319,7 +319,9 @@ export class VmKernel {
         errorOffset = pageOffset;
         break;
       }
-      const page = new ResidentPage(object, pageOffset, data.slice(at, at + this.pageSize));
+      // The data is consumed: a one-page supply becomes the page itself, without a copy.
+      const bytes = data.length === this.pageSize ? data : data.slice(at, at + this.pageSize);
+      const page = new ResidentPage(object, pageOffset, bytes);
       page.lock = lockValue;
       page.precious = precious;
       const requested = slot instanceof Placeholder && slot.state === "requested";
