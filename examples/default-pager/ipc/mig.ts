@@ -6,6 +6,7 @@
 import {
   createCaller,
   migDemux,
+  ReturnCode,
   serve,
   type AnyMigDemux,
   type Demux,
@@ -16,10 +17,11 @@ import {
 export interface ChainedServeOptions {
   readonly concurrency?: number;
   /**
-   * Called for a request no demux knows (it is then answered MIG_BAD_ID): the pager uses it to
-   * let such a message take its seqno turn on an object port.
+   * Called for a request no handler ran for: an id no demux knows (answered MIG_BAD_ID) or a
+   * request that does not decode (MIG_BAD_ARGUMENTS). The pager uses it to let such a message
+   * take its seqno turn on an object port.
    */
-  readonly unknown?: (port: number, seqno: number, id: number) => void;
+  readonly unhandled?: (port: number, seqno: number, id: number) => void;
   readonly onError?: (error: unknown) => void;
 }
 
@@ -43,16 +45,24 @@ export function serveChained(
   options: ChainedServeOptions = {},
 ): ChainedServer {
   const onError = options.onError;
-  const list: Demux[] = [
-    migDemux(demuxes, onError === undefined ? {} : { onError: (e) => onError(e) }),
-  ];
-  const unknown = options.unknown;
-  if (unknown !== undefined) {
-    list.push((request, seqno) => {
-      unknown(request.requestPort, seqno, request.id);
-      return null;
-    });
-  }
+  const demux = migDemux(demuxes, onError === undefined ? {} : { onError: (e) => onError(e) });
+  const unhandled = options.unhandled;
+  const list: Demux[] =
+    unhandled === undefined
+      ? [demux]
+      : [
+          async (request, seqno) => {
+            const result = await demux(request, seqno);
+            // The glue answers MIG_BAD_ARGUMENTS itself when the request does not fit the plan.
+            if (result === ReturnCode.MIG_BAD_ARGUMENTS)
+              unhandled(request.requestPort, seqno, request.id);
+            return result;
+          },
+          (request, seqno) => {
+            unhandled(request.requestPort, seqno, request.id);
+            return null;
+          },
+        ];
   return serve(task, portOrSet, list, {
     concurrency: options.concurrency ?? 64,
     ...(onError === undefined ? {} : { onError: (e: unknown) => onError(e) }),

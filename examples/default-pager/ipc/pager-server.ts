@@ -119,12 +119,13 @@ export class DefaultPagerServer {
     ];
     this.server = serveChained(this.task, this.portSet, demuxes as AnyMigDemux[], {
       concurrency: this.options.concurrency ?? 64,
-      // Every message on an object port takes its turn, even one nobody serves (MIG_BAD_ID).
-      unknown: (port, seqno, id) => {
+      // Every message on an object port takes its turn, even one no handler ran for.
+      unhandled: (port, seqno, id) => {
         const object = this.byPort.get(port);
-        if (object !== undefined) void this.core.unexpected(object, seqno, `message ${id}`);
+        if (object === undefined) return;
+        this.stats.errors.push(`message ${id} on an object port not handled`);
+        void this.core.unexpected(object, seqno, `message ${id}`);
       },
-      // A MachError is a deliberate answer to the caller; anything else is a bug to report.
       onError: (e) => {
         if (!(e instanceof MachError))
           this.stats.errors.push(e instanceof Error ? (e.stack ?? e.message) : String(e));

@@ -6,6 +6,13 @@
  */
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import {
+  MACH_MSG_TYPE_COPY_SEND,
+  MACH_SEND_MSG,
+  msghBits,
+  newHeader,
+  writeHeader,
+} from "../../../runtime/index.js";
 import { startSystem, type PagerSystem } from "../ipc/system.js";
 import { prng, sameBytes, tempDir } from "./helpers.js";
 
@@ -128,5 +135,52 @@ describe("seqnos server: one object's requests in seqno order, objects concurren
     for (let i = 1; i < order.length; i++) if (order[i] !== order[i - 1]) switches++;
     expect(switches).toBeGreaterThan(10);
     expect(sys.local!.server.stats.errors).toEqual([]);
+  });
+
+  it("a message no handler runs for (unknown id, or one that does not decode) still takes its turn", async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    const handled: { seqno: number; what: string }[] = [];
+    sys = await startSystem({
+      residentPages: 4,
+      pager: {
+        pageSize: P,
+        pagingFiles: [{ path: path.join(t.dir, "p.swap"), sizeBytes: 64 * P }],
+      },
+      pagerHooks: { onOrdered: (_object, seqno, what) => handled.push({ seqno, what }) },
+    });
+    const { kernelServer, user, pager } = sys;
+    const vm = kernelServer.vm;
+    const object = await pager.default_pager_object_create(BigInt(8 * P));
+    const task = vm.createTask();
+    const at = await kernelServer.vmMap(task, user, object, { size: 8 * P }); // init: seqno 0
+    // Two bare headers to the object port: data_request's id without its body, and an unknown id.
+    const abi = sys.kernel.abi;
+    for (const id of [2203, 9999]) {
+      const bytes = new Uint8Array(abi.headerSize);
+      const h = newHeader();
+      h.bits = msghBits(MACH_MSG_TYPE_COPY_SEND, 0);
+      h.size = bytes.length;
+      h.remotePort = object;
+      h.id = id;
+      writeHeader(new DataView(bytes.buffer), abi, h);
+      const r = await user.mach_msg({ bytes, ool: [] }, MACH_SEND_MSG, bytes.length, 0, 0, 0);
+      expect(r.code).toBe(0);
+    }
+    // The next real requests are not stuck behind them.
+    await vm.write(task, at, new Uint8Array(P).fill(9));
+    expect((await vm.read(task, at, 1))[0]).toBe(9);
+    await sys.idle();
+    expect(handled.slice(0, 4).map((h) => h.what)).toEqual([
+      "init",
+      "message 2203",
+      "message 9999",
+      "data_request",
+    ]);
+    expect(handled.map((h) => h.seqno)).toEqual(handled.map((_, i) => i));
+    expect(sys.local!.server.stats.errors).toEqual([
+      "message 2203 on an object port not handled",
+      "message 9999 on an object port not handled",
+    ]);
   });
 });
