@@ -3,9 +3,10 @@
  * IPC that belong to no single task: releasing rights held by messages and by the kernel,
  * notifications, port death, queues, blocked senders and receivers.
  *
- * Everything is synchronous except handing a queued message to a receiver that is already
- * waiting: the message is dequeued at once (so FIFO order and seqnos are fixed at arrival) and
- * its copy-out runs in a microtask, so no kernel operation is ever re-entered from inside another.
+ * Everything is synchronous. A message handed to a receiver that is already waiting is dequeued
+ * at once (so FIFO order and seqnos are fixed at arrival); its copy-out runs right away when the
+ * send came from the top level of `mach_msg` (`handoff`), else in a microtask, so no kernel
+ * operation is ever re-entered from inside another.
  */
 import type { Abi, AbiInfo } from "../abi.js";
 import { abiInfo } from "../abi.js";
@@ -27,7 +28,7 @@ import {
 } from "../constants.js";
 import { buildNotification, notificationDataOffset, type NotificationId } from "./notify.js";
 import type { CarriedRight, Entry, KMsg, ReceiveOutcome, ReceiveWaiter } from "./objects.js";
-import { noRight, Port, PortSet } from "./objects.js";
+import { noRight, Port, PortSet, takeHolders } from "./objects.js";
 import { Task } from "./task.js";
 import type { MachMessage } from "../message.js";
 
@@ -49,9 +50,32 @@ export class Kernel {
   readonly tasks = new Set<Task>();
   private readonly pending = new Set<Port | PortSet>();
   private draining = false;
+  /**
+   * True while a send at the top level of `mach_msg` enqueues its message (copy-in is complete,
+   * nothing else is half done): a receiver already waiting then copies the message out at once
+   * instead of in a microtask. Internal to the kernel.
+   */
+  handoff = false;
+  /** Callbacks (kernel objects, death watchers) running now: their sends never hand off at once. */
+  callbacks = 0;
 
-  /** Message observers (runtime/trace): empty, and so free, unless a tracer is attached. */
+  /** Runs code outside the kernel (a callback) that may call back into it. */
+  private outside(fn: () => void): void {
+    const handoff = this.handoff;
+    this.handoff = false;
+    this.callbacks++;
+    try {
+      fn();
+    } finally {
+      this.callbacks--;
+      this.handoff = handoff;
+    }
+  }
+
+  /** Message observers (runtime/trace): empty, and so free, unless a tracer is attached. Add them with `observe`. */
   readonly observers = new Set<MessageObserver>();
+  /** `observers.size > 0`, kept by `observe` (checked on every message). */
+  observing = false;
 
   constructor(abi: Abi | AbiInfo = "x86_64") {
     this.abi = typeof abi === "string" ? abiInfo(abi) : abi;
@@ -63,7 +87,12 @@ export class Kernel {
   /** Calls `observer` for every message a task of this kernel sends or receives; returns the detach function. */
   observe(observer: MessageObserver): () => void {
     this.observers.add(observer);
-    return () => this.observers.delete(observer);
+    this.observing = true;
+    return () => {
+      const had = this.observers.delete(observer);
+      this.observing = this.observers.size > 0;
+      return had;
+    };
   }
 
   createTask(label = ""): Task {
@@ -186,7 +215,8 @@ export class Kernel {
     }
     kmsg.destType = 0;
     this.releaseCarried(kmsg.reply);
-    for (const r of kmsg.rights) this.releaseCarried(r);
+    const rights = kmsg.rights;
+    for (let i = 0; i < rights.length; i++) this.releaseCarried(rights[i]);
     kmsg.ool = [];
   }
 
@@ -212,18 +242,31 @@ export class Kernel {
       this.destroyKmsg(kmsg);
       return;
     }
-    for (const r of kmsg.rights) {
-      if (r.type === MACH_MSG_TYPE_PORT_RECEIVE && r.port && this.isCircular(r.port, port)) {
-        kmsg.flags = (kmsg.flags | MACH_MSGH_BITS_CIRCULAR) >>> 0;
-        this.destroyKmsg(kmsg);
-        return;
+    const rights = kmsg.rights;
+    if (rights.length > 0) {
+      for (let i = 0; i < rights.length; i++) {
+        const r = rights[i];
+        if (r.type === MACH_MSG_TYPE_PORT_RECEIVE && r.port && this.isCircular(r.port, port)) {
+          kmsg.flags = (kmsg.flags | MACH_MSGH_BITS_CIRCULAR) >>> 0;
+          this.destroyKmsg(kmsg);
+          return;
+        }
+      }
+      for (let i = 0; i < rights.length; i++) {
+        const r = rights[i];
+        if (r.type === MACH_MSG_TYPE_PORT_RECEIVE && r.port) r.port.destination = port;
       }
     }
-    for (const r of kmsg.rights) {
-      if (r.type === MACH_MSG_TYPE_PORT_RECEIVE && r.port) r.port.destination = port;
-    }
     if (port.kobject) {
-      port.kobject(kmsg);
+      const handoff = this.handoff;
+      this.handoff = false;
+      this.callbacks++;
+      try {
+        port.kobject(kmsg);
+      } finally {
+        this.callbacks--;
+        this.handoff = handoff;
+      }
       return;
     }
     port.msgcount++;
@@ -261,32 +304,38 @@ export class Kernel {
 
   /** Hands queued messages to waiting receivers, FIFO on both sides. */
   kick(q: Port | PortSet): void {
-    this.pending.add(q);
-    if (this.draining) return;
+    if (this.draining) {
+      this.pending.add(q);
+      return;
+    }
     this.draining = true;
     try {
-      while (this.pending.size > 0) {
-        const next = this.pending.values().next().value as Port | PortSet;
-        this.pending.delete(next);
-        while (next.receivers.length > 0 && next.queue.length > 0) {
-          const w = next.receivers.shift()!;
-          const head = next.queue[0];
-          if (head.size > w.rcvSize && (w.option & MACH_RCV_LARGE) !== 0) {
-            w.deliver({ kind: "too-large", size: head.size });
-          } else {
-            w.deliver({ kind: "message", kmsg: this.dequeue(next) });
-          }
-        }
+      this.drain(q);
+      const pending = this.pending;
+      while (pending.size > 0) {
+        const next = pending.values().next().value as Port | PortSet;
+        pending.delete(next);
+        this.drain(next);
       }
     } finally {
       this.draining = false;
     }
   }
 
+  private drain(q: Port | PortSet): void {
+    while (q.receivers.length > 0 && q.queue.length > 0) {
+      const w = q.receivers.shift()!;
+      const head = q.queue[0];
+      if (head.size > w.rcvSize && (w.option & MACH_RCV_LARGE) !== 0) w.tooLarge(head.size);
+      else w.message(this.dequeue(q), this.handoff);
+    }
+  }
+
   failReceivers(q: Port | PortSet, code: number): void {
     const waiting = q.receivers;
+    if (waiting.length === 0) return;
     q.receivers = [];
-    for (const w of waiting) w.deliver({ kind: "error", code });
+    for (const w of waiting) w.fail(code);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -367,10 +416,10 @@ export class Kernel {
     port.queue = [];
     port.msgcount = 0;
     for (const k of queued) this.destroyKmsg(k);
-    const holders = [...port.senderEntries];
-    port.senderEntries.clear();
+    const holders = takeHolders(port);
     for (const e of holders) this.convertToDeadName(e);
-    for (const cb of port.deathWatchers.splice(0)) cb();
+    const watchers = port.deathWatchers.splice(0);
+    if (watchers.length > 0) this.outside(() => watchers.forEach((cb) => cb()));
   }
 
   /** A send or send-once entry whose port died becomes a dead name (§4.4). */

@@ -5,16 +5,27 @@
 import { MACH_PORT_QLIMIT_DEFAULT } from "../constants.js";
 import type { Task } from "./task.js";
 
-/** What a blocked `mach_msg` receive is resolved with. */
+/**
+ * A blocked `mach_msg` receive. The kernel calls exactly one of `message`, `tooLarge` and `fail`,
+ * at most once.
+ */
 export interface ReceiveWaiter {
   readonly task: Task;
   readonly option: number;
   readonly rcvSize: number;
-  /** Called at most once: with a message handed over (now owned by the waiter), or why not. */
-  deliver(outcome: ReceiveOutcome): void;
+  /**
+   * A message handed over (now owned by the waiter), already dequeued with its seqno. With `now`
+   * the kernel is at a consistent point (the top level of a send) and the copy-out may run at
+   * once; otherwise it must wait for a microtask, so no kernel operation is re-entered.
+   */
+  message(kmsg: KMsg, now: boolean): void;
+  /** The next message does not fit and MACH_RCV_LARGE is set: it stays queued. */
+  tooLarge(size: number): void;
+  /** The receive ends with `code` (port died, changed, interrupted). */
+  fail(code: number): void;
 }
 
-/** What a waiting receiver is given. */
+/** What a waiting receiver can be given (the three `ReceiveWaiter` calls, as values). */
 export type ReceiveOutcome =
   | { kind: "message"; kmsg: KMsg }
   | { kind: "too-large"; size: number }
@@ -51,8 +62,12 @@ export class Port {
   /** Registered send-once rights (the ports they name). */
   nsrequest: Port | null = null;
   pdrequest: Port | null = null;
-  /** Entries, in any space, holding a send or send-once right for this port. */
-  readonly senderEntries = new Set<Entry>();
+  /**
+   * Entries, in any space, holding a send or send-once right for this port: a list through
+   * `Entry.holderNext`/`holderPrev`, oldest first (`addHolder`, `removeHolder`, `takeHolders`).
+   */
+  holdersHead: Entry | null = null;
+  holdersTail: Entry | null = null;
   /**
    * A kernel object: when set, a message sent to the port is handed to this function at once
    * (no queueing, no limit) and the function owns it. Bridges use this for proxy ports.
@@ -90,6 +105,54 @@ export interface Entry {
   dnrequest: Port | null;
   /** The kernel chose the name (so its index may be recycled). */
   generated: boolean;
+  /** Insertion order in the name table. */
+  order: number;
+  /** The port whose holder list this entry is on (a send or send-once entry), and its neighbours. */
+  holderOf: Port | null;
+  holderPrev: Entry | null;
+  holderNext: Entry | null;
+}
+
+/** Puts `e` on `port`'s holder list (at the end); nothing if it is already there. */
+export function addHolder(port: Port, e: Entry): void {
+  if (e.holderOf === port) return;
+  if (e.holderOf) removeHolder(e.holderOf, e);
+  e.holderOf = port;
+  e.holderNext = null;
+  e.holderPrev = port.holdersTail;
+  if (port.holdersTail) port.holdersTail.holderNext = e;
+  else port.holdersHead = e;
+  port.holdersTail = e;
+}
+
+/** Takes `e` off `port`'s holder list; nothing if it is not on it. */
+export function removeHolder(port: Port, e: Entry): void {
+  if (e.holderOf !== port) return;
+  const prev = e.holderPrev;
+  const next = e.holderNext;
+  if (prev) prev.holderNext = next;
+  else port.holdersHead = next;
+  if (next) next.holderPrev = prev;
+  else port.holdersTail = prev;
+  e.holderOf = null;
+  e.holderPrev = null;
+  e.holderNext = null;
+}
+
+/** Empties `port`'s holder list and returns it, oldest first. */
+export function takeHolders(port: Port): Entry[] {
+  const out: Entry[] = [];
+  for (let e = port.holdersHead; e; ) {
+    const next: Entry | null = e.holderNext;
+    e.holderOf = null;
+    e.holderPrev = null;
+    e.holderNext = null;
+    out.push(e);
+    e = next;
+  }
+  port.holdersHead = null;
+  port.holdersTail = null;
+  return out;
 }
 
 /**

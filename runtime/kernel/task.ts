@@ -50,9 +50,10 @@ import {
 } from "../constants.js";
 import type { MachMessage } from "../message.js";
 import { parseBody } from "./body.js";
-import type { Kernel, ReceiveOutcome } from "./kernel.js";
+import type { Kernel } from "./kernel.js";
 import type { CarriedRight, Entry, KMsg, ReceiveWaiter } from "./objects.js";
-import { noRight, Port, PortSet } from "./objects.js";
+import { NameTable } from "./names.js";
+import { addHolder, noRight, Port, PortSet, removeHolder } from "./objects.js";
 
 const R = ReturnCode;
 /** Freed indexes wait in a FIFO this long before reuse. */
@@ -91,14 +92,99 @@ function isValidName(name: number): boolean {
   return name !== MACH_PORT_NULL && name !== MACH_PORT_DEAD;
 }
 
+/** The `rights` of every simple message: nothing may be added to it. */
+const NO_RIGHTS: CarriedRight[] = Object.freeze([]) as unknown as CarriedRight[];
+
+/** Little-endian 32-bit read and write (the kernel's copy of a message starts its buffer). */
+function rd32(b: Uint8Array, o: number): number {
+  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+}
+
+function wr32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v;
+  b[o + 1] = v >>> 8;
+  b[o + 2] = v >>> 16;
+  b[o + 3] = v >>> 24;
+}
+
+/** `new Promise(captureResolve)` leaves the resolve function in `captured` (no closure per call). */
+let captured: ((r: MachMsgResult) => void) | null = null;
+function captureResolve(resolve: (r: MachMsgResult) => void): void {
+  captured = resolve;
+}
+
+function noResolve(): void {}
+
+/** A blocked receive (one per waiting mach_msg). */
+class PendingReceive implements ReceiveWaiter {
+  resolve: (r: MachMsgResult) => void = noResolve;
+  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+
+  constructor(
+    readonly task: Task,
+    readonly option: number,
+    readonly rcvSize: number,
+    readonly q: Port | PortSet,
+  ) {}
+
+  message(kmsg: KMsg, now: boolean): void {
+    this.clearTimer();
+    if (!now) {
+      queueMicrotask(() => this.resolve(this.task.completeReceive(kmsg, this.rcvSize)));
+      return;
+    }
+    let result: MachMsgResult;
+    try {
+      result = this.task.completeReceive(kmsg, this.rcvSize);
+    } catch (error) {
+      // Only an observer can throw here; the sender's call must not see it.
+      queueMicrotask(() => {
+        throw error;
+      });
+      return;
+    }
+    this.resolve(result);
+  }
+
+  tooLarge(size: number): void {
+    this.clearTimer();
+    this.resolve(this.task.tooLargeKept(size));
+  }
+
+  fail(code: number): void {
+    this.clearTimer();
+    this.resolve({ code, msg: null });
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
+
+function receiveTimedOut(w: PendingReceive): void {
+  w.timer = undefined;
+  const i = w.q.receivers.indexOf(w);
+  if (i < 0) return;
+  w.q.receivers.splice(i, 1);
+  w.resolve({ code: R.MACH_RCV_TIMED_OUT, msg: null });
+}
+
 export class Task {
   alive = true;
-  private readonly entries = new Map<number, Entry>();
+  private readonly entries = new NameTable();
   /** The entry holding SEND and/or RECEIVE for a port (at most one per port, §1.2). */
   private readonly byPort = new Map<Port, Entry>();
   private nextIndex = 1;
+  /** Freed indexes, oldest first from `freeHead`. */
   private readonly freeIndexes: number[] = [];
-  private readonly generations = new Map<number, number>();
+  private freeHead = 0;
+  /** Where header copy-in puts the destination right (never kept). */
+  private readonly destScratch: CarriedRight = noRight();
+  /** The generation last used with each index (by index). */
+  private readonly generations: number[] = [0];
 
   constructor(
     readonly kernel: Kernel,
@@ -112,26 +198,44 @@ export class Task {
     for (;;) {
       let index: number;
       let gen: number;
-      if (this.freeIndexes.length > NAME_REUSE_DELAY || (this.nextIndex > MAX_INDEX && this.freeIndexes.length > 0)) {
-        index = this.freeIndexes.shift()!;
-        gen = ((this.generations.get(index) ?? 0) + 1) & 0xff;
+      const free = this.freeIndexes.length - this.freeHead;
+      if (free > NAME_REUSE_DELAY || (this.nextIndex > MAX_INDEX && free > 0)) {
+        index = this.freeIndexes[this.freeHead++];
+        if (this.freeHead >= 1024) {
+          this.freeIndexes.splice(0, this.freeHead);
+          this.freeHead = 0;
+        }
+        gen = (this.generations[index] + 1) & 0xff;
       } else if (this.nextIndex <= MAX_INDEX) {
         index = this.nextIndex++;
         gen = 0;
       } else {
         return MACH_PORT_NULL;
       }
-      this.generations.set(index, gen);
+      this.generations[index] = gen;
       const name = index * 256 + gen;
       if (!this.entries.has(name)) return name;
     }
   }
 
   private addEntry(name: number, type: number, urefs: number, port: Port | null, generated: boolean): Entry {
-    const e: Entry = { owner: this, name, type, urefs, port, pset: null, dnrequest: null, generated };
+    const e: Entry = {
+      owner: this,
+      name,
+      type,
+      urefs,
+      port,
+      pset: null,
+      dnrequest: null,
+      generated,
+      order: 0,
+      holderOf: null,
+      holderPrev: null,
+      holderNext: null,
+    };
     this.entries.set(name, e);
     if (port && (type & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_RECEIVE)) !== 0) this.byPort.set(port, e);
-    if (port && (type & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_SEND_ONCE)) !== 0) port.senderEntries.add(e);
+    if (port && (type & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_SEND_ONCE)) !== 0) addHolder(port, e);
     return e;
   }
 
@@ -146,7 +250,7 @@ export class Task {
     const port = e.port;
     if (!port) return;
     if (this.byPort.get(port) === e) this.byPort.delete(port);
-    port.senderEntries.delete(e);
+    removeHolder(port, e);
   }
 
   /** Fires an entry's dead-name request as port-deleted (the name stopped denoting a live port). */
@@ -277,7 +381,7 @@ export class Task {
     if (e.type & MACH_PORT_TYPE_RECEIVE) {
       e.type = MACH_PORT_TYPE_RECEIVE;
       e.urefs = 0;
-      port.senderEntries.delete(e);
+      removeHolder(port, e);
       this.kernel.releaseSend(port);
     } else {
       this.destroyEntry(e);
@@ -360,7 +464,7 @@ export class Task {
 
   mach_port_names(): { code: number; names: number[]; types: number[] } {
     if (!this.alive) return { code: R.KERN_INVALID_TASK, names: [], types: [] };
-    const names = [...this.entries.keys()].sort((a, b) => a - b);
+    const names = this.entries.keys().sort((a, b) => a - b);
     const types = names.map((n) => this.mach_port_type(n).type);
     return { code: R.KERN_SUCCESS, names, types };
   }
@@ -606,7 +710,7 @@ export class Task {
   terminate(): void {
     if (!this.alive) return;
     this.alive = false;
-    for (const e of [...this.entries.values()]) {
+    for (const e of this.entries.values()) {
       if (this.entries.get(e.name) === e) this.destroyEntry(e);
     }
     this.kernel.tasks.delete(this);
@@ -651,16 +755,24 @@ export class Task {
 
   /** The mutation half of copy-in; `canSupply` has said yes. */
   private copyinEntry(e: Entry, disposition: number): CarriedRight {
-    const k = this.kernel;
     const right = noRight();
+    this.copyinEntryInto(e, disposition, right);
+    return right;
+  }
+
+  /** `copyinEntry` into an existing right (its port, dead and type are set). */
+  private copyinEntryInto(e: Entry, disposition: number, right: CarriedRight): void {
+    const k = this.kernel;
     right.type = receivedPortType(disposition);
     if (e.type === MACH_PORT_TYPE_DEAD_NAME) {
+      right.port = null;
       right.dead = true;
       if (disposition !== MACH_MSG_TYPE_COPY_SEND && --e.urefs === 0) this.freeEntry(e);
-      return right;
+      return;
     }
     const port = e.port!;
     right.port = port;
+    right.dead = false;
     switch (disposition) {
       case MACH_MSG_TYPE_MOVE_RECEIVE:
         if (e.type & MACH_PORT_TYPE_SEND) {
@@ -681,7 +793,7 @@ export class Task {
         } else if (e.type & MACH_PORT_TYPE_RECEIVE) {
           e.type = MACH_PORT_TYPE_RECEIVE;
           e.urefs = 0;
-          port.senderEntries.delete(e);
+          removeHolder(port, e);
         } else {
           this.freeEntry(e);
           this.portDeleted(e);
@@ -699,7 +811,6 @@ export class Task {
         port.sorights++;
         break;
     }
-    return right;
   }
 
   /** Puts a carried right into the space and returns its name (NULL/DEAD for no right). */
@@ -748,7 +859,7 @@ export class Task {
       } else {
         e.type |= MACH_PORT_TYPE_SEND;
         e.urefs = 1;
-        port.senderEntries.add(e);
+        addHolder(port, e);
       }
     } else {
       e.type |= MACH_PORT_TYPE_RECEIVE;
@@ -781,101 +892,123 @@ export class Task {
     timeout = 0,
     _notify = MACH_PORT_NULL,
   ): Promise<MachMsgResult> {
-    let sent: number | Promise<number> = R.KERN_SUCCESS;
     if (option & MACH_SEND_MSG) {
       if (!msg) return Promise.resolve({ code: R.MACH_SEND_INVALID_DATA, msg: null });
-      if (this.kernel.observers.size > 0) for (const o of this.kernel.observers) o.send?.(this, msg, sendSize);
-      sent = this.send(msg, option, sendSize, timeout);
+      const sent = this.sendMessage(msg, option, sendSize, timeout);
+      if (typeof sent !== "number") return sent.then((code) => this.receiveAfterSend(code, option, rcvSize, rcvName, timeout));
+      if (sent !== R.KERN_SUCCESS) return Promise.resolve({ code: sent, msg: null });
     }
-    const receive = (code: number): MachMsgResult | Promise<MachMsgResult> => {
-      if (code !== 0 || !(option & MACH_RCV_MSG)) return { code, msg: null };
-      return this.receive(option, rcvSize, rcvName, timeout);
-    };
-    if (typeof sent === "number") return Promise.resolve(receive(sent));
-    return sent.then(receive);
+    if (!(option & MACH_RCV_MSG)) return Promise.resolve({ code: R.KERN_SUCCESS, msg: null });
+    const r = this.receive(option, rcvSize, rcvName, timeout);
+    return r instanceof Promise ? r : Promise.resolve(r);
   }
 
-  private send(msg: MachMessage, option: number, sendSize: number, timeout: number): number | Promise<number> {
+  private receiveAfterSend(code: number, option: number, rcvSize: number, rcvName: number, timeout: number): MachMsgResult | Promise<MachMsgResult> {
+    if (code !== R.KERN_SUCCESS || !(option & MACH_RCV_MSG)) return { code, msg: null };
+    return this.receive(option, rcvSize, rcvName, timeout);
+  }
+
+  /**
+   * The send half of `mach_msg` (MACH_SEND_MSG implied): the code at once when the send
+   * completed or failed without blocking, else a promise (a full queue, MACH_SEND_TIMEOUT
+   * honoured). Lets a caller that only sends skip a promise round trip.
+   */
+  sendMessage(msg: MachMessage, option: number, sendSize = msg.bytes.length, timeout = 0): number | Promise<number> {
     const k = this.kernel;
+    if (k.observing) for (const o of k.observers) o.send?.(this, msg, sendSize);
     const abi = k.abi;
     if (!this.alive) return R.MACH_SEND_INVALID_DEST;
     if (sendSize < abi.headerSize || sendSize % (abi.alignment === 8 ? 8 : 4) !== 0) return R.MACH_SEND_MSG_TOO_SMALL;
     if (sendSize > msg.bytes.length) return R.MACH_SEND_INVALID_DATA;
     const bytes = msg.bytes.slice(0, sendSize);
-    const view = new DataView(bytes.buffer);
-    const h = readHeader(view, abi, newHeader());
-    const destDisp = h.bits & 0xff;
-    const replyDisp = (h.bits >>> 8) & 0xff;
+    const o = abi.header;
+    const bits = rd32(bytes, o.bits);
+    const destDisp = bits & 0xff;
+    const replyDisp = (bits >>> 8) & 0xff;
     if (destDisp < MACH_MSG_TYPE_MOVE_SEND || destDisp > MACH_MSG_TYPE_MAKE_SEND_ONCE) return R.MACH_SEND_INVALID_HEADER;
     if (replyDisp !== 0 && (replyDisp < MACH_MSG_TYPE_MOVE_SEND || replyDisp > MACH_MSG_TYPE_MAKE_SEND_ONCE)) {
       return R.MACH_SEND_INVALID_HEADER;
     }
-    if (replyDisp === 0 && h.localPort !== MACH_PORT_NULL) return R.MACH_SEND_INVALID_HEADER;
+    const localName = rd32(bytes, o.localPort);
+    if (replyDisp === 0 && localName !== MACH_PORT_NULL) return R.MACH_SEND_INVALID_HEADER;
 
-    const header = this.copyinHeader(h.remotePort, destDisp, h.localPort, replyDisp);
-    if (typeof header === "number") return header;
+    const reply = noRight();
+    const dest = this.copyinHeader(rd32(bytes, o.remotePort), destDisp, localName, replyDisp, reply);
+    if (typeof dest === "number") return dest;
     const kmsg: KMsg = {
-      flags: (h.bits & ~0xffff & ~MACH_MSGH_BITS_CIRCULAR) >>> 0,
+      flags: (bits & ~0xffff & ~MACH_MSGH_BITS_CIRCULAR) >>> 0,
       size: sendSize,
-      id: h.id,
-      dest: header.dest,
+      id: rd32(bytes, o.id) | 0,
+      dest,
       destType: receivedPortType(destDisp),
-      reply: header.reply,
-      rights: [],
+      reply,
+      rights: NO_RIGHTS,
       bytes,
       ool: [],
       seqno: 0,
       fromKernel: false,
     };
-    if (h.bits & MACH_MSGH_BITS_COMPLEX) {
-      const code = this.copyinBody(kmsg, view, msg);
+    if (bits & MACH_MSGH_BITS_COMPLEX) {
+      kmsg.rights = [];
+      const code = this.copyinBody(kmsg, new DataView(bytes.buffer), msg);
       if (code !== 0) {
         k.destroyKmsg(kmsg);
         return code;
       }
     }
-    const port = kmsg.dest;
-    if (kmsg.destType === MACH_MSG_TYPE_PORT_SEND && k.isFull(port)) {
-      if (option & MACH_SEND_TIMEOUT && timeout === 0) {
-        this.pseudoReceive(kmsg, msg);
-        return R.MACH_SEND_TIMED_OUT;
+    if (kmsg.destType === MACH_MSG_TYPE_PORT_SEND && k.isFull(dest)) return this.sendBlocked(kmsg, msg, option, timeout);
+    // Copy-in is complete and, unless this send comes from a callback the kernel is running,
+    // nothing else is in progress: a waiting receiver may take the message at once.
+    if (k.handoff || k.callbacks > 0) k.enqueue(kmsg);
+    else {
+      k.handoff = true;
+      try {
+        k.enqueue(kmsg);
+      } finally {
+        k.handoff = false;
       }
-      return new Promise<number>((resolve) => {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const blocked = {
-          kmsg,
-          wake: () => {
-            if (timer !== undefined) clearTimeout(timer);
-            resolve(R.KERN_SUCCESS);
-          },
-        };
-        port.blockedSenders.push(blocked);
-        if (option & MACH_SEND_TIMEOUT) {
-          timer = setTimeout(() => {
-            const i = port.blockedSenders.indexOf(blocked);
-            if (i < 0) return;
-            port.blockedSenders.splice(i, 1);
-            this.pseudoReceive(kmsg, msg);
-            resolve(R.MACH_SEND_TIMED_OUT);
-          }, timeout);
-        }
-      });
     }
-    k.enqueue(kmsg);
     return R.KERN_SUCCESS;
   }
 
-  /** Header copy-in, all or nothing (§3.4). */
-  private copyinHeader(
-    destName: number,
-    destDisp: number,
-    replyName: number,
-    replyDisp: number,
-  ): number | { dest: Port; reply: CarriedRight } {
+  /** A send through a send right to a full queue: waits for room (or the timeout, §3.10). */
+  private sendBlocked(kmsg: KMsg, msg: MachMessage, option: number, timeout: number): number | Promise<number> {
+    const port = kmsg.dest;
+    if (option & MACH_SEND_TIMEOUT && timeout === 0) {
+      this.pseudoReceive(kmsg, msg);
+      return R.MACH_SEND_TIMED_OUT;
+    }
+    return new Promise<number>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const blocked = {
+        kmsg,
+        wake: () => {
+          if (timer !== undefined) clearTimeout(timer);
+          resolve(R.KERN_SUCCESS);
+        },
+      };
+      port.blockedSenders.push(blocked);
+      if (option & MACH_SEND_TIMEOUT) {
+        timer = setTimeout(() => {
+          const i = port.blockedSenders.indexOf(blocked);
+          if (i < 0) return;
+          port.blockedSenders.splice(i, 1);
+          this.pseudoReceive(kmsg, msg);
+          resolve(R.MACH_SEND_TIMED_OUT);
+        }, timeout);
+      }
+    });
+  }
+
+  /**
+   * Header copy-in, all or nothing (§3.4): the destination port, or the error code. The reply
+   * right is written into `reply`.
+   */
+  private copyinHeader(destName: number, destDisp: number, replyName: number, replyDisp: number, reply: CarriedRight): number | Port {
     const de = isValidName(destName) ? this.entries.get(destName) : undefined;
     if (!de) return R.MACH_SEND_INVALID_DEST;
-    let reply = noRight();
     if (replyDisp !== 0) reply.type = receivedPortType(replyDisp);
+    const dest = this.destScratch;
     if (replyName === destName) {
       if (!this.canSupply(de, replyDisp, true)) return R.MACH_SEND_INVALID_REPLY;
       if (destDisp === MACH_MSG_TYPE_MOVE_SEND_ONCE || replyDisp === MACH_MSG_TYPE_MOVE_SEND_ONCE) {
@@ -887,26 +1020,28 @@ export class Task {
       }
       // COPY before MOVE, so a single uref serves both.
       if (replyDisp === MACH_MSG_TYPE_COPY_SEND && destDisp === MACH_MSG_TYPE_MOVE_SEND) {
-        reply = this.copyinEntry(de, replyDisp);
-        const dest = this.copyinEntry(de, destDisp);
-        return { dest: dest.port!, reply };
+        this.copyinEntryInto(de, replyDisp, reply);
+        this.copyinEntryInto(de, destDisp, dest);
+      } else {
+        this.copyinEntryInto(de, destDisp, dest);
+        this.copyinEntryInto(de, replyDisp, reply);
       }
-      const dest = this.copyinEntry(de, destDisp);
-      reply = this.copyinEntry(de, replyDisp);
-      return { dest: dest.port!, reply };
-    }
-    let re: Entry | undefined;
-    if (isValidName(replyName)) {
-      re = this.entries.get(replyName);
-      if (!re) return R.MACH_SEND_INVALID_REPLY;
-      if (!this.canSupply(re, replyDisp, true)) return R.MACH_SEND_INVALID_REPLY;
     } else {
-      reply.dead = replyName === MACH_PORT_DEAD;
+      let re: Entry | undefined;
+      if (isValidName(replyName)) {
+        re = this.entries.get(replyName);
+        if (!re) return R.MACH_SEND_INVALID_REPLY;
+        if (!this.canSupply(re, replyDisp, true)) return R.MACH_SEND_INVALID_REPLY;
+      } else {
+        reply.dead = replyName === MACH_PORT_DEAD;
+      }
+      if (!this.canSupply(de, destDisp, false)) return R.MACH_SEND_INVALID_DEST;
+      this.copyinEntryInto(de, destDisp, dest);
+      if (re) this.copyinEntryInto(re, replyDisp, reply);
     }
-    if (!this.canSupply(de, destDisp, false)) return R.MACH_SEND_INVALID_DEST;
-    const dest = this.copyinEntry(de, destDisp);
-    if (re) reply = this.copyinEntry(re, replyDisp);
-    return { dest: dest.port!, reply };
+    const port = dest.port!;
+    dest.port = null;
+    return port;
   }
 
   /** Body copy-in (§3.6). On failure the rights copied so far stay in `kmsg` for destruction. */
@@ -1016,33 +1151,13 @@ export class Task {
       return this.completeReceive(k.dequeue(q), rcvSize);
     }
     if (option & MACH_RCV_TIMEOUT && timeout === 0) return { code: R.MACH_RCV_TIMED_OUT, msg: null };
-    return new Promise<MachMsgResult>((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const waiter: ReceiveWaiter = {
-        task: this,
-        option,
-        rcvSize,
-        deliver: (outcome: ReceiveOutcome) => {
-          if (timer !== undefined) clearTimeout(timer);
-          if (outcome.kind === "message") {
-            queueMicrotask(() => resolve(this.completeReceive(outcome.kmsg, rcvSize)));
-          } else if (outcome.kind === "too-large") {
-            resolve(this.tooLargeKept(outcome.size));
-          } else {
-            resolve({ code: outcome.code, msg: null });
-          }
-        },
-      };
-      q.receivers.push(waiter);
-      if (option & MACH_RCV_TIMEOUT) {
-        timer = setTimeout(() => {
-          const i = q.receivers.indexOf(waiter);
-          if (i < 0) return;
-          q.receivers.splice(i, 1);
-          resolve({ code: R.MACH_RCV_TIMED_OUT, msg: null });
-        }, timeout);
-      }
-    });
+    const waiter = new PendingReceive(this, option, rcvSize, q);
+    const p = new Promise<MachMsgResult>(captureResolve);
+    waiter.resolve = captured!;
+    captured = null;
+    q.receivers.push(waiter);
+    if (option & MACH_RCV_TIMEOUT) waiter.timer = setTimeout(receiveTimedOut, timeout, waiter);
+    return p;
   }
 
   /**
@@ -1058,7 +1173,8 @@ export class Task {
     return R.KERN_SUCCESS;
   }
 
-  private tooLargeKept(size: number): MachMsgResult {
+  /** @internal The result of a MACH_RCV_LARGE receive whose message stays queued. */
+  tooLargeKept(size: number): MachMsgResult {
     const bytes = new Uint8Array(this.kernel.abi.headerSize);
     new DataView(bytes.buffer).setUint32(this.kernel.abi.header.size, size, true);
     return { code: R.MACH_RCV_TOO_LARGE, msg: { bytes, ool: [] } };
@@ -1074,8 +1190,8 @@ export class Task {
     return local;
   }
 
-  /** Copy-out of a dequeued message into this space. */
-  private completeReceive(kmsg: KMsg, rcvSize: number): MachMsgResult {
+  /** @internal Copy-out of a dequeued message into this space. */
+  completeReceive(kmsg: KMsg, rcvSize: number): MachMsgResult {
     const abi = this.kernel.abi;
     const destType = kmsg.destType;
     if (!this.alive) {
@@ -1101,17 +1217,21 @@ export class Task {
     const local = this.consumeDest(kmsg);
     const replyType = kmsg.reply.type;
     const remote = this.copyoutRight(kmsg.reply);
-    this.copyoutBody(kmsg);
-    writeHeader(new DataView(kmsg.bytes.buffer), abi, {
-      bits: (kmsg.flags | msghBits(replyType, destType)) >>> 0,
-      size: kmsg.size,
-      remotePort: remote,
-      localPort: local,
-      seqno: kmsg.seqno,
-      id: kmsg.id,
-    });
-    const received = { bytes: kmsg.bytes, ool: kmsg.ool };
-    if (this.kernel.observers.size > 0) for (const o of this.kernel.observers) o.receive?.(this, received);
+    if (kmsg.rights.length > 0) this.copyoutBody(kmsg);
+    const bytes = kmsg.bytes;
+    const o = abi.header;
+    wr32(bytes, o.bits, kmsg.flags | replyType | (destType << 8));
+    wr32(bytes, o.size, kmsg.size);
+    wr32(bytes, o.remotePort, remote);
+    wr32(bytes, o.localPort, local);
+    if (abi.inlinePortSize === 8) {
+      wr32(bytes, o.remotePort + 4, 0);
+      wr32(bytes, o.localPort + 4, 0);
+    }
+    wr32(bytes, o.seqno, kmsg.seqno);
+    wr32(bytes, o.id, kmsg.id);
+    const received: MachMessage = { bytes, ool: kmsg.ool };
+    if (this.kernel.observing) for (const o of this.kernel.observers) o.receive?.(this, received);
     return { code: R.KERN_SUCCESS, msg: received };
   }
 
