@@ -180,11 +180,12 @@ export class KernelServer implements MemoryManagerLink, DefaultPagerLink {
     const objectName = this.objectName(object);
     // The VM object's own send right, moved away again by terminate.
     this.task.mach_port_mod_refs(objectName, MACH_PORT_RIGHT_SEND, 1);
-    return this.client(objectName).memory_object_init(
-      this.controlPort(control),
-      this.namePort(name),
-      BigInt(pageSize),
-    );
+    return this.client(objectName)
+      .memory_object_init(this.controlPort(control), this.namePort(name), BigInt(pageSize))
+      .catch((e: unknown) => {
+        this.task.mach_port_deallocate(objectName); // no association after all
+        throw e;
+      });
   }
 
   dataRequest(
@@ -310,13 +311,18 @@ export class KernelServer implements MemoryManagerLink, DefaultPagerLink {
     this.internalPorts.set(newObject, port);
     // The request moves a send right to the default pager port (MOVE_SEND): copy one first.
     t.mach_port_mod_refs(pager.name, MACH_PORT_RIGHT_SEND, 1);
-    return pager.client.memory_object_create(
-      port as never,
-      BigInt(size),
-      this.controlPort(control),
-      this.namePort(name),
-      BigInt(pageSize),
-    );
+    return pager.client
+      .memory_object_create(
+        port as never,
+        BigInt(size),
+        this.controlPort(control),
+        this.namePort(name),
+        BigInt(pageSize),
+      )
+      .catch((e: unknown) => {
+        t.mach_port_deallocate(pager.name); // the moved copy stayed here
+        throw e;
+      });
   }
 
   // ---- the control-port server (generated from mach_pager_calls.defs) ----
