@@ -147,7 +147,7 @@ async function run(options: DemoOptions): Promise<boolean> {
     const wAddr = await kernelServer.vmMap(writer, user, object, { size: objectSize });
     const rAddr = await kernelServer.vmMap(reader, user, object, { size: objectSize });
     console.log(
-      `\ndefault_pager_object_create -> port ${object}; mapped at 0x${wAddr.toString(16)} (task ${writer.id}) and 0x${rAddr.toString(16)} (task ${reader.id})`,
+      `\ndefault_pager_object_create -> port ${hex(object)}; mapped at 0x${wAddr.toString(16)} (task ${writer.id}) and 0x${rAddr.toString(16)} (task ${reader.id})`,
     );
 
     const stats0 = { ...vm.stats };
@@ -209,7 +209,7 @@ async function run(options: DemoOptions): Promise<boolean> {
             String(o.dpo_object),
             formatBytes(o.dpo_size),
             Number(o.dpo_size) / pageSize,
-            listed.ports[i] === 0 ? "-" : String(listed.ports[i]),
+            listed.ports[i] === 0 ? "-" : hex(listed.ports[i]!),
           ]),
           ["right", "right", "right", "right"],
         ),
@@ -236,11 +236,7 @@ async function run(options: DemoOptions): Promise<boolean> {
           formatTable(
             `default_pager_object_pages (object ${listed.objects[i]!.dpo_object}): ${stored.length} pages in ${runs.length} run(s)`,
             ["first offset", "last offset", "pages"],
-            runs.map(([a, b]) => [
-              `0x${a.toString(16)}`,
-              `0x${b.toString(16)}`,
-              (b - a) / pageSize + 1,
-            ]),
+            runRows(runs, pageSize),
             ["right", "right", "right"],
           ),
       );
@@ -288,6 +284,22 @@ async function run(options: DemoOptions): Promise<boolean> {
   console.log("\nFAILED:");
   for (const p of problems) console.log(`  - ${p}`);
   return false;
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16)}`;
+}
+
+/** Runs of stored offsets as rows; past the first 16, one row sums up the rest. */
+function runRows(runs: readonly [number, number][], pageSize: number): [string, string, number][] {
+  const rows = runs.map(([a, b]): [string, string, number] => [
+    hex(a),
+    hex(b),
+    (b - a) / pageSize + 1,
+  ]);
+  if (rows.length <= 16) return rows;
+  const rest = rows.slice(16).reduce((n, r) => n + r[2], 0);
+  return [...rows.slice(0, 16), ["…", `${rows.length - 16} more runs`, rest]];
 }
 
 function infoTable(
