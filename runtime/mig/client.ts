@@ -3,7 +3,7 @@
  * the reply checks with their codes. Generated user stubs build the request, call `mig_rpc`, then
  * `checkReply` and unpack.
  */
-import { newHeader, readHeader, writeHeader } from "../codec/header.js";
+import { newHeader, readHeader } from "../codec/header.js";
 import {
   MACH_MSG_TYPE_MAKE_SEND_ONCE,
   MACH_NOTIFY_SEND_ONCE,
@@ -78,52 +78,71 @@ export interface RpcResult {
  */
 export async function mig_rpc(task: Task, request: MachMessage, options: RpcOptions = {}): Promise<RpcResult> {
   const abi = task.kernel.abi;
+  const o = abi.header;
   const pool = options.pool;
   const own = options.replyPort === undefined;
   const replyPort = own ? (pool ? pool.get() : task.mach_reply_port()) : options.replyPort!;
-  const discard = () => {
-    if (!own) return;
-    if (pool) pool.discard(replyPort);
-    else task.mach_port_mod_refs(replyPort, MACH_PORT_RIGHT_RECEIVE, -1);
-  };
-  const release = () => {
-    if (!own) return;
-    if (pool) pool.put(replyPort);
-    else discard();
-  };
-  const view = viewOf(request);
-  const h = readHeader(view, abi, newHeader());
+  const bytes = request.bytes;
+  // The header is read and written in place, byte by byte (no DataView per call).
+  const requestId = rd32(bytes, o.id) | 0;
   if (own) {
-    h.localPort = replyPort;
-    h.bits = ((h.bits & ~0xff00) | (MACH_MSG_TYPE_MAKE_SEND_ONCE << 8)) >>> 0;
-    writeHeader(view, abi, h);
+    wr32(bytes, o.bits, (rd32(bytes, o.bits) & ~0xff00) | (MACH_MSG_TYPE_MAKE_SEND_ONCE << 8));
+    wr32(bytes, o.localPort, replyPort);
+    if (abi.inlinePortSize === 8) {
+      wr32(bytes, o.remotePort + 4, 0);
+      wr32(bytes, o.localPort + 4, 0);
+    }
   }
   const timeout = options.timeout ?? 0;
   let option = MACH_SEND_MSG | MACH_RCV_MSG | MACH_RCV_LARGE | (options.option ?? 0);
   if (timeout > 0) option |= MACH_RCV_TIMEOUT;
   let rcvSize = options.rcvSize ?? 4096;
-  let r = await task.mach_msg(request, option, request.bytes.length, rcvSize, replyPort, timeout);
+  let r = await task.mach_msg(request, option, bytes.length, rcvSize, replyPort, timeout);
   while (r.code === ReturnCode.MACH_RCV_TOO_LARGE) {
     rcvSize = readHeader(viewOf(r.msg!), abi, newHeader()).size;
     r = await task.mach_msg(null, option & ~MACH_SEND_MSG, 0, rcvSize, replyPort, timeout);
   }
   if (r.code !== ReturnCode.KERN_SUCCESS) {
-    discard();
+    if (own) discardReplyPort(task, pool, replyPort);
     return { code: r.code, reply: null };
   }
   const reply = r.msg!;
-  const id = readHeader(viewOf(reply), abi, newHeader()).id;
-  if (id !== h.id + 100) {
+  const id = rd32(reply.bytes, o.id) | 0;
+  if (id !== requestId + 100) {
     if (id === MACH_NOTIFY_SEND_ONCE) {
-      release();
+      if (own) releaseReplyPort(task, pool, replyPort);
       return { code: ReturnCode.MIG_SERVER_DIED, reply: null };
     }
     task.mach_msg_destroy(reply);
-    discard();
+    if (own) discardReplyPort(task, pool, replyPort);
     return { code: ReturnCode.MIG_REPLY_MISMATCH, reply: null };
   }
-  release();
+  if (own) releaseReplyPort(task, pool, replyPort);
   return { code: ReturnCode.KERN_SUCCESS, reply };
+}
+
+/** After a clean call: back to the pool (or destroyed without one). */
+function releaseReplyPort(task: Task, pool: ReplyPortPool | undefined, name: number): void {
+  if (pool) pool.put(name);
+  else discardReplyPort(task, undefined, name);
+}
+
+/** After a failed call: destroyed, so a late reply is never taken for a later call's. */
+function discardReplyPort(task: Task, pool: ReplyPortPool | undefined, name: number): void {
+  if (pool) pool.discard(name);
+  else task.mach_port_mod_refs(name, MACH_PORT_RIGHT_RECEIVE, -1);
+}
+
+/** Little-endian 32-bit read and write at `o` of a message's bytes. */
+function rd32(b: Uint8Array, o: number): number {
+  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+}
+
+function wr32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v;
+  b[o + 1] = v >>> 8;
+  b[o + 2] = v >>> 16;
+  b[o + 3] = v >>> 24;
 }
 
 /** Sends a simpleroutine's request: resolves once it is queued (or with the mach_msg error). */

@@ -52,52 +52,116 @@ export interface Server {
 }
 
 /** Runs one request through the demuxes and applies the ownership contract. */
-export async function handleRequest(task: Task, request: ReceivedMessage, demuxes: readonly Demux[], onError?: ServeOptions["onError"]): Promise<void> {
-  const abi = task.kernel.abi;
-  let result: DemuxResult = null;
+export function handleRequest(task: Task, request: ReceivedMessage, demuxes: readonly Demux[], onError?: ServeOptions["onError"]): Promise<void> {
   try {
-    for (const demux of demuxes) {
-      result = await demux(request, request.seqno);
-      if (result !== null) break;
-    }
-    if (result === null) result = ReturnCode.MIG_BAD_ID;
+    return handle(task, request, demuxes, onError) ?? DONE;
   } catch (error) {
-    onError?.(error, request);
-    result = error instanceof MachError ? error.code : ReturnCode.KERN_FAILURE;
+    return Promise.reject(error);
   }
-  if (typeof result === "number") {
-    if (result === ReturnCode.KERN_SUCCESS || result === ReturnCode.MIG_NO_REPLY) return;
-    request.destroy(true);
-    const reply = request.replyPort;
-    if (reply === MACH_PORT_NULL) return;
-    await sendReply(task, mig_reply_setup(abi, request, result), request);
-    return;
-  }
-  if (isErrorReply(abi, result)) {
-    // A demux in GNU's style pre-builds the reply and stores the RetCode in it.
-    if (readRetCode(abi, result) === ReturnCode.MIG_NO_REPLY) return;
-    request.destroy(true);
-  }
-  const h = readHeader(viewOf(result), abi, newHeader());
-  if (h.remotePort === MACH_PORT_NULL) {
-    task.mach_msg_destroy(result);
-    return;
-  }
-  await sendReply(task, result, request);
 }
 
-async function sendReply(task: Task, reply: MachMessage, request: ReceivedMessage): Promise<void> {
+const DONE: Promise<void> = Promise.resolve();
+
+/**
+ * `handleRequest`, synchronous as far as the demuxes and the reply send allow: undefined when
+ * the request is finished, else a promise for the rest (an async demux, a blocked reply send).
+ */
+function handle(task: Task, request: ReceivedMessage, demuxes: readonly Demux[], onError: ServeOptions["onError"]): Promise<void> | undefined {
+  let result: DemuxResult = null;
+  for (let i = 0; i < demuxes.length; i++) {
+    let out: DemuxResult | Promise<DemuxResult>;
+    try {
+      out = demuxes[i](request, request.seqno);
+    } catch (error) {
+      return finish(task, request, failed(error, request, onError));
+    }
+    if (isPromise(out)) return handleAsync(task, request, demuxes, i, out, onError);
+    result = out;
+    if (result !== null) break;
+  }
+  return finish(task, request, result ?? ReturnCode.MIG_BAD_ID);
+}
+
+/** The rest of `handle` once a demux returned a promise (demux `i`). */
+async function handleAsync(
+  task: Task,
+  request: ReceivedMessage,
+  demuxes: readonly Demux[],
+  i: number,
+  pending: Promise<DemuxResult>,
+  onError: ServeOptions["onError"],
+): Promise<void> {
+  let result: DemuxResult = null;
+  try {
+    result = await pending;
+    for (i++; result === null && i < demuxes.length; i++) result = await demuxes[i](request, request.seqno);
+    if (result === null) result = ReturnCode.MIG_BAD_ID;
+  } catch (error) {
+    result = failed(error, request, onError);
+  }
+  await finish(task, request, result);
+}
+
+function isPromise(x: unknown): x is Promise<DemuxResult> {
+  return typeof x === "object" && x !== null && typeof (x as { then?: unknown }).then === "function";
+}
+
+/** A demux threw: KERN_FAILURE, or the MachError's code. */
+function failed(error: unknown, request: ReceivedMessage, onError: ServeOptions["onError"]): number {
+  onError?.(error, request);
+  return error instanceof MachError ? error.code : ReturnCode.KERN_FAILURE;
+}
+
+/** Applies the ownership contract to a demux result and sends the reply, if any. */
+function finish(task: Task, request: ReceivedMessage, result: MachMessage | number): Promise<void> | undefined {
+  const abi = task.kernel.abi;
+  if (typeof result === "number") {
+    if (result === ReturnCode.KERN_SUCCESS || result === ReturnCode.MIG_NO_REPLY) return undefined;
+    request.destroy(true);
+    const reply = request.replyPort;
+    if (reply === MACH_PORT_NULL) return undefined;
+    return sendReply(task, mig_reply_setup(abi, request, result), request);
+  }
+  // A bare error reply has exactly mig_reply_header_t's size and a RetCode that is not 0; the
+  // size and the raw RetCode word decide most replies without a closer look.
+  if (result.bytes.length === abi.replyHeaderSize && rd32(result.bytes, abi.headerSize + abi.descriptorSize) !== 0 && isErrorReply(abi, result)) {
+    // A demux in GNU's style pre-builds the reply and stores the RetCode in it.
+    if (readRetCode(abi, result) === ReturnCode.MIG_NO_REPLY) return undefined;
+    request.destroy(true);
+  }
+  if (result.bytes.length < abi.headerSize) throw new RangeError(`a demux returned a ${result.bytes.length}-byte reply`);
+  if (rd32(result.bytes, abi.header.remotePort) === MACH_PORT_NULL) {
+    task.mach_msg_destroy(result);
+    return undefined;
+  }
+  return sendReply(task, result, request);
+}
+
+function sendReply(task: Task, reply: MachMessage, request: ReceivedMessage): Promise<void> | undefined {
   // The reply right now travels in the reply message.
-  if (readHeader(viewOf(reply), task.kernel.abi, newHeader()).remotePort === request.replyPort && request.replyPort !== 0) {
+  if (rd32(reply.bytes, task.kernel.abi.header.remotePort) === request.replyPort && request.replyPort !== 0) {
     request.takeReplyPort();
   }
-  const r = await task.mach_msg(reply, MACH_SEND_MSG, reply.bytes.length);
+  const sent = task.sendMessage(reply, MACH_SEND_MSG, reply.bytes.length);
+  if (typeof sent === "number") {
+    afterReply(task, reply, sent);
+    return undefined;
+  }
+  return sent.then((code) => afterReply(task, reply, code));
+}
+
+function afterReply(task: Task, reply: MachMessage, code: number): void {
   // Destroy the reply only when the kernel left it (or put it back) whole. After a body failure
   // (INVALID_RIGHT/_TYPE/_MEMORY, or MSG_TOO_SMALL past the header) the kernel has already
   // destroyed the header rights and the items before the bad one, so destroying the message again
   // would release those rights twice (mach-ipc-reference §3.7 "partial"; glibc's loop destroys
   // the reply only for MACH_SEND_INVALID_DEST).
-  if (r.code !== ReturnCode.KERN_SUCCESS && replyUntouched(task, reply, r.code)) task.mach_msg_destroy(reply);
+  if (code !== ReturnCode.KERN_SUCCESS && replyUntouched(task, reply, code)) task.mach_msg_destroy(reply);
+}
+
+/** Little-endian 32-bit read at `o` of a message's bytes. */
+function rd32(b: Uint8Array, o: number): number {
+  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
 }
 
 /** True when a failed send left `reply`'s rights in the sender's space (§3.7: untouched or restored). */
@@ -148,8 +212,17 @@ export function serve(task: Task, portOrSet: number, demuxes: Demux | readonly D
       if (r.code === ReturnCode.MACH_RCV_INTERRUPTED || r.code === ReturnCode.MACH_RCV_PORT_CHANGED) continue;
       if (r.code !== ReturnCode.KERN_SUCCESS) break;
       const request = new ReceivedMessage(task, r.msg!);
+      // A synchronous demux and a reply send that did not block finish the request here; only
+      // the rest are tracked.
+      let rest: Promise<void> | undefined;
+      try {
+        rest = handle(task, request, list, options.onError);
+      } catch (error) {
+        rest = Promise.reject(error);
+      }
+      if (rest === undefined) continue;
       inFlight++;
-      const p = handleRequest(task, request, list, options.onError).finally(() => {
+      const p = rest.finally(() => {
         inFlight--;
         running.delete(p);
         const wake = slotFree;
