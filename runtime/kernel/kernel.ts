@@ -275,6 +275,25 @@ export class Kernel {
     this.kick(q);
   }
 
+  /**
+   * `enqueue` for a caller outside any kernel operation (a send at the top level of `mach_msg`,
+   * a transport handing over an incoming message): a receiver already waiting copies the
+   * message out at once instead of in a microtask. From inside a kernel callback it is plain
+   * `enqueue`.
+   */
+  post(kmsg: KMsg): void {
+    if (this.handoff || this.callbacks > 0) {
+      this.enqueue(kmsg);
+      return;
+    }
+    this.handoff = true;
+    try {
+      this.enqueue(kmsg);
+    } finally {
+      this.handoff = false;
+    }
+  }
+
   /** True if a send through a send right must wait for room. */
   isFull(port: Port): boolean {
     return !port.dead && port.kobject === null && port.msgcount >= port.qlimit;

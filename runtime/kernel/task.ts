@@ -957,17 +957,9 @@ export class Task {
       }
     }
     if (kmsg.destType === MACH_MSG_TYPE_PORT_SEND && k.isFull(dest)) return this.sendBlocked(kmsg, msg, option, timeout);
-    // Copy-in is complete and, unless this send comes from a callback the kernel is running,
-    // nothing else is in progress: a waiting receiver may take the message at once.
-    if (k.handoff || k.callbacks > 0) k.enqueue(kmsg);
-    else {
-      k.handoff = true;
-      try {
-        k.enqueue(kmsg);
-      } finally {
-        k.handoff = false;
-      }
-    }
+    // Copy-in is complete and nothing else is in progress: a waiting receiver may take the
+    // message at once (`post`).
+    k.post(kmsg);
     return R.KERN_SUCCESS;
   }
 
