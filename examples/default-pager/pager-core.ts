@@ -13,6 +13,9 @@ import type { PageMap } from "./storage/page-map.js";
 import type { PagingStorage } from "./storage/paging-storage.js";
 import type { PagingFileInfo, StorageError } from "./storage/index.js";
 
+/** Page buffers per slab (newPageBuffer). */
+const READ_SLAB = 32;
+
 export type ObjectKind = "internal" | "external";
 
 /**
@@ -123,6 +126,8 @@ export class DefaultPagerCore<Port = unknown> {
   private readonly onOrdered: ((objectId: number, seqno: number, what: string) => void) | undefined;
   private nextObjectId = 1;
   private fileserver: Port | null = null;
+  private slab: ArrayBuffer | null = null;
+  private slabNext = READ_SLAB;
 
   constructor(options: PagerCoreOptions) {
     this.storage = options.storage;
@@ -301,7 +306,7 @@ export class DefaultPagerCore<Port = unknown> {
       ) {
         return error("an earlier page-out of this object failed");
       }
-      const data = new Uint8Array(this.pageSize);
+      const data = this.newPageBuffer();
       const read = this.storage.readPage(object.map, page, data);
       if (!read.ok) return error(read.error.message);
       if (read.value || object.kind === "external") {
@@ -417,6 +422,19 @@ export class DefaultPagerCore<Port = unknown> {
       if (then !== undefined) await then(result);
       return result;
     });
+  }
+
+  /**
+   * A page buffer for a data_supply. It is handed over with the message (deallocated on send), so
+   * it is never reused here; buffers are carved out of slabs to save an allocation per page.
+   */
+  private newPageBuffer(): Uint8Array {
+    const size = this.pageSize;
+    if (this.slabNext >= READ_SLAB) {
+      this.slab = new ArrayBuffer(size * READ_SLAB);
+      this.slabNext = 0;
+    }
+    return new Uint8Array(this.slab!, size * this.slabNext++, size);
   }
 
   private newObject(kind: ObjectKind, size: number): PagerObject<Port> {

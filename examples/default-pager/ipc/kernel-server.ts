@@ -70,6 +70,8 @@ class ReplyRight {
 export interface KernelServerOptions {
   readonly residentLimit: number;
   readonly pageSize?: number;
+  /** Pages per page-out pass and per data_return (VmKernelOptions.pageoutCluster; default 1). */
+  readonly pageoutCluster?: number;
   /** Control-port requests handled at once (default 64). */
   readonly concurrency?: number;
 }
@@ -102,6 +104,7 @@ export class KernelServer implements MemoryManagerLink, DefaultPagerLink {
       manager: this,
       residentLimit: options.residentLimit,
       ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }),
+      ...(options.pageoutCluster === undefined ? {} : { pageoutCluster: options.pageoutCluster }),
     });
     const t = this.task;
     this.controlSet = t.mach_port_allocate(MACH_PORT_RIGHT_PORT_SET).name;

@@ -31,6 +31,8 @@ export interface SystemOptions {
   readonly transport?: Transport;
   /** The VM model's bound on resident pages. */
   readonly residentPages: number;
+  /** Pages per page-out pass and per data_return (default 1). */
+  readonly pageoutCluster?: number;
   readonly pager: PagerStartOptions;
   /** In-process only: hooks for tests. */
   readonly pagerHooks?: PagerHooks;
@@ -60,7 +62,10 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export async function startSystem(options: SystemOptions): Promise<PagerSystem> {
   const transport = options.transport ?? "in-process";
   const kernel = new Kernel();
-  const kernelServer = new KernelServer(kernel, { residentLimit: options.residentPages });
+  const kernelServer = new KernelServer(kernel, {
+    residentLimit: options.residentPages,
+    ...(options.pageoutCluster === undefined ? {} : { pageoutCluster: options.pageoutCluster }),
+  });
   const stops: Array<() => Promise<void> | void> = [];
   let local: RunningPager | null = null;
   try {

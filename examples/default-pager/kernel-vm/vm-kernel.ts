@@ -55,6 +55,9 @@ export interface MapEntry {
   readonly protection: number;
 }
 
+/** Page frames per slab (newFrame). */
+const FRAME_SLAB = 32;
+
 export class Task {
   readonly entries: MapEntry[] = [];
   alive = true;
@@ -68,6 +71,14 @@ export interface VmKernelOptions {
   readonly pageSize?: number;
   /** The bound on resident pages (the model's physical memory). */
   readonly residentLimit: number;
+  /**
+   * Page-out clustering (default 1: one page per pass, one page per data_return). With n > 1, a
+   * pass that finds the bound exceeded frees n pages at once (the pageout daemon's low/high
+   * free-page targets, §4.1), and runs of contiguous dirty (or precious) pages of one object go
+   * out together, up to n pages per data_return (the batching lock_request does, §5). Capped at
+   * the resident limit.
+   */
+  readonly pageoutCluster?: number;
 }
 
 export interface VmMapOptions {
@@ -93,6 +104,7 @@ export interface VmStatistics {
 export class VmKernel {
   readonly pageSize: number;
   readonly residentLimit: number;
+  readonly pageoutCluster: number;
   readonly stats: VmStatistics = {
     resident: 0,
     faults: 0,
@@ -109,8 +121,12 @@ export class VmKernel {
   private readonly active = new Map<ResidentPage, true>();
   private readonly inactive = new Map<ResidentPage, true>();
   private nextTaskId = 1;
-  /** Page-outs whose send has not settled, so tests can wait for quiescence. */
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Sends (page-outs, terminations) that have not settled, so tests can wait for quiescence. */
+  private inFlight = 0;
+  private readonly quiesceWaiters: (() => void)[] = [];
+  /** Page frames are carved out of slabs: one ArrayBuffer per FRAME_SLAB pages, not one per page. */
+  private slab: ArrayBuffer | null = null;
+  private slabNext = FRAME_SLAB;
   /** Failures of one-way sends nobody waits for (the IPC layer would log them). */
   readonly sendFailures: unknown[] = [];
 
@@ -119,6 +135,10 @@ export class VmKernel {
     this.pageSize = options.pageSize ?? 4096;
     if (options.residentLimit < 1) throw new RangeError("residentLimit must be at least 1");
     this.residentLimit = options.residentLimit;
+    const cluster = options.pageoutCluster ?? 1;
+    if (!Number.isInteger(cluster) || cluster < 1)
+      throw new RangeError("pageoutCluster must be a positive integer");
+    this.pageoutCluster = Math.min(cluster, this.residentLimit);
   }
 
   // ---- host and tasks ----
@@ -208,6 +228,22 @@ export class VmKernel {
     return out;
   }
 
+  /** Like read, into the caller's buffer (`into.length` bytes from `address`). */
+  async readInto(task: Task, address: number, into: Uint8Array): Promise<void> {
+    const length = into.length;
+    let done = 0;
+    while (done < length) {
+      const at = address + done;
+      const inPage = at % this.pageSize;
+      const n = Math.min(length - done, this.pageSize - inPage);
+      const from = done;
+      await this.access(task, at, VM_PROT_READ, (page) =>
+        into.set(page.data.subarray(inPage, inPage + n), from),
+      );
+      done += n;
+    }
+  }
+
   async write(task: Task, address: number, data: Uint8Array): Promise<void> {
     let done = 0;
     while (done < data.length) {
@@ -225,7 +261,8 @@ export class VmKernel {
 
   /** Waits until no page-out or termination send is pending (for tests and orderly shutdown). */
   async quiesce(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    while (this.inFlight > 0)
+      await new Promise<void>((resolve) => this.quiesceWaiters.push(resolve));
   }
 
   // ---- control port: calls from the memory manager ----
@@ -696,7 +733,7 @@ export class VmKernel {
   }
 
   private zeroFill(object: VmObject, offset: number): ResidentPage {
-    const page = new ResidentPage(object, offset, new Uint8Array(this.pageSize));
+    const page = new ResidentPage(object, offset, this.newFrame());
     this.insertResident(page, "active");
     this.stats.zeroFills++;
     return page;
@@ -750,65 +787,119 @@ export class VmKernel {
     if (this.active.delete(page)) this.inactive.set(page, true);
   }
 
-  /** Evicts until the bound holds: inactive before active, oldest first (§4.2). */
+  /**
+   * Evicts until the bound holds: inactive before active, oldest first (§4.2). With clustering, a
+   * pass frees `pageoutCluster` pages and sends each run of contiguous pages of one object (same
+   * dirty bit) in one data_return.
+   */
   private pageoutPass(): void {
-    while (this.residentCount > this.residentLimit) {
+    if (this.residentCount <= this.residentLimit) return;
+    const target = this.residentLimit + 1 - this.pageoutCluster;
+    let run: ResidentPage[] = [];
+    let holds: Placeholder[] = [];
+    while (this.residentCount > target) {
       const victim = this.chooseVictim();
-      if (victim === undefined) return; // only internal pages and no default pager: they stay
-      this.evict(victim);
+      if (victim === undefined) break; // only internal pages and no default pager: they stay
+      const holding = this.evict(victim);
+      if (holding === null) continue;
+      const last = run[run.length - 1];
+      if (
+        last !== undefined &&
+        (last.object !== victim.object ||
+          last.offset + this.pageSize !== victim.offset ||
+          last.dirty !== victim.dirty ||
+          run.length >= this.pageoutCluster)
+      ) {
+        this.sendReturn(run, holds);
+        run = [];
+        holds = [];
+      }
+      run.push(victim);
+      holds.push(holding);
     }
+    if (run.length > 0) this.sendReturn(run, holds);
   }
 
   private chooseVictim(): ResidentPage | undefined {
-    for (const queue of [this.inactive, this.active]) {
-      for (const page of queue.keys()) {
-        if (page.object.internal && this.defaultPager === null) continue;
-        return page;
-      }
+    for (const page of this.inactive.keys()) {
+      if (page.object.internal && this.defaultPager === null) continue;
+      return page;
+    }
+    for (const page of this.active.keys()) {
+      if (page.object.internal && this.defaultPager === null) continue;
+      return page;
     }
     return undefined;
   }
 
-  private evict(page: ResidentPage): void {
+  /**
+   * Takes the page out of memory. A clean, non-precious page is dropped (null). Otherwise a
+   * holding placeholder keeps faults away until the data_return is queued (a fault after it sends
+   * a data_request, which queues behind the return), and the caller sends it.
+   */
+  private evict(page: ResidentPage): Placeholder | null {
     const object = page.object;
     this.removeResident(page);
     if (!page.dirty && !page.precious) {
       this.stats.cleanDrops++; // the manager (or zero-fill) has it
-      return;
+      return null;
     }
     if (object.internal && !object.pagerCreated) this.createPager(object);
-    if (object.pager === null || object.control === null) return; // destroyed: dirty data has nowhere to go
+    if (object.pager === null || object.control === null) return null; // destroyed: dirty data has nowhere to go
     if (object.internal) object.existence.add(page.offset);
-    // A holding placeholder keeps faults away until the data_return is queued; a fault after it
-    // sends a data_request, which queues behind the return.
     const holding = new Placeholder("holding");
     object.slots.set(page.offset, holding);
     this.stats.pageouts++;
+    return holding;
+  }
+
+  /** One data_return for a run of contiguous evicted pages of one object. */
+  private sendReturn(run: readonly ResidentPage[], holds: readonly Placeholder[]): void {
+    const first = run[0]!;
+    const object = first.object;
+    const size = this.pageSize;
+    let data = first.data;
+    if (run.length > 1) {
+      // Frames of pages faulted in one after another usually sit side by side in one slab: then
+      // the run is one view, without a copy. The frames leave with the message either way.
+      let adjacent = true;
+      for (let i = 1; i < run.length && adjacent; i++) {
+        const d = run[i]!.data;
+        adjacent = d.buffer === data.buffer && d.byteOffset === data.byteOffset + i * size;
+      }
+      if (adjacent) data = new Uint8Array(data.buffer, data.byteOffset, run.length * size);
+      else {
+        data = new Uint8Array(run.length * size);
+        for (let i = 0; i < run.length; i++) data.set(run[i]!.data, i * size);
+      }
+    }
     const sent = this.track(
       this.manager.dataReturn(
-        object.pager,
-        object.control,
-        page.offset,
-        page.data,
-        page.dirty,
+        object.pager!,
+        object.control!,
+        first.offset,
+        data,
+        first.dirty,
         false,
       ),
     );
     void sent.then((queued) => {
-      if (queued) {
-        if (object.slots.get(page.offset) === holding) object.slots.delete(page.offset);
-      } else {
-        // The send failed: keep the data rather than lose it (the bound is exceeded until the next pass).
+      for (let i = 0; i < run.length; i++) {
+        const page = run[i]!;
+        const holding = holds[i]!;
         if (object.slots.get(page.offset) === holding) {
           object.slots.delete(page.offset);
-          const back = new ResidentPage(object, page.offset, page.data);
-          back.dirty = true;
-          object.slots.set(page.offset, back);
-          object.residentPages++;
-          this.inactive.set(back, true);
+          if (!queued) {
+            // The send failed: keep the data rather than lose it (the bound is exceeded until the next pass).
+            const back = new ResidentPage(object, page.offset, page.data);
+            back.dirty = true;
+            object.slots.set(page.offset, back);
+            object.residentPages++;
+            this.inactive.set(back, true);
+          }
         }
+        holding.done.wake();
       }
-      holding.done.wake();
     });
   }
 
@@ -830,6 +921,7 @@ export class VmKernel {
 
   /** Resolves true once the message is queued, false (recorded in sendFailures) if the send failed. */
   private track(p: Promise<void>): Promise<boolean> {
+    this.inFlight++;
     const settled = p.then(
       () => true,
       (e: unknown) => {
@@ -837,10 +929,21 @@ export class VmKernel {
         return false;
       },
     );
-    const done = settled.then(() => undefined);
-    this.inFlight.add(done);
-    void done.then(() => this.inFlight.delete(done));
+    // Registered first, so quiesce resumes only after the caller's own reactions to `settled`.
+    void settled.then(() => {
+      if (--this.inFlight === 0) for (const wake of this.quiesceWaiters.splice(0)) wake();
+    });
     return settled;
+  }
+
+  /** A zeroed page frame (a view into the current slab). */
+  private newFrame(): Uint8Array {
+    const size = this.pageSize;
+    if (this.slabNext >= FRAME_SLAB) {
+      this.slab = new ArrayBuffer(size * FRAME_SLAB);
+      this.slabNext = 0;
+    }
+    return new Uint8Array(this.slab!, size * this.slabNext++, size);
   }
 
   private chooseAddress(task: Task, fixed: number | undefined, length: number): number {

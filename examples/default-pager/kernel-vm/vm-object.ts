@@ -3,12 +3,29 @@ import { MEMORY_OBJECT_COPY_NONE } from "../constants.js";
 import type { MemoryObjectPort } from "./links.js";
 import { MemoryObjectName, type MemoryControl } from "./ports.js";
 
-/** A one-shot wake-up for threads sleeping on a page or an object. */
+/**
+ * A one-shot wake-up for threads sleeping on a page or an object. The promise is made only when
+ * somebody waits: most pages and placeholders are never slept on, and a promise plus its resolver
+ * per page was a measurable share of the fault path.
+ */
 export class Wakeup {
-  private resolveFn!: () => void;
-  readonly promise = new Promise<void>((resolve) => (this.resolveFn = resolve));
+  private resolveFn: (() => void) | null = null;
+  private waitFor: Promise<void> | null = null;
+  private woken = false;
+  get promise(): Promise<void> {
+    if (this.waitFor === null) {
+      this.waitFor = this.woken
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => (this.resolveFn = resolve));
+    }
+    return this.waitFor;
+  }
   wake(): void {
-    this.resolveFn();
+    this.woken = true;
+    if (this.resolveFn !== null) {
+      this.resolveFn();
+      this.resolveFn = null;
+    }
   }
 }
 
