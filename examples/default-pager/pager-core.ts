@@ -14,7 +14,7 @@ import type { PagingStorage } from "./storage/paging-storage.js";
 import type { PagingFileInfo, StorageError } from "./storage/index.js";
 
 /** Page buffers per slab (newPageBuffer). */
-const READ_SLAB = 32;
+const READ_SLAB = 16;
 
 export type ObjectKind = "internal" | "external";
 
@@ -416,11 +416,12 @@ export class DefaultPagerCore<Port = unknown> {
     then: InOrder<T> | undefined,
     work: () => T,
   ): Promise<T> {
-    return object.ordering.run(seqno, async () => {
+    return object.ordering.run(seqno, (): T | Promise<T> => {
       this.onOrdered?.(object.id, seqno, what);
       const result = work();
-      if (then !== undefined) await then(result);
-      return result;
+      if (then === undefined) return result;
+      const sent = then(result);
+      return sent instanceof Promise ? sent.then(() => result) : result;
     });
   }
 

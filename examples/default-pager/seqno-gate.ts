@@ -37,16 +37,42 @@ export class SeqnoGate implements RequestOrdering {
     return this.waiting.size;
   }
 
-  async run<T>(seqno: number, work: () => T | Promise<T>): Promise<T> {
+  run<T>(seqno: number, work: () => T | Promise<T>): Promise<T> {
     if (!Number.isInteger(seqno) || seqno < this.turn || this.waiting.has(seqno)) {
-      throw new SeqnoOrderError(`seqno ${seqno} already used or invalid (next is ${this.turn})`);
+      return Promise.reject(
+        new SeqnoOrderError(`seqno ${seqno} already used or invalid (next is ${this.turn})`),
+      );
     }
-    if (seqno !== this.turn) await new Promise<void>((resolve) => this.waiting.set(seqno, resolve));
+    if (seqno !== this.turn)
+      return new Promise<void>((resolve) => this.waiting.set(seqno, resolve)).then(() =>
+        this.runNow(work),
+      );
+    return this.runNow(work);
+  }
+
+  /** Runs `work` in its turn; the turn passes when it returns, or when its promise settles. */
+  private runNow<T>(work: () => T | Promise<T>): Promise<T> {
+    let result: T | Promise<T>;
     try {
-      return await work();
-    } finally {
+      result = work();
+    } catch (e) {
       this.advance();
+      return Promise.reject(e as Error);
     }
+    if (!(result instanceof Promise)) {
+      this.advance();
+      return Promise.resolve(result);
+    }
+    return result.then(
+      (value) => {
+        this.advance();
+        return value;
+      },
+      (e: unknown) => {
+        this.advance();
+        throw e;
+      },
+    );
   }
 
   private advance(): void {

@@ -1057,13 +1057,18 @@ export class Task {
         writeDescriptor(view, item.descOffset, abi, { ...item, name: receivedPortType(item.name) });
         continue;
       }
-      // Out of line: the kernel's own copy of the region (taken over when the sender deallocates).
+      // Out of line. Without deallocate the kernel takes its own copy of the region. With
+      // deallocate it is moved, never copied: as in Mach, where vm_map_copyin with src_destroy
+      // unmaps the region from the sender, the memory belongs to the message from here on. The
+      // sender's slot in msg.ool is emptied; a sender that kept another reference to the same
+      // bytes must not write them again (they are the receiver's now). A region longer than the
+      // descriptor's count is moved as a view of its first `length` bytes.
       const region = msg.ool[item.oolIndex];
       const length = item.dataBytes;
       if (length > 0 && (!region || region.length < length)) return R.MACH_SEND_INVALID_MEMORY;
       let copy: Uint8Array;
       if (length === 0) copy = new Uint8Array(0);
-      else if (item.deallocate && region!.length === length) copy = region!;
+      else if (item.deallocate) copy = region!.length === length ? region! : region!.subarray(0, length);
       else copy = region!.slice(0, length);
       if (item.deallocate && length > 0) msg.ool[item.oolIndex] = new Uint8Array(0);
       const oolIndex = kmsg.ool.length;

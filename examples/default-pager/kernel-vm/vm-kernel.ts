@@ -8,9 +8,12 @@
  * Outgoing messages go through MemoryManagerLink / DefaultPagerLink. The manager's calls on control
  * ports are the public methods in the "control port" section; each returns a kern_return_t.
  *
+ * Page-out can be clustered (VmKernelOptions.pageoutCluster): runs of contiguous dirty pages of
+ * one object leave in one data_return, as lock_request's returns do in GNU Mach (§5).
+ *
  * Not modelled (yet): copy-on-write (vm_map copy = TRUE, shadow and copy objects, data_initialize
- * pushes), partial vm_deallocate, wiring, the external-object request limit (50), pageout
- * batching and laundry throttling, and the data_unavailable "offset 0, > 8192 bytes" quirk.
+ * pushes), partial vm_deallocate, wiring, the external-object request limit (50), laundry
+ * throttling, and the data_unavailable "offset 0, > 8192 bytes" quirk.
  */
 import {
   MEMORY_OBJECT_COPY_TEMPORARY,
@@ -56,7 +59,7 @@ export interface MapEntry {
 }
 
 /** Page frames per slab (newFrame). */
-const FRAME_SLAB = 32;
+const FRAME_SLAB = 16;
 
 export class Task {
   readonly entries: MapEntry[] = [];
