@@ -1,7 +1,12 @@
 // Builds dist/ for the package (run by `prepare`, so `npm ci` and installs from git or a tarball
 // get it):
-//   dist/cli.js           the CLI as one bundled file: a cold `mig-ts` run loads one module
+//   dist/cli.js           the CLI as one bundled ES module: a cold `mig-ts` run loads one module
 //                         instead of chevrotain's hundreds
+//   dist/cli-script.js    the same CLI as a CommonJS function body (not a module: nothing imports
+//                         it), which bin/mig-ts.js compiles with `vm.Script` so that V8's code
+//                         cache can skip parsing and compiling it on later runs (Node 20 has no
+//                         module compile cache). Dynamic imports become `require` calls there,
+//                         since a script restored from a code cache cannot `import()`.
 //   dist/<entry>.js       the library entries of package.json `exports`, bundled with code
 //                         splitting, so the runtime they share is one module (one `Kernel` class)
 //   dist/types/**.d.ts    declarations, from `tsc -p tsconfig.build.json`
@@ -27,8 +32,15 @@ const common = {
   external: ["prettier", "typescript", "ts-morph", "esbuild", "unplugin", "vite", "rollup", "webpack"],
 };
 
-const [, library] = await Promise.all([
+const [, , library] = await Promise.all([
   build({ ...common, entryPoints: { cli: "compiler/cli.ts" }, outdir }),
+  build({
+    ...common,
+    entryPoints: { "cli-script": "compiler/cli.ts" },
+    outdir,
+    format: "cjs",
+    supported: { "dynamic-import": false },
+  }),
   build({
     ...common,
     entryPoints: {
