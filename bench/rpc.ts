@@ -1,16 +1,22 @@
 /**
- * RPC benchmark: null round trips (a header-only request, a RetCode reply, as MIG lays them out)
- * on each transport, each against a baseline measured in the same run:
+ * RPC benchmark (issue 5): round trips through the generated stubs on each transport, each
+ * against a baseline measured in the same run. Two routines:
+ *  - `null_rpc` (bench/null_rpc.defs): a header-only request, a RetCode-only reply (32 -> 48 bytes);
+ *  - `default_pager_object_create` (generated/default_pager.ts): a 64-bit size in, a send right
+ *    (MAKE_SEND) out (48 -> 64 bytes); the client deallocates the right it gets each call.
+ * The client is `new <Subsystem>Client(createCaller(task, port))`; the server is
+ * `serve(task, port, migDemux([null_rpc_server(...), default_pager_server(...)]))` (bench/rpc-peer.ts).
+ * Baselines move the same number of bytes each way (request size out, reply size back):
  *  - in-process (one kernel, two tasks) vs a promise round trip through a queue that copies the
- *    same bytes each way (goal: at most 3x);
- *  - worker thread (a bridge over a MessagePort) vs a raw MessagePort ping-pong of the same bytes
- *    (goal: at most 1.5x);
- *  - processes over a Unix socket, and over TCP on 127.0.0.1, vs a raw socket ping-pong of the
- *    same bytes (goal: at most 1.3x);
+ *    bytes each way (goal: at most 3x);
+ *  - worker thread (a bridge over a MessagePort) vs a raw MessagePort ping-pong (goal: at most 1.5x);
+ *  - processes over a Unix socket (and TCP on 127.0.0.1) vs a raw socket ping-pong of length-prefixed
+ *    frames (goal: at most 1.3x);
  *  - pipelined throughput with 64 calls in flight over a Unix socket vs the raw socket with 64
  *    frames in flight (goal: at least 0.7x).
  * Latencies are µs per round trip, throughput is calls per second; each figure is the median of
  * several rounds, the measured and the baseline run alternating.
+ * MIG_TS_RPC_ONLY=in-process,worker,unix,tcp runs a subset (for profiling).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -20,10 +26,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
-import { MACH_MSG_TYPE_MAKE_SEND, MACH_PORT_RIGHT_RECEIVE } from "../runtime/constants.js";
+import { DefaultPagerClient, type vm_size_t } from "../generated/default_pager.js";
+import { MACH_MSG_TYPE_MAKE_SEND } from "../runtime/constants.js";
 import { Kernel, type Task } from "../runtime/kernel/index.js";
+import { createCaller, ReplyPortPool } from "../runtime/mig/index.js";
 import { bridgeMessagePort, listen, type Bridge, type SocketAddress } from "../runtime/transport/index.js";
-import { nullCall, nullRequest, serve, stopRequest } from "../test/fixtures/transport/rpc.js";
+import { NullRpcClient } from "./generated/null_rpc.js";
+import { REPLY_GROWTH, serveStubs } from "./rpc-peer.js";
 
 export interface BenchResult {
   name: string;
@@ -35,12 +44,19 @@ export interface BenchResult {
   goalOp: "<=" | ">=";
 }
 
-const fixtures = fileURLToPath(new URL("../test/fixtures/transport/", import.meta.url));
+const here = fileURLToPath(new URL("./", import.meta.url));
 const root = fileURLToPath(new URL("../", import.meta.url));
+const workerBoot = fileURLToPath(new URL("../test/fixtures/transport/worker-boot.mjs", import.meta.url));
 const LATENCY_CALLS = 1000;
 const PIPELINE_CALLS = 20000;
 const IN_FLIGHT = 64;
 const ROUNDS = 9;
+
+type Routine = "null_rpc" | "default_pager_object_create";
+const ROUTINES: Routine[] = ["null_rpc", "default_pager_object_create"];
+/** Request sizes of the two routines on x86_64 (replies are REPLY_GROWTH bytes longer). */
+const REQUEST_SIZE: Record<Routine, number> = { null_rpc: 32, default_pager_object_create: 48 };
+const OBJECT_SIZE = 0x10000n as vm_size_t;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -72,25 +88,29 @@ async function latency(n: number, call: () => Promise<unknown>): Promise<number>
   return ((performance.now() - t0) * 1000) / n;
 }
 
-/** A client of a served port: sequential and pipelined null calls. */
-function rpcClient(task: Task, service: number) {
-  const abi = task.kernel.abi;
-  const lanes = Array.from({ length: IN_FLIGHT }, () => {
-    const reply = task.mach_port_allocate(MACH_PORT_RIGHT_RECEIVE).name;
-    return { reply, req: nullRequest(abi, service, reply) };
-  });
-  const check = (code: number) => {
-    if (code !== 0) throw new Error(`null call failed: ${code}`);
+/** Stub clients of a served port: sequential and pipelined calls of either routine. */
+function stubClient(task: Task, service: number) {
+  // One reply port per call in flight stays in the pool (MIG keeps one per thread).
+  const caller = createCaller(task, service, { pool: new ReplyPortPool(task, IN_FLIGHT) });
+  const nullRpc = new NullRpcClient(caller);
+  const pager = new DefaultPagerClient(caller);
+  const calls: Record<Routine, () => Promise<void>> = {
+    null_rpc: () => nullRpc.null_rpc(),
+    default_pager_object_create: async () => {
+      const object = await pager.default_pager_object_create(OBJECT_SIZE);
+      task.mach_port_deallocate(object);
+    },
   };
   return {
-    latency: () => latency(LATENCY_CALLS, async () => check(await nullCall(task, service, lanes[0].reply, lanes[0].req))),
+    latency: (routine: Routine) => latency(LATENCY_CALLS, calls[routine]),
     /** Calls per second with IN_FLIGHT calls outstanding. */
-    async throughput(): Promise<number> {
+    async throughput(routine: Routine): Promise<number> {
+      const call = calls[routine];
       let left = PIPELINE_CALLS;
       const t0 = performance.now();
       await Promise.all(
-        lanes.map(async (l) => {
-          while (left-- > 0) check(await nullCall(task, service, l.reply, l.req));
+        Array.from({ length: IN_FLIGHT }, async () => {
+          while (left-- > 0) await call();
         }),
       );
       return PIPELINE_CALLS / ((performance.now() - t0) / 1000);
@@ -98,109 +118,115 @@ function rpcClient(task: Task, service: number) {
   };
 }
 
-function requestBytes(): Uint8Array {
-  return nullRequest(new Kernel().abi, 1, 2).bytes;
-}
+const label: Record<Routine, string> = { null_rpc: "null_rpc", default_pager_object_create: "default_pager_object_create" };
 
 // ---------------------------------------------------------------------------------------------
 // In-process
 
-async function inProcess(): Promise<BenchResult> {
+/** The baseline: the same bytes copied into a queue and back, each hop a promise. */
+class Queue {
+  private items: Uint8Array[] = [];
+  private waiter: ((b: Uint8Array) => void) | null = null;
+  put(bytes: Uint8Array): void {
+    const copy = bytes.slice();
+    const w = this.waiter;
+    if (w) {
+      this.waiter = null;
+      w(copy);
+    } else this.items.push(copy);
+  }
+  take(): Promise<Uint8Array> {
+    const item = this.items.shift();
+    if (item) return Promise.resolve(item);
+    return new Promise((r) => (this.waiter = r));
+  }
+}
+
+async function inProcess(): Promise<BenchResult[]> {
   const kernel = new Kernel();
   const server = kernel.createTask("server");
   const clientTask = kernel.createTask("client");
-  const service = server.mach_port_allocate(MACH_PORT_RIGHT_RECEIVE).name;
-  const serviceInClient = server.mach_port_extract_right(service, MACH_MSG_TYPE_MAKE_SEND, clientTask).right;
-  const served = serve(server, service);
-  const rpc = rpcClient(clientTask, serviceInClient);
-
-  // Baseline: the same bytes copied into a queue and back, each hop a promise.
-  class Queue {
-    private items: Uint8Array[] = [];
-    private waiter: ((b: Uint8Array) => void) | null = null;
-    put(bytes: Uint8Array): void {
-      const copy = bytes.slice();
-      const w = this.waiter;
-      if (w) {
-        this.waiter = null;
-        w(copy);
-      } else this.items.push(copy);
-    }
-    take(): Promise<Uint8Array> {
-      const item = this.items.shift();
-      if (item) return Promise.resolve(item);
-      return new Promise((r) => (this.waiter = r));
-    }
+  const served = serveStubs(server);
+  const service = server.mach_port_extract_right(served.service, MACH_MSG_TYPE_MAKE_SEND, clientTask).right;
+  const rpc = stubClient(clientTask, service);
+  const out: BenchResult[] = [];
+  for (const routine of ROUTINES) {
+    const requests = new Queue();
+    const replies = new Queue();
+    const req = new Uint8Array(REQUEST_SIZE[routine]);
+    const rep = new Uint8Array(REQUEST_SIZE[routine] + REPLY_GROWTH);
+    let stop = false;
+    const echoLoop = (async () => {
+      while (!stop) {
+        await requests.take();
+        replies.put(rep);
+      }
+    })();
+    const [value, baseline] = await paired(
+      () => rpc.latency(routine),
+      () =>
+        latency(LATENCY_CALLS, async () => {
+          requests.put(req);
+          await replies.take();
+        }),
+    );
+    stop = true;
+    requests.put(req);
+    await echoLoop;
+    out.push(result(`${label[routine]}, in-process`, value, "µs", baseline, 3, "<="));
   }
-  const requests = new Queue();
-  const replies = new Queue();
-  const req = requestBytes();
-  const rep = new Uint8Array(kernel.abi.replyHeaderSize);
-  let stop = false;
-  const echoLoop = (async () => {
-    while (!stop) {
-      await requests.take();
-      replies.put(rep);
-    }
-  })();
-  const [value, baseline] = await paired(rpc.latency, () =>
-    latency(LATENCY_CALLS, async () => {
-      requests.put(req);
-      await replies.take();
-    }),
-  );
-  stop = true;
-  requests.put(req);
-  await echoLoop;
-  await clientTask.mach_msg(stopRequest(kernel.abi, serviceInClient), 1);
-  await served;
-  return result("null RPC, in-process", value, "µs", baseline, 3, "<=");
+  await served.stop();
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Worker threads
 
-function startWorker(mode: "bridge" | "raw"): { worker: Worker; port: MessagePort } {
+function startWorker(mode: "stubs" | "raw"): { worker: Worker; port: MessagePort } {
   const { port1, port2 } = new MessageChannel();
-  const worker = new Worker(join(fixtures, "worker-boot.mjs"), {
-    workerData: { port: port2, mode, entry: join(fixtures, "worker.ts") },
+  const worker = new Worker(workerBoot, {
+    workerData: { port: port2, mode, entry: join(here, "rpc-peer.ts") },
     transferList: [port2],
   });
   return { worker, port: port1 };
 }
 
-async function workers(): Promise<BenchResult> {
+async function workers(): Promise<BenchResult[]> {
   const kernel = new Kernel();
   const task = kernel.createTask("client");
-  const bridged = startWorker("bridge");
+  const bridged = startWorker("stubs");
   const bridge = bridgeMessagePort(kernel, bridged.port, { label: "to-worker" });
   const boot = await bridge.getBootstrapPort(task);
-  const rpc = rpcClient(task, boot.name);
+  const rpc = stubClient(task, boot.name);
 
   const raw = startWorker("raw");
   let onEcho: (() => void) | null = null;
   raw.port.on("message", () => onEcho?.());
-  const req = requestBytes();
-  const rawPing = () =>
-    new Promise<void>((resolve) => {
-      onEcho = resolve;
-      const copy = req.slice();
-      raw.port.postMessage(copy, [copy.buffer]);
-    });
-  const [value, baseline] = await paired(rpc.latency, () => latency(LATENCY_CALLS, rawPing));
+  const out: BenchResult[] = [];
+  for (const routine of ROUTINES) {
+    const req = new Uint8Array(REQUEST_SIZE[routine]);
+    const rawPing = () =>
+      new Promise<void>((resolve) => {
+        onEcho = resolve;
+        const copy = req.slice();
+        raw.port.postMessage(copy, [copy.buffer]);
+      });
+    const [value, baseline] = await paired(() => rpc.latency(routine), () => latency(LATENCY_CALLS, rawPing));
+    out.push(result(`${label[routine]}, worker thread`, value, "µs", baseline, 1.5, "<="));
+  }
   bridge.close();
   raw.port.close();
   await Promise.all([bridged.worker.terminate(), raw.worker.terminate()]);
-  return result("null RPC, worker thread", value, "µs", baseline, 1.5, "<=");
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Processes
 
-function startProcess(mode: "bridge" | "raw", address: SocketAddress): ChildProcess {
+function startProcess(mode: "stubs" | "raw", address: SocketAddress): ChildProcess {
   // MIG_TS_BENCH_CHILD_FLAGS: extra node flags for the server processes (e.g. --cpu-prof).
   const flags = (process.env.MIG_TS_BENCH_CHILD_FLAGS ?? "").split(" ").filter(Boolean);
-  return spawn(process.execPath, [...flags, "--import", "tsx", join(fixtures, "server.ts"), mode, JSON.stringify(address)], {
+  return spawn(process.execPath, [...flags, "--import", "tsx", join(here, "rpc-peer.ts"), mode, JSON.stringify(address)], {
     cwd: root,
     stdio: ["ignore", "inherit", "inherit"],
   });
@@ -216,7 +242,7 @@ async function listenOn(kind: "unix" | "tcp", make: (address: SocketAddress) => 
   return { server, address: { host: "127.0.0.1", port: typeof info === "object" && info ? info.port : 0 } };
 }
 
-/** A raw echo peer in a child process: ping-pong and pipelined frames of the request's bytes. */
+/** A raw peer in a child process: ping-pong and pipelined frames of a routine's sizes. */
 async function rawPeer(kind: "unix" | "tcp") {
   let accepted!: (s: Socket) => void;
   const got = new Promise<Socket>((r) => (accepted = r));
@@ -230,39 +256,50 @@ async function rawPeer(kind: "unix" | "tcp") {
   const child = startProcess("raw", address);
   const socket = await got;
   socket.setNoDelay(true);
-  const req = requestBytes();
-  const frameSize = 4 + req.length;
+  let replyFrame = 0;
   let pending = 0;
   let onFrames: ((n: number) => void) | null = null;
   socket.on("data", (chunk: Buffer) => {
     pending += chunk.length;
-    const n = Math.floor(pending / frameSize);
-    pending -= n * frameSize;
+    const n = Math.floor(pending / replyFrame);
+    pending -= n * replyFrame;
     if (n > 0) onFrames?.(n);
   });
-  const frame = () => {
-    const b = Buffer.allocUnsafe(frameSize);
-    b.writeUInt32LE(req.length, 0);
-    b.set(req, 4);
+  const frames = (size: number, n: number) => {
+    const b = Buffer.allocUnsafe((4 + size) * n);
+    for (let i = 0; i < n; i++) {
+      b.writeUInt32LE(size, i * (4 + size));
+      b.fill(0, i * (4 + size) + 4, (i + 1) * (4 + size));
+    }
     return b;
   };
   return {
-    ping: () =>
-      latency(LATENCY_CALLS, () => new Promise<void>((resolve) => {
+    ping: (routine: Routine) => {
+      const size = REQUEST_SIZE[routine];
+      replyFrame = 4 + size + REPLY_GROWTH;
+      return latency(LATENCY_CALLS, () => new Promise<void>((resolve) => {
         onFrames = () => resolve();
-        socket.write(frame());
-      })),
-    throughput: () =>
+        socket.write(frames(size, 1));
+      }));
+    },
+    throughput: (routine: Routine) =>
       new Promise<number>((resolve) => {
+        const size = REQUEST_SIZE[routine];
+        replyFrame = 4 + size + REPLY_GROWTH;
         let sent = 0;
         let received = 0;
         const t0 = performance.now();
         onFrames = (n) => {
           received += n;
-          for (let i = 0; i < n && sent < PIPELINE_CALLS; i++, sent++) socket.write(frame());
+          const more = Math.min(n, PIPELINE_CALLS - sent);
+          if (more > 0) {
+            socket.write(frames(size, more));
+            sent += more;
+          }
           if (received >= PIPELINE_CALLS) resolve(PIPELINE_CALLS / ((performance.now() - t0) / 1000));
         };
-        for (; sent < IN_FLIGHT; sent++) socket.write(frame());
+        socket.write(frames(size, IN_FLIGHT));
+        sent = IN_FLIGHT;
       }),
     async close() {
       const exited = once(child, "exit");
@@ -274,17 +311,17 @@ async function rawPeer(kind: "unix" | "tcp") {
   };
 }
 
-/** A bridged server process: its service port is the connection's bootstrap port. */
-async function bridgedPeer(kind: "unix" | "tcp") {
+/** A stub server process: its service port is the connection's bootstrap port. */
+async function stubPeer(kind: "unix" | "tcp") {
   const kernel = new Kernel();
   const task = kernel.createTask("client");
   let accepted!: (b: Bridge) => void;
   const got = new Promise<Bridge>((r) => (accepted = r));
   const { server, address } = await listenOn(kind, (a) => listen(kernel, a, accepted, { label: "to-server" }));
-  const child = startProcess("bridge", address);
+  const child = startProcess("stubs", address);
   const bridge = await got;
   const boot = await bridge.getBootstrapPort(task);
-  const rpc = rpcClient(task, boot.name);
+  const rpc = stubClient(task, boot.name);
   return {
     ...rpc,
     async close() {
@@ -298,16 +335,21 @@ async function bridgedPeer(kind: "unix" | "tcp") {
 }
 
 async function processes(kind: "unix" | "tcp"): Promise<BenchResult[]> {
-  const bridged = await bridgedPeer(kind);
+  const stubs = await stubPeer(kind);
   const raw = await rawPeer(kind);
   const out: BenchResult[] = [];
-  const [value, baseline] = await paired(bridged.latency, raw.ping);
-  out.push(result(`null RPC, processes over ${kind === "unix" ? "a Unix socket" : "TCP 127.0.0.1"}`, value, "µs", baseline, 1.3, "<="));
-  if (kind === "unix") {
-    const [v, b] = await paired(bridged.throughput, raw.throughput, 3);
-    out.push(result(`pipelined null RPC (${IN_FLIGHT} in flight), processes over a Unix socket`, v, "calls/s", b, 0.7, ">="));
+  const where = kind === "unix" ? "a Unix socket" : "TCP 127.0.0.1";
+  for (const routine of kind === "unix" ? ROUTINES : (["null_rpc"] as Routine[])) {
+    const [value, baseline] = await paired(() => stubs.latency(routine), () => raw.ping(routine));
+    out.push(result(`${label[routine]}, processes over ${where}`, value, "µs", baseline, 1.3, "<="));
   }
-  await bridged.close();
+  if (kind === "unix") {
+    for (const routine of ROUTINES) {
+      const [v, b] = await paired(() => stubs.throughput(routine), () => raw.throughput(routine), 3);
+      out.push(result(`${label[routine]}, pipelined (${IN_FLIGHT} in flight), processes over a Unix socket`, v, "calls/s", b, 0.7, ">="));
+    }
+  }
+  await stubs.close();
   await raw.close();
   return out;
 }
@@ -338,11 +380,10 @@ function printTable(results: BenchResult[]): void {
 
 /** Runs the RPC benchmark; prints a table and returns its results. */
 export async function runRpcBench(): Promise<BenchResult[]> {
-  // MIG_TS_RPC_ONLY=in-process,worker,unix,tcp runs a subset (for profiling).
   const only = (process.env.MIG_TS_RPC_ONLY ?? "in-process,worker,unix,tcp").split(",");
   const results: BenchResult[] = [];
-  if (only.includes("in-process")) results.push(await inProcess());
-  if (only.includes("worker")) results.push(await workers());
+  if (only.includes("in-process")) results.push(...(await inProcess()));
+  if (only.includes("worker")) results.push(...(await workers()));
   if (only.includes("unix")) results.push(...(await processes("unix")));
   if (only.includes("tcp")) results.push(...(await processes("tcp")));
   printTable(results);

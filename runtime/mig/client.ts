@@ -3,7 +3,6 @@
  * the reply checks with their codes. Generated user stubs build the request, call `mig_rpc`, then
  * `checkReply` and unpack.
  */
-import { newHeader, readHeader } from "../codec/header.js";
 import {
   MACH_MSG_TYPE_MAKE_SEND_ONCE,
   MACH_NOTIFY_SEND_ONCE,
@@ -14,9 +13,9 @@ import {
   MACH_SEND_MSG,
   ReturnCode,
 } from "../constants.js";
-import type { Task } from "../kernel/task.js";
+import type { MachMsgResult, Task } from "../kernel/task.js";
 import type { MachMessage } from "../message.js";
-import { viewOf } from "./reply.js";
+import { rd32, wr32 } from "./bytes.js";
 
 /**
  * Reply ports for one task: `get` hands out an idle receive right, `put` returns one after a
@@ -77,48 +76,80 @@ export interface RpcResult {
  * or MIG_REPLY_MISMATCH (a reply with the wrong id, destroyed), else the reply.
  */
 export async function mig_rpc(task: Task, request: MachMessage, options: RpcOptions = {}): Promise<RpcResult> {
-  const abi = task.kernel.abi;
-  const o = abi.header;
   const pool = options.pool;
   const own = options.replyPort === undefined;
-  const replyPort = own ? (pool ? pool.get() : task.mach_reply_port()) : options.replyPort!;
-  const bytes = request.bytes;
-  // The header is read and written in place, byte by byte (no DataView per call).
-  const requestId = rd32(bytes, o.id) | 0;
-  if (own) {
-    wr32(bytes, o.bits, (rd32(bytes, o.bits) & ~0xff00) | (MACH_MSG_TYPE_MAKE_SEND_ONCE << 8));
-    wr32(bytes, o.localPort, replyPort);
-    if (abi.inlinePortSize === 8) {
-      wr32(bytes, o.remotePort + 4, 0);
-      wr32(bytes, o.localPort + 4, 0);
-    }
-  }
+  const replyPort = own ? takeReplyPort(task, pool) : options.replyPort!;
+  if (own) setReplyPort(task, request, replyPort);
   const timeout = options.timeout ?? 0;
-  let option = MACH_SEND_MSG | MACH_RCV_MSG | MACH_RCV_LARGE | (options.option ?? 0);
-  if (timeout > 0) option |= MACH_RCV_TIMEOUT;
-  let rcvSize = options.rcvSize ?? 4096;
-  let r = await task.mach_msg(request, option, bytes.length, rcvSize, replyPort, timeout);
-  while (r.code === ReturnCode.MACH_RCV_TOO_LARGE) {
-    rcvSize = readHeader(viewOf(r.msg!), abi, newHeader()).size;
-    r = await task.mach_msg(null, option & ~MACH_SEND_MSG, 0, rcvSize, replyPort, timeout);
+  const option = rpcOption(options.option ?? 0, timeout);
+  let r = await task.mach_msg(request, option, request.bytes.length, options.rcvSize ?? 4096, replyPort, timeout);
+  if (r.code === ReturnCode.MACH_RCV_TOO_LARGE) r = await receiveLarge(task, r, option, replyPort, timeout);
+  const code = rpcOutcome(task, request, r, own ? pool : null, replyPort);
+  return { code, reply: code === ReturnCode.KERN_SUCCESS ? r.msg : null };
+}
+
+/** MIG's own reply port for a call: from the pool, else a new receive right. */
+export function takeReplyPort(task: Task, pool: ReplyPortPool | undefined): number {
+  return pool ? pool.get() : task.mach_reply_port();
+}
+
+/**
+ * Puts MIG's own reply port in the request header (msgh_local_port, MAKE_SEND_ONCE), in place,
+ * byte by byte (no DataView per call).
+ */
+export function setReplyPort(task: Task, request: MachMessage, replyPort: number): void {
+  const abi = task.kernel.abi;
+  const o = abi.header;
+  const bytes = request.bytes;
+  wr32(bytes, o.bits, (rd32(bytes, o.bits) & ~0xff00) | (MACH_MSG_TYPE_MAKE_SEND_ONCE << 8));
+  wr32(bytes, o.localPort, replyPort);
+  if (abi.inlinePortSize === 8) {
+    wr32(bytes, o.remotePort + 4, 0);
+    wr32(bytes, o.localPort + 4, 0);
   }
+}
+
+/** The mach_msg option of a call: send, receive (MACH_RCV_LARGE), a timeout if any. */
+export function rpcOption(extra: number, timeout: number): number {
+  const option = MACH_SEND_MSG | MACH_RCV_MSG | MACH_RCV_LARGE | extra;
+  return timeout > 0 ? option | MACH_RCV_TIMEOUT : option;
+}
+
+/** Receives again, with a buffer of the size MACH_RCV_TOO_LARGE reported, until it fits. */
+export async function receiveLarge(task: Task, r: MachMsgResult, option: number, replyPort: number, timeout: number): Promise<MachMsgResult> {
+  const o = task.kernel.abi.header;
+  while (r.code === ReturnCode.MACH_RCV_TOO_LARGE) {
+    r = await task.mach_msg(null, option & ~MACH_SEND_MSG, 0, rd32(r.msg!.bytes, o.size), replyPort, timeout);
+  }
+  return r;
+}
+
+/**
+ * The outcome of a call's mach_msg: KERN_SUCCESS (the reply is `r.msg`, the caller's), the
+ * mach_msg error, MIG_SERVER_DIED or MIG_REPLY_MISMATCH (the reply destroyed). MIG's own reply
+ * port (`pool` not null: undefined for no pool) goes back to the pool after a clean call and is
+ * destroyed after a failed one. `request` still holds the bytes that were sent.
+ */
+export function rpcOutcome(task: Task, request: MachMessage, r: MachMsgResult, pool: ReplyPortPool | undefined | null, replyPort: number): number {
+  const own = pool !== null;
   if (r.code !== ReturnCode.KERN_SUCCESS) {
     if (own) discardReplyPort(task, pool, replyPort);
-    return { code: r.code, reply: null };
+    return r.code;
   }
+  const o = task.kernel.abi.header;
   const reply = r.msg!;
   const id = rd32(reply.bytes, o.id) | 0;
-  if (id !== requestId + 100) {
+  if (id !== (rd32(request.bytes, o.id) | 0) + 100) {
     if (id === MACH_NOTIFY_SEND_ONCE) {
       if (own) releaseReplyPort(task, pool, replyPort);
-      return { code: ReturnCode.MIG_SERVER_DIED, reply: null };
+      return ReturnCode.MIG_SERVER_DIED;
     }
     task.mach_msg_destroy(reply);
     if (own) discardReplyPort(task, pool, replyPort);
-    return { code: ReturnCode.MIG_REPLY_MISMATCH, reply: null };
+    return ReturnCode.MIG_REPLY_MISMATCH;
   }
   if (own) releaseReplyPort(task, pool, replyPort);
-  return { code: ReturnCode.KERN_SUCCESS, reply };
+  return ReturnCode.KERN_SUCCESS;
 }
 
 /** After a clean call: back to the pool (or destroyed without one). */
@@ -131,18 +162,6 @@ function releaseReplyPort(task: Task, pool: ReplyPortPool | undefined, name: num
 function discardReplyPort(task: Task, pool: ReplyPortPool | undefined, name: number): void {
   if (pool) pool.discard(name);
   else task.mach_port_mod_refs(name, MACH_PORT_RIGHT_RECEIVE, -1);
-}
-
-/** Little-endian 32-bit read and write at `o` of a message's bytes. */
-function rd32(b: Uint8Array, o: number): number {
-  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
-}
-
-function wr32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v;
-  b[o + 1] = v >>> 8;
-  b[o + 2] = v >>> 16;
-  b[o + 3] = v >>> 24;
 }
 
 /** Sends a simpleroutine's request: resolves once it is queued (or with the mach_msg error). */

@@ -9,7 +9,7 @@
  * throws, and `destroy` skips what already left, so a handler that releases and then fails does
  * not cause a double release: that bug cannot be written through this API.
  */
-import { MACH_MSGH_BITS_COMPLEX, newHeader, readHeader, type MessageHeader } from "../codec/header.js";
+import { MACH_MSGH_BITS_COMPLEX, type MessageHeader } from "../codec/header.js";
 import { isPortRightType, MACH_PORT_NULL } from "../constants.js";
 import type { MachMessage } from "../message.js";
 import { parseBody } from "../kernel/body.js";
@@ -22,11 +22,20 @@ interface RightItem {
   gone: boolean;
 }
 
+const NO_RIGHTS: RightItem[] = [];
+const NO_OOL: boolean[] = [];
+
 export class ReceivedMessage implements MachMessage {
   bytes: Uint8Array;
   ool: Uint8Array[];
-  readonly header: Readonly<MessageHeader>;
-  private readonly rights: RightItem[] = [];
+  /** Header fields, read byte by byte (a DataView over a small message costs more than the call). */
+  private readonly bits: number;
+  private readonly remotePort: number;
+  private readonly localPort: number;
+  readonly seqno: number;
+  readonly id: number;
+  private readonly size: number;
+  private readonly rights: RightItem[] = NO_RIGHTS;
   private readonly oolGone: boolean[];
   private replyGone = false;
 
@@ -34,44 +43,34 @@ export class ReceivedMessage implements MachMessage {
     readonly task: Task,
     msg: MachMessage,
   ) {
-    this.bytes = msg.bytes;
+    const b = msg.bytes;
+    this.bytes = b;
     this.ool = msg.ool;
-    const abi = task.kernel.abi;
-    const view = viewOf(msg);
-    this.header = readHeader(view, abi, newHeader());
-    if (this.header.bits & MACH_MSGH_BITS_COMPLEX) {
-      for (const item of parseBody(abi, view, msg.bytes.length).items) {
-        if (!isPortRightType(item.name)) continue;
-        for (let i = 0; i < item.number; i++) {
-          let name = MACH_PORT_NULL;
-          if (item.inline) name = view.getUint32(item.dataOffset + i * abi.inlinePortSize, true);
-          else {
-            const r = msg.ool[item.oolIndex];
-            if (r && (i + 1) * 4 <= r.length) name = new DataView(r.buffer, r.byteOffset, r.byteLength).getUint32(i * 4, true);
-          }
-          this.rights.push({ name, type: item.name, gone: false });
-        }
-      }
-    }
-    this.oolGone = msg.ool.map(() => false);
+    const o = task.kernel.abi.header;
+    this.bits = rd32(b, o.bits);
+    this.size = rd32(b, o.size);
+    this.remotePort = rd32(b, o.remotePort);
+    this.localPort = rd32(b, o.localPort);
+    this.seqno = rd32(b, o.seqno);
+    this.id = rd32(b, o.id) | 0;
+    if (this.bits & MACH_MSGH_BITS_COMPLEX) this.rights = bodyRights(task, msg);
+    this.oolGone = msg.ool.length === 0 ? NO_OOL : msg.ool.map(() => false);
   }
 
-  get seqno(): number {
-    return this.header.seqno;
-  }
-  get id(): number {
-    return this.header.id;
+  /** The header as received. */
+  get header(): Readonly<MessageHeader> {
+    return { bits: this.bits, size: this.size, remotePort: this.remotePort, localPort: this.localPort, seqno: this.seqno, id: this.id };
   }
   /** The request port (msgh_local_port): the receiver's name, no right attached. */
   get requestPort(): number {
-    return this.header.localPort;
+    return this.localPort;
   }
   /** The reply right's name (msgh_remote_port), while the message still owns it. */
   get replyPort(): number {
-    return this.replyGone ? MACH_PORT_NULL : this.header.remotePort;
+    return this.replyGone ? MACH_PORT_NULL : this.remotePort;
   }
   get replyType(): number {
-    return this.header.bits & 0xff;
+    return this.bits & 0xff;
   }
   /** Body rights in body order (inline items, OOL port arrays element by element). */
   get rightCount(): number {
@@ -125,13 +124,15 @@ export class ReceivedMessage implements MachMessage {
   takeReplyPort(): { name: number; type: number } {
     if (this.replyGone) throw new Error(`the reply right of message ${this.id} was already taken`);
     this.replyGone = true;
-    return { name: this.header.remotePort, type: this.replyType };
+    return { name: this.remotePort, type: this.replyType };
   }
 
   /** The handler keeps everything the request carried (the success contract). */
   takeAll(): void {
-    for (const r of this.rights) r.gone = true;
-    this.oolGone.fill(true);
+    const rights = this.rights;
+    for (let i = 0; i < rights.length; i++) rights[i].gone = true;
+    const ool = this.oolGone;
+    for (let i = 0; i < ool.length; i++) ool[i] = true;
   }
 
   /**
@@ -141,9 +142,11 @@ export class ReceivedMessage implements MachMessage {
   destroy(keepReply = false): void {
     if (!keepReply && !this.replyGone) {
       this.replyGone = true;
-      this.task.destroyName(this.header.remotePort, this.replyType);
+      this.task.destroyName(this.remotePort, this.replyType);
     }
-    for (const r of this.rights) {
+    const rights = this.rights;
+    for (let i = 0; i < rights.length; i++) {
+      const r = rights[i];
       if (r.gone) continue;
       r.gone = true;
       this.task.destroyName(r.name, r.type);
@@ -154,4 +157,29 @@ export class ReceivedMessage implements MachMessage {
       this.ool[i] = new Uint8Array(0);
     }
   }
+}
+
+/** The rights a complex message's body carries, in body order. */
+function bodyRights(task: Task, msg: MachMessage): RightItem[] {
+  const abi = task.kernel.abi;
+  const view = viewOf(msg);
+  const rights: RightItem[] = [];
+  for (const item of parseBody(abi, view, msg.bytes.length).items) {
+    if (!isPortRightType(item.name)) continue;
+    for (let i = 0; i < item.number; i++) {
+      let name = MACH_PORT_NULL;
+      if (item.inline) name = view.getUint32(item.dataOffset + i * abi.inlinePortSize, true);
+      else {
+        const r = msg.ool[item.oolIndex];
+        if (r && (i + 1) * 4 <= r.length) name = new DataView(r.buffer, r.byteOffset, r.byteLength).getUint32(i * 4, true);
+      }
+      rights.push({ name, type: item.name, gone: false });
+    }
+  }
+  return rights;
+}
+
+/** Little-endian 32-bit read at `o`. */
+function rd32(b: Uint8Array, o: number): number {
+  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
 }

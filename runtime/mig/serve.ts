@@ -16,7 +16,6 @@
  * `ReceivedMessage`, keeping the reply right for the error reply. Handlers take or release
  * rights through the `ReceivedMessage`, so a release followed by a failure is never released twice.
  */
-import { newHeader, readHeader } from "../codec/header.js";
 import {
   MACH_PORT_NULL,
   MACH_RCV_LARGE,
@@ -28,7 +27,8 @@ import {
 import type { Task } from "../kernel/task.js";
 import type { MachMessage } from "../message.js";
 import { ReceivedMessage } from "./received.js";
-import { isErrorReply, mig_reply_setup, readRetCode, viewOf } from "./reply.js";
+import { rd32 } from "./bytes.js";
+import { isErrorReply, mig_reply_setup, readRetCode } from "./reply.js";
 
 export type DemuxResult = MachMessage | number | null;
 export type Demux = (request: ReceivedMessage, seqno: number) => DemuxResult | Promise<DemuxResult>;
@@ -91,15 +91,26 @@ async function handleAsync(
   pending: Promise<DemuxResult>,
   onError: ServeOptions["onError"],
 ): Promise<void> {
-  let result: DemuxResult = null;
+  let result: DemuxResult;
   try {
     result = await pending;
-    for (i++; result === null && i < demuxes.length; i++) result = await demuxes[i](request, request.seqno);
-    if (result === null) result = ReturnCode.MIG_BAD_ID;
   } catch (error) {
     result = failed(error, request, onError);
   }
-  await finish(task, request, result);
+  if (result === null) result = await nextDemuxes(request, demuxes, i, onError);
+  const rest = finish(task, request, result);
+  if (rest !== undefined) await rest;
+}
+
+/** Demuxes after `i`, for an id demux `i` did not know (MIG_BAD_ID if none does). */
+async function nextDemuxes(request: ReceivedMessage, demuxes: readonly Demux[], i: number, onError: ServeOptions["onError"]): Promise<MachMessage | number> {
+  try {
+    let result: DemuxResult = null;
+    for (i++; result === null && i < demuxes.length; i++) result = await demuxes[i](request, request.seqno);
+    return result ?? ReturnCode.MIG_BAD_ID;
+  } catch (error) {
+    return failed(error, request, onError);
+  }
 }
 
 function isPromise(x: unknown): x is Promise<DemuxResult> {
@@ -159,11 +170,6 @@ function afterReply(task: Task, reply: MachMessage, code: number): void {
   if (code !== ReturnCode.KERN_SUCCESS && replyUntouched(task, reply, code)) task.mach_msg_destroy(reply);
 }
 
-/** Little-endian 32-bit read at `o` of a message's bytes. */
-function rd32(b: Uint8Array, o: number): number {
-  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
-}
-
 /** True when a failed send left `reply`'s rights in the sender's space (§3.7: untouched or restored). */
 function replyUntouched(task: Task, reply: MachMessage, code: number): boolean {
   switch (code) {
@@ -196,7 +202,21 @@ export function serve(task: Task, portOrSet: number, demuxes: Demux | readonly D
   let stopped = false;
   let inFlight = 0;
   let slotFree: (() => void) | null = null;
-  const running = new Set<Promise<void>>();
+  // Requests still running once the loop ends are waited for through `settled` (no Set entry,
+  // closure or promise per request).
+  let drained: (() => void) | null = null;
+  let failure: { error: unknown } | null = null;
+  const settled = (): void => {
+    inFlight--;
+    const wake = slotFree;
+    slotFree = null;
+    wake?.();
+    if (inFlight === 0 && drained) drained();
+  };
+  const rejected = (error: unknown): void => {
+    failure ??= { error };
+    settled();
+  };
 
   const loop = async (): Promise<void> => {
     while (!stopped) {
@@ -206,7 +226,7 @@ export function serve(task: Task, portOrSet: number, demuxes: Demux | readonly D
       }
       const r = await task.mach_msg(null, MACH_RCV_MSG | MACH_RCV_LARGE, 0, rcvSize, portOrSet);
       if (r.code === ReturnCode.MACH_RCV_TOO_LARGE) {
-        rcvSize = Math.max(rcvSize, readHeader(viewOf(r.msg!), task.kernel.abi, newHeader()).size);
+        rcvSize = Math.max(rcvSize, rd32(r.msg!.bytes, task.kernel.abi.header.size));
         continue;
       }
       if (r.code === ReturnCode.MACH_RCV_INTERRUPTED || r.code === ReturnCode.MACH_RCV_PORT_CHANGED) continue;
@@ -222,16 +242,11 @@ export function serve(task: Task, portOrSet: number, demuxes: Demux | readonly D
       }
       if (rest === undefined) continue;
       inFlight++;
-      const p = rest.finally(() => {
-        inFlight--;
-        running.delete(p);
-        const wake = slotFree;
-        slotFree = null;
-        wake?.();
-      });
-      running.add(p);
+      rest.then(settled, rejected);
     }
-    await Promise.all(running);
+    if (inFlight > 0) await new Promise<void>((r) => (drained = r));
+    // As Promise.all over the requests did: the loop fails with the first request that failed.
+    if (failure) throw failure.error;
   };
   const done = loop();
   return {

@@ -32,10 +32,11 @@
  */
 import { decodeReply, decodeRequest, encodeReply, encodeRequest } from "../codec/engine.js";
 import type { RoutinePlan, SubsystemPlan } from "../codec/plan.js";
-import { MACH_PORT_NULL, MachError, ReturnCode } from "../constants.js";
-import type { Task } from "../kernel/task.js";
+import { MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_PORT_NULL, MachError, ReturnCode } from "../constants.js";
+import type { MachMsgResult, Task } from "../kernel/task.js";
 import type { MachMessage } from "../message.js";
-import { mig_rpc, mig_send, ReplyPortPool } from "./client.js";
+import { rd32, wr32 } from "./bytes.js";
+import { mig_send, receiveLarge, ReplyPortPool, rpcOption, rpcOutcome, setReplyPort, takeReplyPort } from "./client.js";
 import type { ReceivedMessage } from "./received.js";
 import type { Demux, DemuxResult } from "./serve.js";
 
@@ -134,33 +135,27 @@ export function createCaller(task: Task, port: number, options: CallerOptions = 
   const pool = options.pool === null ? undefined : (options.pool ?? sharedPool(task));
   const defaults = options.defaults ?? {};
   return {
-    async routine(plan, args, callOptions) {
-      const o = callOptions ? { ...defaults, ...callOptions } : defaults;
-      const values = requestSlots(plan, args, port);
-      // The routine's own replyport argument, else the caller's, else MIG's own (mig_rpc's).
-      const local = plan.request.local;
-      let userReply: number | undefined;
-      if (local && local.slot >= 0) userReply = Number(values[local.slot] ?? 0);
-      else if (o.replyPort !== undefined && o.replyPort !== MACH_PORT_NULL) userReply = o.replyPort;
-      const request = encodeRequest(plan, values, userReply ?? 0);
-      if (typeof request === "number") fail(request, plan);
-      const r = await mig_rpc(task, request, {
-        pool,
-        timeout: o.timeout,
-        option: o.msgOption,
-        rcvSize: plan.reply.maxSize,
-        replyPort: userReply,
-      });
-      if (r.code !== ReturnCode.KERN_SUCCESS) fail(r.code, plan);
-      const reply = r.reply!;
-      const out = new Array<MigValue>(plan.args.length).fill(null);
-      const code = decodeReply(plan, reply, out);
-      if (code !== ReturnCode.KERN_SUCCESS) {
-        // An error reply carries nothing; a malformed one may: release it all.
-        task.mach_msg_destroy(reply);
-        fail(code, plan);
+    routine(plan, args, callOptions) {
+      try {
+        const o = callOptions ? { ...defaults, ...callOptions } : defaults;
+        const values = requestSlots(plan, args, port);
+        // The routine's own replyport argument, else the caller's, else MIG's own.
+        const local = plan.request.local;
+        let userReply: number | undefined;
+        if (local && local.slot >= 0) userReply = Number(values[local.slot] ?? 0);
+        else if (o.replyPort !== undefined && o.replyPort !== MACH_PORT_NULL) userReply = o.replyPort;
+        const request = encodeRequest(plan, values, userReply ?? 0);
+        if (typeof request === "number") fail(request, plan);
+        const own = userReply === undefined;
+        const replyPort = own ? takeReplyPort(task, pool) : userReply!;
+        if (own) setReplyPort(task, request, replyPort);
+        const timeout = o.timeout ?? 0;
+        const option = rpcOption(o.msgOption ?? 0, timeout);
+        const sent = task.mach_msg(request, option, request.bytes.length, plan.reply.maxSize, replyPort, timeout);
+        return awaitReply(task, plan, request, sent, own ? pool : null, replyPort, option, timeout);
+      } catch (error) {
+        return Promise.reject(error);
       }
-      return out;
     },
     async simpleroutine(plan, args, callOptions) {
       const o = callOptions ? { ...defaults, ...callOptions } : defaults;
@@ -177,13 +172,41 @@ export function createCaller(task: Task, port: number, options: CallerOptions = 
   };
 }
 
+/**
+ * The rest of a routine call (mig_rpc's wait and checks, then the reply decoded), as one small
+ * async frame. `pool` is null for a caller-owned reply port.
+ */
+async function awaitReply(
+  task: Task,
+  plan: RoutinePlan,
+  request: MachMessage,
+  sent: Promise<MachMsgResult>,
+  pool: ReplyPortPool | undefined | null,
+  replyPort: number,
+  option: number,
+  timeout: number,
+): Promise<MigValue[]> {
+  let r = await sent;
+  if (r.code === ReturnCode.MACH_RCV_TOO_LARGE) r = await receiveLarge(task, r, option, replyPort, timeout);
+  const rpcCode = rpcOutcome(task, request, r, pool, replyPort);
+  if (rpcCode !== ReturnCode.KERN_SUCCESS) fail(rpcCode, plan);
+  const reply = r.msg!;
+  const out = new Array<MigValue>(plan.args.length).fill(null);
+  const code = decodeReply(plan, reply, out);
+  if (code !== ReturnCode.KERN_SUCCESS) {
+    // An error reply carries nothing; a malformed one may: release it all.
+    task.mach_msg_destroy(reply);
+    fail(code, plan);
+  }
+  return out;
+}
+
 /** msgh_local_port = `name` with MAKE_SEND_ONCE (a simpleroutine's caller-chosen reply port). */
 function setLocalPort(task: Task, message: MachMessage, name: number): void {
-  const abi = task.kernel.abi;
-  const view = new DataView(message.bytes.buffer, message.bytes.byteOffset, message.bytes.byteLength);
-  const bits = view.getUint32(abi.header.bits, true);
-  view.setUint32(abi.header.bits, ((bits & ~0xff00) | (21 << 8)) >>> 0, true);
-  view.setUint32(abi.header.localPort, name >>> 0, true);
+  const o = task.kernel.abi.header;
+  const b = message.bytes;
+  wr32(b, o.bits, (rd32(b, o.bits) & ~0xff00) | (MACH_MSG_TYPE_MAKE_SEND_ONCE << 8));
+  wr32(b, o.localPort, name);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -197,62 +220,96 @@ export interface MigDemuxOptions {
   onError?: (error: unknown, request: ReceivedMessage) => void;
 }
 
-/** MigRequest views whose handler has returned (not thrown). */
-const returned = new WeakSet<MigRequest>();
-/** Each handlers object wrapped so that a handler's return is recorded on its MigRequest. */
+/**
+ * The MigRequest a handler gets: a view of the ReceivedMessage with MigRequest's operations only
+ * (the loop's own, `takeAll` and `destroy`, stay out of the handler's reach). It also records
+ * whether the handler returned: generated `invoke`s convert the out values after the handler
+ * returns, and a throw there must not be taken for the handler's own failure.
+ */
+class RequestView implements MigRequest {
+  readonly #request: ReceivedMessage;
+  /** True once the handler returned (a value or a promise, which may still reject). */
+  #called = false;
+  #result: unknown = undefined;
+
+  constructor(request: ReceivedMessage) {
+    this.#request = request;
+  }
+  get id(): number {
+    return this.#request.id;
+  }
+  get seqno(): number {
+    return this.#request.seqno;
+  }
+  get replyPort(): number {
+    return this.#request.replyPort;
+  }
+  releaseName(name: number): void {
+    this.#request.releaseName(name);
+  }
+  takeReplyPort(): { name: number; type: number } {
+    return this.#request.takeReplyPort();
+  }
+
+  /** Records what a tracked handler returned for the request `view` (its last argument). */
+  static returned(view: unknown, result: unknown): void {
+    if (view instanceof RequestView) {
+      view.#called = true;
+      view.#result = result;
+    }
+  }
+
+  /**
+   * Whether the handler returned: it was called, did not throw, and what it returned is not a
+   * promise that rejected. Asked only after `invoke` failed, when that promise has settled.
+   */
+  handlerReturned(): boolean | Promise<boolean> {
+    if (!this.#called) return false;
+    const r = this.#result;
+    if (r instanceof Promise) return r.then(yes, no);
+    return true;
+  }
+}
+
+const yes = (): boolean => true;
+const no = (): boolean => false;
+
+/** Each handlers object's tracking twin (see `tracking`). */
 const trackedHandlers = new WeakMap<object, object>();
 
 /**
- * `handlers` with every method wrapped to add its last argument (the MigRequest) to `returned`
- * once the method has returned or resolved. Generated `invoke`s convert the out values after the
- * handler returns; this tells a throw there from the handler's own failure.
+ * The object generated `invoke`s call instead of `handlers`: its methods call the handler's
+ * method of the same name (looked up at each call, with `handlers` as `this`) and record on the
+ * MigRequest (the last argument) that it returned. Nothing is allocated per call: each method's
+ * wrapper is made on its first use and kept as an own property (the prototype is a Proxy that
+ * only sees names not wrapped yet, so any property name works, as with a Proxy handlers object).
  */
 function tracking(handlers: unknown): unknown {
   if (typeof handlers !== "object" || handlers === null) return handlers;
   let t = trackedHandlers.get(handlers);
   if (!t) {
-    t = new Proxy(handlers, {
-      get(target, prop, receiver) {
-        const f: unknown = Reflect.get(target, prop, receiver);
+    const target = handlers;
+    const firstUse = new Proxy(Object.create(null) as object, {
+      get(_t, prop, receiver: object) {
+        const f: unknown = Reflect.get(target, prop);
         if (typeof f !== "function") return f;
-        return (...a: unknown[]): unknown => {
-          const r: unknown = f.apply(target, a);
-          const request = a[a.length - 1] as MigRequest;
-          if (r instanceof Promise) {
-            return r.then((v: unknown) => {
-              returned.add(request);
-              return v;
-            });
-          }
-          returned.add(request);
+        const w = function (this: unknown): unknown {
+          // The method is looked up again: a handlers object may change its methods.
+          const method = Reflect.get(target, prop) as (...a: unknown[]) => unknown;
+          // eslint-disable-next-line prefer-rest-params
+          const a = arguments;
+          const r = method.apply(target, a as unknown as unknown[]);
+          RequestView.returned(a[a.length - 1], r);
           return r;
         };
+        Object.defineProperty(receiver, prop, { value: w, configurable: true, writable: true });
+        return w;
       },
     });
+    t = Object.create(firstUse) as object;
     trackedHandlers.set(handlers, t);
   }
   return t;
-}
-
-/** The MigRequest view of a received message. */
-function requestView(request: ReceivedMessage): MigRequest {
-  return {
-    get id() {
-      return request.id;
-    },
-    get seqno() {
-      return request.seqno;
-    },
-    get replyPort() {
-      return request.replyPort;
-    },
-    releaseName(name: number) {
-      request.releaseName(name);
-    },
-    takeReplyPort() {
-      return request.takeReplyPort();
-    },
-  };
 }
 
 /**
@@ -261,11 +318,21 @@ function requestView(request: ReceivedMessage): MigRequest {
  */
 export function migDemux(demuxes: AnyMigDemux | readonly AnyMigDemux[], options: MigDemuxOptions = {}): Demux {
   const list: readonly AnyMigDemux[] = isList(demuxes) ? demuxes : [demuxes];
+  // Each demux's handlers and their tracking twin, looked up again only if `handlers` changes.
+  const seen: unknown[] = list.map(() => undefined);
+  const tracked: unknown[] = list.map(() => undefined);
   return (request: ReceivedMessage, seqno: number): DemuxResult | Promise<DemuxResult> => {
     const id = request.id;
-    for (const demux of list) {
+    for (let i = 0; i < list.length; i++) {
+      const demux = list[i];
       const entry = demux.routine(id);
-      if (entry) return runRoutine(demux.handlers, entry, request, seqno, options);
+      if (!entry) continue;
+      const handlers = demux.handlers;
+      if (seen[i] !== handlers || tracked[i] === undefined) {
+        seen[i] = handlers;
+        tracked[i] = tracking(handlers);
+      }
+      return runRoutine(tracked[i], entry, request, seqno, options);
     }
     return null;
   };
@@ -275,47 +342,68 @@ function isList(d: AnyMigDemux | readonly AnyMigDemux[]): d is readonly AnyMigDe
   return Array.isArray(d);
 }
 
-async function runRoutine(
-  handlers: unknown,
+function runRoutine(
+  tracked: unknown,
   entry: MigServerRoutine<unknown>,
   request: ReceivedMessage,
   seqno: number,
   options: MigDemuxOptions,
-): Promise<DemuxResult> {
+): DemuxResult | Promise<DemuxResult> {
   const plan = entry.plan;
   const args = new Array<MigValue>(plan.args.length).fill(null);
   if (decodeRequest(plan, request, args) !== ReturnCode.KERN_SUCCESS) return ReturnCode.MIG_BAD_ARGUMENTS;
   if (plan.seqnoSlot >= 0) args[plan.seqnoSlot] = seqno;
-  const sreplyport = plan.replyPortSlot >= 0;
-  if (sreplyport) args[plan.replyPortSlot] = request.replyPort;
-  const view = requestView(request);
+  if (plan.replyPortSlot >= 0) args[plan.replyPortSlot] = request.replyPort;
+  const view = new RequestView(request);
+  let running: Promise<void>;
   try {
-    await entry.invoke(tracking(handlers), args, view);
+    running = entry.invoke(tracked, args, view);
   } catch (error) {
-    const code = error instanceof MachError ? error.code : ReturnCode.KERN_FAILURE;
-    if (returned.has(view)) {
-      // The handler itself returned (so it has consumed the request, and may have released
-      // rights), but turning its out values into the reply threw: destroying the request now
-      // would release those rights a second time. It stays the handler's; the client gets the
-      // error reply.
-      request.takeAll();
-      options.onError?.(error, request);
-      return code === ReturnCode.KERN_SUCCESS || code === ReturnCode.MIG_NO_REPLY ? ReturnCode.KERN_FAILURE : code;
-    }
-    if (code === ReturnCode.MIG_NO_REPLY) {
-      // Deferred: the handler owns everything, the reply right included.
-      request.takeAll();
-      if (request.replyPort !== MACH_PORT_NULL) request.takeReplyPort();
-      return ReturnCode.MIG_NO_REPLY;
-    }
-    options.onError?.(error, request);
-    // Failure: nothing consumed; `serve` destroys what is left and sends the error reply.
-    return code === ReturnCode.KERN_SUCCESS ? ReturnCode.KERN_FAILURE : code;
+    running = Promise.reject(error);
+  }
+  return settle(running, plan, request, args, view, options);
+}
+
+/** Waits for the handler (a small async frame: this runs once per request). */
+async function settle(
+  running: Promise<void>,
+  plan: RoutinePlan,
+  request: ReceivedMessage,
+  args: MigValue[],
+  view: RequestView,
+  options: MigDemuxOptions,
+): Promise<DemuxResult> {
+  try {
+    await running;
+  } catch (error) {
+    return routineFailed(error, request, view, options);
   }
   // Success: the handler consumed the request's rights and regions.
   request.takeAll();
   // A simpleroutine's reply is RetCode only, as GNU MIG's demux builds it: `serve` sends nothing
   // when the request had no reply port (the usual case) and sends it to a ureplyport otherwise.
-  const reply = encodeReply(plan, request, args);
-  return reply;
+  return encodeReply(plan, request, args);
+}
+
+/** `invoke` failed: the handler's failure, MIG_NO_REPLY, or a failure after the handler returned. */
+async function routineFailed(error: unknown, request: ReceivedMessage, view: RequestView, options: MigDemuxOptions): Promise<DemuxResult> {
+  const code = error instanceof MachError ? error.code : ReturnCode.KERN_FAILURE;
+  if (await view.handlerReturned()) {
+    // The handler itself returned (so it has consumed the request, and may have released
+    // rights), but turning its out values into the reply threw: destroying the request now
+    // would release those rights a second time. It stays the handler's; the client gets the
+    // error reply.
+    request.takeAll();
+    options.onError?.(error, request);
+    return code === ReturnCode.KERN_SUCCESS || code === ReturnCode.MIG_NO_REPLY ? ReturnCode.KERN_FAILURE : code;
+  }
+  if (code === ReturnCode.MIG_NO_REPLY) {
+    // Deferred: the handler owns everything, the reply right included.
+    request.takeAll();
+    if (request.replyPort !== MACH_PORT_NULL) request.takeReplyPort();
+    return ReturnCode.MIG_NO_REPLY;
+  }
+  options.onError?.(error, request);
+  // Failure: nothing consumed; `serve` destroys what is left and sends the error reply.
+  return code === ReturnCode.KERN_SUCCESS ? ReturnCode.KERN_FAILURE : code;
 }

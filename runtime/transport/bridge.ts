@@ -599,7 +599,9 @@ export class Bridge {
       seqno: 0,
       fromKernel: false,
     };
-    this.kernel.enqueue(kmsg);
+    // From a transport callback, outside any kernel operation: a receiver already waiting copies
+    // the message out at once (Kernel.post; inside a kernel callback it is plain enqueue).
+    this.kernel.post(kmsg);
   }
 
   /** The destination right, taken from what the peer holds; null if it holds no such right. */
