@@ -98,12 +98,6 @@ export function join(separator: Doc, docs: readonly Doc[]): Doc[] {
 type Mode = 0 | 1;
 const Mode = { Break: 0, Flat: 1 } as const;
 
-interface Command {
-  indentation: number;
-  mode: Mode;
-  doc: Doc;
-}
-
 export interface PrintOptions {
   printWidth: number;
   /** Spaces per indentation level. */
@@ -144,59 +138,87 @@ function propagateBreaks(doc: Doc): boolean {
   }
 }
 
+// The layout keeps its work stacks as parallel arrays (indentation, mode, doc) instead of one
+// object per entry: printing a generated module pushes hundreds of thousands of entries, and the
+// allocations were most of the printer's time (mostly in the garbage collector).
+
+/** Scratch stacks of `fits`, reused across calls (it never nests). */
+const fitsModes: Mode[] = [];
+const fitsDocs: Doc[] = [];
+
 /**
- * Whether `next` fits in `width` columns, followed by the commands still waiting (`rest`, read
- * from its end) up to their first line break. With `mustBeFlat`, a group that must break
- * makes it not fit.
+ * Whether `doc` (in `mode`) fits in `width` columns, followed by the first `restLength` entries of
+ * the waiting stack (`restModes`/`restDocs`, read from the top) up to their first line break.
+ * With `mustBeFlat`, a group that must break makes it not fit.
  */
 function fits(
-  next: Command,
-  rest: readonly Command[],
+  mode: Mode,
+  doc: Doc,
+  restModes: readonly Mode[],
+  restDocs: readonly Doc[],
+  restLength: number,
   width: number,
-  groupModes: Map<symbol, Mode>,
+  groupModes: Map<symbol, Mode> | undefined,
   mustBeFlat: boolean,
 ): boolean {
-  let restIndex = rest.length;
-  const stack: Array<{ mode: Mode; doc: Doc }> = [{ mode: next.mode, doc: next.doc }];
+  let restIndex = restLength;
+  const modes = fitsModes;
+  const docs = fitsDocs;
+  let top = 0;
+  modes[top] = mode;
+  docs[top++] = doc;
   while (width >= 0) {
-    if (stack.length === 0) {
+    if (top === 0) {
       if (restIndex === 0) return true;
-      const r = rest[--restIndex];
-      stack.push({ mode: r.mode, doc: r.doc });
+      restIndex--;
+      modes[top] = restModes[restIndex];
+      docs[top++] = restDocs[restIndex];
       continue;
     }
-    const { mode, doc } = stack.pop()!;
-    if (typeof doc === "string") {
-      width -= doc.length;
+    top--;
+    const m = modes[top];
+    const d = docs[top];
+    if (typeof d === "string") {
+      width -= d.length;
       continue;
     }
-    if (Array.isArray(doc)) {
-      const parts = doc as readonly Doc[];
-      for (let i = parts.length - 1; i >= 0; i--) stack.push({ mode, doc: parts[i] });
+    if (Array.isArray(d)) {
+      const parts = d as readonly Doc[];
+      for (let i = parts.length - 1; i >= 0; i--) {
+        modes[top] = m;
+        docs[top++] = parts[i];
+      }
       continue;
     }
-    const command = doc as DocCommand;
+    const command = d as DocCommand;
     switch (command.kind) {
       case "indent":
-        stack.push({ mode, doc: command.contents });
+        modes[top] = m;
+        docs[top++] = command.contents;
         break;
       case "fill":
-        for (let i = command.parts.length - 1; i >= 0; i--) stack.push({ mode, doc: command.parts[i] });
+        for (let i = command.parts.length - 1; i >= 0; i--) {
+          modes[top] = m;
+          docs[top++] = command.parts[i];
+        }
         break;
       case "group": {
         if (mustBeFlat && command.shouldBreak) return false;
-        const groupMode = command.shouldBreak ? Mode.Break : mode;
-        stack.push({ mode: groupMode, doc: command.contents });
+        modes[top] = command.shouldBreak ? Mode.Break : m;
+        docs[top++] = command.contents;
         break;
       }
       case "ifBreak": {
-        const groupMode = command.groupId ? (groupModes.get(command.groupId) ?? Mode.Flat) : mode;
+        const groupMode = command.groupId ? (groupModes?.get(command.groupId) ?? Mode.Flat) : m;
         const contents = groupMode === Mode.Break ? command.breakContents : command.flatContents;
-        if (contents !== "") stack.push({ mode, doc: contents });
+        if (contents !== "") {
+          modes[top] = m;
+          docs[top++] = contents;
+        }
         break;
       }
       case "line":
-        if (mode === Mode.Break || command.hard) return true;
+        if (m === Mode.Break || command.hard) return true;
         if (!command.soft) width -= 1;
         break;
       case "breakParent":
@@ -206,32 +228,60 @@ function fits(
   return false;
 }
 
+const NO_MODES: readonly Mode[] = [];
+const NO_DOCS: readonly Doc[] = [];
+
+/** "\\n" and `n` spaces, for the indentations seen so far. */
+const newlines: string[] = [];
+function newline(indentation: number): string {
+  return (newlines[indentation] ??= "\n" + " ".repeat(indentation));
+}
+
 /** Lays out `doc` and returns the text. */
 export function printDoc(doc: Doc, options: PrintOptions): string {
   propagateBreaks(doc);
   const width = options.printWidth;
-  const groupModes = new Map<symbol, Mode>();
+  const tabWidth = options.tabWidth;
+  let groupModes: Map<symbol, Mode> | undefined;
   const out: string[] = [];
   let position = 0;
   let shouldRemeasure = false;
-  const commands: Command[] = [{ indentation: 0, mode: Mode.Break, doc }];
+  // The stack of commands waiting to be printed.
+  const indents: number[] = [0];
+  const modes: Mode[] = [Mode.Break];
+  const docs: Doc[] = [doc];
+  let top = 1;
+  const push = (indentation: number, mode: Mode, d: Doc): void => {
+    indents[top] = indentation;
+    modes[top] = mode;
+    docs[top++] = d;
+  };
 
   const trimTrailingSpaces = (): void => {
     while (out.length > 0) {
       const last = out[out.length - 1];
-      const trimmed = last.replace(/[ \t]+$/, "");
-      if (trimmed.length === last.length) return;
-      position -= last.length - trimmed.length;
-      if (trimmed === "") out.pop();
+      let end = last.length;
+      while (end > 0) {
+        const c = last.charCodeAt(end - 1);
+        if (c !== 32 && c !== 9) break;
+        end--;
+      }
+      if (end === last.length) return;
+      position -= last.length - end;
+      if (end === 0) out.pop();
       else {
-        out[out.length - 1] = trimmed;
+        out[out.length - 1] = last.slice(0, end);
         return;
       }
     }
   };
 
-  while (commands.length > 0) {
-    const { indentation, mode, doc: current } = commands.pop()!;
+  while (top > 0) {
+    top--;
+    const indentation = indents[top];
+    const mode = modes[top];
+    const current = docs[top];
+    docs[top] = ""; // let the printed part go
     if (typeof current === "string") {
       out.push(current);
       position += current.length;
@@ -239,13 +289,13 @@ export function printDoc(doc: Doc, options: PrintOptions): string {
     }
     if (Array.isArray(current)) {
       const parts = current as readonly Doc[];
-      for (let i = parts.length - 1; i >= 0; i--) commands.push({ indentation, mode, doc: parts[i] });
+      for (let i = parts.length - 1; i >= 0; i--) push(indentation, mode, parts[i]);
       continue;
     }
     const command = current as DocCommand;
     switch (command.kind) {
       case "indent":
-        commands.push({ indentation: indentation + options.tabWidth, mode, doc: command.contents });
+        push(indentation + tabWidth, mode, command.contents);
         break;
       case "group": {
         let chosen: Mode;
@@ -253,20 +303,19 @@ export function printDoc(doc: Doc, options: PrintOptions): string {
           chosen = command.shouldBreak ? Mode.Break : Mode.Flat;
         } else {
           shouldRemeasure = false;
-          const flat: Command = { indentation, mode: Mode.Flat, doc: command.contents };
           chosen =
-            !command.shouldBreak && fits(flat, commands, width - position, groupModes, false)
+            !command.shouldBreak && fits(Mode.Flat, command.contents, modes, docs, top, width - position, groupModes, false)
               ? Mode.Flat
               : Mode.Break;
         }
-        commands.push({ indentation, mode: chosen, doc: command.contents });
-        if (command.id) groupModes.set(command.id, chosen);
+        push(indentation, chosen, command.contents);
+        if (command.id) (groupModes ??= new Map()).set(command.id, chosen);
         break;
       }
       case "ifBreak": {
-        const groupMode = command.groupId ? (groupModes.get(command.groupId) ?? Mode.Flat) : mode;
+        const groupMode = command.groupId ? (groupModes?.get(command.groupId) ?? Mode.Flat) : mode;
         const contents = groupMode === Mode.Break ? command.breakContents : command.flatContents;
-        if (contents !== "") commands.push({ indentation, mode, doc: contents });
+        if (contents !== "") push(indentation, mode, contents);
         break;
       }
       case "fill":
@@ -282,7 +331,7 @@ export function printDoc(doc: Doc, options: PrintOptions): string {
         }
         if (mode === Mode.Flat) shouldRemeasure = true;
         trimTrailingSpaces();
-        out.push("\n" + " ".repeat(indentation));
+        out.push(newline(indentation));
         position = indentation;
         break;
       case "breakParent":
@@ -295,26 +344,22 @@ export function printDoc(doc: Doc, options: PrintOptions): string {
     if (parts.length === 0) return;
     const remaining = width - position;
     const content = parts[0];
-    const contentFlat: Command = { indentation, mode: Mode.Flat, doc: content };
-    const contentBreak: Command = { indentation, mode: Mode.Break, doc: content };
-    const contentFits = fits(contentFlat, [], remaining, groupModes, true);
+    const contentFits = fits(Mode.Flat, content, NO_MODES, NO_DOCS, 0, remaining, groupModes, true);
     if (parts.length === 1) {
-      commands.push(contentFits ? contentFlat : contentBreak);
+      push(indentation, contentFits ? Mode.Flat : Mode.Break, content);
       return;
     }
     const separator = parts[1];
-    const separatorFlat: Command = { indentation, mode: Mode.Flat, doc: separator };
-    const separatorBreak: Command = { indentation, mode: Mode.Break, doc: separator };
     if (parts.length === 2) {
-      if (contentFits) commands.push(separatorFlat, contentFlat);
-      else commands.push(separatorBreak, contentBreak);
+      const m = contentFits ? Mode.Flat : Mode.Break;
+      push(indentation, m, separator);
+      push(indentation, m, content);
       return;
     }
-    const rest: Command = { indentation, mode, doc: fill(parts.slice(2)) };
-    const pair: Command = { indentation, mode: Mode.Flat, doc: [content, separator, parts[2]] };
-    if (fits(pair, [], remaining, groupModes, true)) commands.push(rest, separatorFlat, contentFlat);
-    else if (contentFits) commands.push(rest, separatorBreak, contentFlat);
-    else commands.push(rest, separatorBreak, contentBreak);
+    const pairFits = fits(Mode.Flat, [content, separator, parts[2]], NO_MODES, NO_DOCS, 0, remaining, groupModes, true);
+    push(indentation, mode, fill(parts.slice(2)));
+    push(indentation, pairFits ? Mode.Flat : Mode.Break, separator);
+    push(indentation, pairFits || contentFits ? Mode.Flat : Mode.Break, content);
   }
 
   trimTrailingSpaces();

@@ -171,8 +171,13 @@ export type ClassMember =
 // ---------------------------------------------------------------------------------------------
 // Printing
 
+/** Characters that `quote` may escape, or that decide its quote character. */
+const NEEDS_ESCAPE = /["'\\\u0000-\u001f\u2028\u2029]/;
+
 /** Prettier's choice of quotes: double, unless that needs more escapes than single. */
 export function quote(value: string): string {
+  // Most strings (names, file names) need no escape at all.
+  if (!NEEDS_ESCAPE.test(value)) return '"' + value + '"';
   const doubles = (value.match(/"/g) ?? []).length;
   const singles = (value.match(/'/g) ?? []).length;
   const q = doubles > singles ? "'" : '"';
