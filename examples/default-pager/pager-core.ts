@@ -476,6 +476,24 @@ export class DefaultPagerCore<Port = unknown> {
         ],
       };
     }
+    if (!onlyIfAbsent) {
+      // Every page is written: consecutive blocks go out in one write.
+      const first = offset / size;
+      const failures = this.storage.writePages(object.map, first, data);
+      let f = 0;
+      for (let page = first; page < first + data.length / size; page++) {
+        if (f < failures.length && failures[f]!.objectPage === page) {
+          object.writeErrors++;
+          object.lostPages.add(page);
+          failed.push({ offset: page * size, error: failures[f]!.error });
+          f++;
+        } else {
+          stored++;
+          if (object.lostPages.size > 0) object.lostPages.delete(page);
+        }
+      }
+      return { stored, skipped, failed };
+    }
     for (let at = 0; at < data.length; at += size) {
       const page = (offset + at) / size;
       if (onlyIfAbsent && object.map.has(page)) {

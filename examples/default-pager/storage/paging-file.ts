@@ -84,6 +84,14 @@ export class PagingFile {
     while (done < size) done += fs.writeSync(this.fd, data, done, size - done, page * size + done);
   }
 
+  /** Writes `data` (whole pages) to consecutive pages from `page`, in one call when it can. */
+  writeRun(page: number, data: Uint8Array): void {
+    const length = data.length;
+    const at = page * this.pageSize;
+    let done = 0;
+    while (done < length) done += fs.writeSync(this.fd, data, done, length - done, at + done);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { PageMap, packBlock, unpackBlock } from "./page-map.js";
 import { PagingFile } from "./paging-file.js";
-import { fail, ok, type Result } from "./result.js";
+import { fail, ok, type Result, type StorageError } from "./result.js";
 
 export const DEFAULT_PAGE_SIZE = 4096;
 
@@ -243,6 +243,93 @@ export class PagingStorage {
     map.entries.set(objectPage, packBlock(placed.file.id, placed.page));
     map.preferredFileId = placed.file.id;
     return ok(undefined);
+  }
+
+  /**
+   * Stores `data.length / pageSize` consecutive object pages from `firstPage`, as writePage does
+   * for each, but pages whose blocks are consecutive in one file go out in one write (a cluster
+   * of a data_return on a fresh map is usually one write). Returns the pages that failed (their
+   * map entries stay as they were); the others are stored.
+   */
+  writePages(
+    map: PageMap,
+    firstPage: number,
+    data: Uint8Array,
+  ): { objectPage: number; error: StorageError }[] {
+    const size = this.pageSize;
+    const n = data.length / size;
+    const failures: { objectPage: number; error: StorageError }[] = [];
+    if (!map.live || !Number.isInteger(n)) {
+      const error: StorageError = map.live
+        ? { code: "INVALID_ARGUMENT", message: `page data of ${data.length} bytes` }
+        : { code: "INVALID_ARGUMENT", message: "write to a released page map" };
+      for (let i = 0; i < Math.max(1, Math.floor(n)); i++)
+        failures.push({ objectPage: firstPage + i, error });
+      return failures;
+    }
+    // The current run: `runLength` pages from data index `runFrom` to blocks from `runBlock`.
+    let runFile: PagingFile | null = null;
+    let runBlock = 0;
+    let runFrom = 0;
+    let runLength = 0;
+    const fresh: boolean[] = [];
+    const flush = (): void => {
+      if (runFile === null || runLength === 0) return;
+      const file = runFile;
+      try {
+        file.writeRun(runBlock, data.subarray(runFrom * size, (runFrom + runLength) * size));
+        for (let k = 0; k < runLength; k++) {
+          if (fresh[k]) map.entries.set(firstPage + runFrom + k, packBlock(file.id, runBlock + k));
+        }
+        map.preferredFileId = file.id;
+      } catch (e) {
+        for (let k = 0; k < runLength; k++) {
+          if (fresh[k]) file.release(runBlock + k);
+          failures.push({
+            objectPage: firstPage + runFrom + k,
+            error: {
+              code: "IO_ERROR",
+              message: `writing object page ${firstPage + runFrom + k}: ${describe(e)}`,
+            },
+          });
+        }
+      }
+      runLength = 0;
+      fresh.length = 0;
+    };
+    for (let i = 0; i < n; i++) {
+      const objectPage = firstPage + i;
+      const existing = map.entries.get(objectPage);
+      let file: PagingFile;
+      let block: number;
+      if (existing !== undefined) {
+        const at = unpackBlock(existing);
+        file = this.fileById(at.fileId);
+        block = at.page;
+      } else {
+        const placed = this.allocate(map, objectPage, runFile?.id ?? map.preferredFileId);
+        if (placed === undefined) {
+          flush();
+          failures.push({
+            objectPage,
+            error: { code: "STORAGE_FULL", message: "no paging file has a free page" },
+          });
+          continue;
+        }
+        file = placed.file;
+        block = placed.page;
+      }
+      if (runLength === 0 || file !== runFile || block !== runBlock + runLength) {
+        flush();
+        runFile = file;
+        runBlock = block;
+        runFrom = i;
+      }
+      runLength++;
+      fresh.push(existing === undefined);
+    }
+    flush();
+    return failures;
   }
 
   /**
