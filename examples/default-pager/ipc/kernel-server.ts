@@ -355,18 +355,18 @@ export class KernelServer implements MemoryManagerLink, DefaultPagerLink {
         copy_strategy: r.copyStrategy,
       };
     },
-    memory_object_data_supply: async (control, offset, data, lockValue, precious, replyTo) => {
-      this.checked(
-        await this.vm.dataSupply(
-          this.control(control),
-          Number(offset),
-          data,
-          lockValue,
-          precious !== 0,
-          this.replyRight(replyTo),
-        ),
-        replyTo,
+    memory_object_data_supply: (control, offset, data, lockValue, precious, replyTo) => {
+      // Usually synchronous (the serve loop then answers without tracking a promise).
+      const code = this.vm.dataSupply(
+        this.control(control),
+        Number(offset),
+        data,
+        lockValue,
+        precious !== 0,
+        this.replyRight(replyTo),
       );
+      if (typeof code !== "number") return code.then((c) => this.checked(c, replyTo));
+      this.checked(code, replyTo);
     },
     memory_object_data_unavailable: (control, offset, size) => {
       this.checked(this.vm.dataUnavailable(this.control(control), Number(offset), Number(size)));

@@ -328,14 +328,14 @@ export class VmKernel {
    * unrequested page as a prefetch (inactive), stops with KERN_MEMORY_PRESENT at a resident page.
    * The data buffer is consumed.
    */
-  async dataSupply(
+  dataSupply(
     control: MemoryControl,
     offset: number,
     data: Uint8Array,
     lockValue: number,
     precious: boolean,
     replyTo: ReplyPort | null,
-  ): Promise<number> {
+  ): number | Promise<number> {
     const object = control.object;
     if (object === null) return ReturnCode.KERN_INVALID_ARGUMENT;
     if (
@@ -345,18 +345,36 @@ export class VmKernel {
     ) {
       return ReturnCode.KERN_INVALID_ARGUMENT;
     }
-    let result: number = ReturnCode.KERN_SUCCESS;
-    let errorOffset = 0;
-    for (let at = 0; at < data.length;) {
+    // Synchronous unless a page on its way out must be waited for or supply_completed is asked for.
+    return this.supplyFrom(object, control, offset, data, lockValue, precious, replyTo, 0, {
+      result: ReturnCode.KERN_SUCCESS,
+      errorOffset: 0,
+    });
+  }
+
+  private supplyFrom(
+    object: VmObject,
+    control: MemoryControl,
+    offset: number,
+    data: Uint8Array,
+    lockValue: number,
+    precious: boolean,
+    replyTo: ReplyPort | null,
+    start: number,
+    outcome: { result: number; errorOffset: number },
+  ): number | Promise<number> {
+    for (let at = start; at < data.length;) {
       const pageOffset = offset + at;
       const slot = object.slots.get(pageOffset);
       if (slot instanceof Placeholder && slot.state === "holding") {
-        await slot.done.promise; // busy but not absent: wait, then look again
-        continue;
+        // busy but not absent: wait, then look again
+        return slot.done.promise.then(() =>
+          this.supplyFrom(object, control, offset, data, lockValue, precious, replyTo, at, outcome),
+        );
       }
       if (slot instanceof ResidentPage) {
-        result = ReturnCode.KERN_MEMORY_PRESENT;
-        errorOffset = pageOffset;
+        outcome.result = ReturnCode.KERN_MEMORY_PRESENT;
+        outcome.errorOffset = pageOffset;
         break;
       }
       // The data is consumed: a one-page supply becomes the page itself, without a copy.
@@ -370,16 +388,17 @@ export class VmKernel {
       this.stats.pageins++;
       at += this.pageSize;
     }
-    if (replyTo !== null)
-      await this.manager.supplyCompleted(
+    if (replyTo === null) return ReturnCode.KERN_SUCCESS;
+    return this.manager
+      .supplyCompleted(
         replyTo,
         control,
         offset,
         data.length,
-        result,
-        errorOffset,
-      );
-    return ReturnCode.KERN_SUCCESS;
+        outcome.result,
+        outcome.errorOffset,
+      )
+      .then(() => ReturnCode.KERN_SUCCESS);
   }
 
   /** memory_object_data_unavailable: requested pages become zero-fill (or "use the shadow"). */
