@@ -390,14 +390,7 @@ export class VmKernel {
     }
     if (replyTo === null) return ReturnCode.KERN_SUCCESS;
     return this.manager
-      .supplyCompleted(
-        replyTo,
-        control,
-        offset,
-        data.length,
-        outcome.result,
-        outcome.errorOffset,
-      )
+      .supplyCompleted(replyTo, control, offset, data.length, outcome.result, outcome.errorOffset)
       .then(() => ReturnCode.KERN_SUCCESS);
   }
 
