@@ -10,7 +10,7 @@
 // size and mtime) and Node version, written once after a run that had none. Any problem with it
 // (unwritable directory, a cache V8 rejects) only costs that speed-up; MIG_TS_CODE_CACHE=0 turns it
 // off. Without dist/cli-script.js the ES module bundle dist/cli.js is imported as before.
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
@@ -19,6 +19,9 @@ import { Script } from "node:vm";
 
 const argv = process.argv.slice(2);
 const io = { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) };
+
+/** How many code caches of other installs (or Node versions) a cache directory keeps. */
+const KEEP_OTHER_CACHES = 8;
 
 function cacheDir() {
   if (process.env.MIG_TS_CACHE_DIR) return process.env.MIG_TS_CACHE_DIR;
@@ -53,6 +56,9 @@ function loadScript() {
     return undefined;
   }
   const useCache = process.env.MIG_TS_CODE_CACHE !== "0";
+  // A --version or --help run compiles little of the bundle: its cache would serve later compiles
+  // poorly, so it reads a cache but writes none.
+  const mayWrite = !argv.includes("--version") && !argv.includes("--help") && !argv.includes("-h");
   const dir = useCache ? cacheDir() : "";
   const prefix = `cli-${fnv(file)}-`;
   const suffix = `-${process.version}-${process.arch}.v8cache`;
@@ -72,7 +78,7 @@ function loadScript() {
   const module = { exports: {} };
   script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file));
   const saveCache =
-    useCache && (cachedData === undefined || script.cachedDataRejected)
+    useCache && mayWrite && (cachedData === undefined || script.cachedDataRejected)
       ? () => {
           try {
             const data = script.createCachedData();
@@ -85,10 +91,17 @@ function loadScript() {
                 // exists, or the write below fails
               }
             }
-            // Caches of earlier builds of this install go; the new one appears whole (rename).
+            // Caches of earlier builds of this install go, and beyond the newest few of other
+            // installs (temporary ones leave theirs behind); the new one appears whole (rename).
+            const others = [];
             for (const name of readdirSync(dir)) {
-              if (name.startsWith(prefix) && name.endsWith(suffix)) rmSync(join(dir, name), { force: true });
+              if (!name.startsWith("cli-") || !name.endsWith(".v8cache")) continue;
+              const path = join(dir, name);
+              if (name.startsWith(prefix) && name.endsWith(suffix)) rmSync(path, { force: true });
+              else others.push({ path, mtime: statSync(path).mtimeMs });
             }
+            others.sort((a, b) => b.mtime - a.mtime);
+            for (const { path } of others.slice(KEEP_OTHER_CACHES)) rmSync(path, { force: true });
             const temp = `${cacheFile}.${process.pid}.tmp`;
             writeFileSync(temp, data);
             renameSync(temp, cacheFile);
