@@ -8,6 +8,7 @@
  * compares them (default_pager_object_pages finds an object by its name port).
  */
 import { MEMORY_OBJECT_COPY_DELAY, ReturnCode, VM_PROT_NONE } from "./constants.js";
+import type { PageFramePool } from "./page-pool.js";
 import { SeqnoGate, type RequestOrdering } from "./seqno-gate.js";
 import type { PageMap } from "./storage/page-map.js";
 import type { PagingStorage } from "./storage/paging-storage.js";
@@ -35,6 +36,8 @@ export interface PagerCoreOptions {
    * for the tests that check each object's requests are handled in seqno order.
    */
   readonly onOrdered?: (objectId: number, seqno: number, what: string) => void;
+  /** Frames shared with the VM model in the same event loop (page-pool.ts); read buffers come from it. */
+  readonly framePool?: PageFramePool;
 }
 
 /**
@@ -128,6 +131,7 @@ export class DefaultPagerCore<Port = unknown> {
   private fileserver: Port | null = null;
   private slab: ArrayBuffer | null = null;
   private slabNext = READ_SLAB;
+  private readonly framePool: PageFramePool | null;
 
   constructor(options: PagerCoreOptions) {
     this.storage = options.storage;
@@ -135,6 +139,7 @@ export class DefaultPagerCore<Port = unknown> {
     this.writeErrorPolicy = options.writeErrorPolicy ?? "object";
     this.makeOrdering = options.makeOrdering ?? (() => new SeqnoGate());
     this.onOrdered = options.onOrdered;
+    this.framePool = options.framePool ?? null;
   }
 
   // ---- service port: default_pager.defs and memory_object_default.defs ----
@@ -309,6 +314,7 @@ export class DefaultPagerCore<Port = unknown> {
       const data = this.newPageBuffer();
       const read = this.storage.readPage(object.map, page, data);
       if (!read.ok) return error(read.error.message);
+      if (!read.value) data.fill(0); // a pooled frame holds old bytes
       if (read.value || object.kind === "external") {
         return { kind: "supply", offset, data, lockValue: VM_PROT_NONE, precious: false };
       }
@@ -430,6 +436,8 @@ export class DefaultPagerCore<Port = unknown> {
    * it is never reused here; buffers are carved out of slabs to save an allocation per page.
    */
   private newPageBuffer(): Uint8Array {
+    const free = this.framePool?.take();
+    if (free !== undefined) return free;
     const size = this.pageSize;
     if (this.slabNext >= READ_SLAB) {
       this.slab = new ArrayBuffer(size * READ_SLAB);

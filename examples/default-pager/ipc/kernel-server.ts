@@ -50,6 +50,7 @@ import type {
   ReplyPort,
 } from "../kernel-vm/links.js";
 import { KernelObjectPort, MemoryControl, MemoryObjectName } from "../kernel-vm/ports.js";
+import type { PageFramePool } from "../page-pool.js";
 import { VmKernel, type Task as VmTask, type VmMapOptions } from "../kernel-vm/vm-kernel.js";
 import { callerFor, queuedOn, serveChained, type ChainedServer } from "./mig.js";
 
@@ -72,6 +73,8 @@ export interface KernelServerOptions {
   readonly pageSize?: number;
   /** Pages per page-out pass and per data_return (VmKernelOptions.pageoutCluster; default 1). */
   readonly pageoutCluster?: number;
+  /** Page frames shared with a pager in this event loop (../page-pool.ts). */
+  readonly framePool?: PageFramePool;
   /** Control-port requests handled at once (default 64). */
   readonly concurrency?: number;
 }
@@ -105,6 +108,7 @@ export class KernelServer implements MemoryManagerLink, DefaultPagerLink {
       residentLimit: options.residentLimit,
       ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }),
       ...(options.pageoutCluster === undefined ? {} : { pageoutCluster: options.pageoutCluster }),
+      ...(options.framePool === undefined ? {} : { framePool: options.framePool }),
     });
     const t = this.task;
     this.controlSet = t.mach_port_allocate(MACH_PORT_RIGHT_PORT_SET).name;

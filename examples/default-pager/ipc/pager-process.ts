@@ -12,6 +12,7 @@ import { pathToFileURL } from "node:url";
 import { Kernel, MachError, ReturnCode, type Task } from "../../../runtime/index.js";
 import { bridgeMessagePort, connect, type Bridge } from "../../../runtime/transport/index.js";
 import { MachClient, type mach_port_make_send_t } from "../../../generated/mach.js";
+import type { PageFramePool } from "../page-pool.js";
 import { DefaultPagerCore, type WriteErrorPolicy } from "../pager-core.js";
 import { PagingStorage } from "../storage/paging-storage.js";
 import { callerFor } from "./mig.js";
@@ -29,6 +30,8 @@ export interface PagerStartOptions {
 export interface PagerHooks {
   readonly beforeTurn?: PagerServerOptions["beforeTurn"];
   readonly onOrdered?: (objectId: number, seqno: number, what: string) => void;
+  /** Page frames shared with the kernel's VM model (in-process only). */
+  readonly framePool?: PageFramePool;
 }
 
 export interface RunningPager {
@@ -62,6 +65,7 @@ export async function startDefaultPager(
       ? {}
       : { writeErrorPolicy: options.writeErrorPolicy }),
     ...(hooks.onOrdered === undefined ? {} : { onOrdered: hooks.onOrdered }),
+    ...(hooks.framePool === undefined ? {} : { framePool: hooks.framePool }),
   });
   const server = new DefaultPagerServer(task, core, {
     ...options.server,

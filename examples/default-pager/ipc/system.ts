@@ -15,6 +15,7 @@ import { MessageChannel, Worker } from "node:worker_threads";
 import { Kernel, MACH_MSG_TYPE_MAKE_SEND, type Task } from "../../../runtime/index.js";
 import { bridgeMessagePort, listen, type Bridge } from "../../../runtime/transport/index.js";
 import { DefaultPagerClient } from "../../../generated/default_pager.js";
+import { PageFramePool } from "../page-pool.js";
 import { KernelServer } from "./kernel-server.js";
 import { callerFor } from "./mig.js";
 import {
@@ -62,8 +63,12 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export async function startSystem(options: SystemOptions): Promise<PagerSystem> {
   const transport = options.transport ?? "in-process";
   const kernel = new Kernel();
+  // In one event loop the kernel and the pager share physical memory: one pool of free frames.
+  const framePool =
+    transport === "in-process" ? new PageFramePool(options.pager.pageSize ?? 4096) : undefined;
   const kernelServer = new KernelServer(kernel, {
     residentLimit: options.residentPages,
+    ...(framePool === undefined ? {} : { framePool }),
     ...(options.pageoutCluster === undefined ? {} : { pageoutCluster: options.pageoutCluster }),
   });
   const stops: Array<() => Promise<void> | void> = [];
@@ -71,12 +76,10 @@ export async function startSystem(options: SystemOptions): Promise<PagerSystem> 
   try {
     if (transport === "in-process") {
       const task = kernel.createTask("default-pager");
-      local = await startDefaultPager(
-        task,
-        kernelServer.giveHostPriv(task),
-        options.pager,
-        options.pagerHooks,
-      );
+      local = await startDefaultPager(task, kernelServer.giveHostPriv(task), options.pager, {
+        ...options.pagerHooks,
+        ...(framePool === undefined ? {} : { framePool }),
+      });
       stops.push(() => local!.stop());
     } else if (transport === "worker") {
       const { port1, port2 } = new MessageChannel();

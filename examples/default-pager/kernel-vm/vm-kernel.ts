@@ -28,6 +28,7 @@ import {
 import type { DefaultPagerLink, MemoryManagerLink, MemoryObjectPort, ReplyPort } from "./links.js";
 import { KernelObjectPort, MemoryControl } from "./ports.js";
 import { Placeholder, ResidentPage, VmObject, Wakeup } from "./vm-object.js";
+import type { PageFramePool } from "../page-pool.js";
 
 /** A failure of a kernel call, carrying the kern_return_t. */
 export class KernError extends Error {
@@ -82,6 +83,8 @@ export interface VmKernelOptions {
    * the resident limit.
    */
   readonly pageoutCluster?: number;
+  /** Frames shared with a pager in the same event loop (../page-pool.ts). */
+  readonly framePool?: PageFramePool;
 }
 
 export interface VmMapOptions {
@@ -130,6 +133,7 @@ export class VmKernel {
   /** Page frames are carved out of slabs: one ArrayBuffer per FRAME_SLAB pages, not one per page. */
   private slab: ArrayBuffer | null = null;
   private slabNext = FRAME_SLAB;
+  private readonly framePool: PageFramePool | null;
   /** Failures of one-way sends nobody waits for (the IPC layer would log them). */
   readonly sendFailures: unknown[] = [];
 
@@ -142,6 +146,7 @@ export class VmKernel {
     if (!Number.isInteger(cluster) || cluster < 1)
       throw new RangeError("pageoutCluster must be a positive integer");
     this.pageoutCluster = Math.min(cluster, this.residentLimit);
+    this.framePool = options.framePool ?? null;
   }
 
   // ---- host and tasks ----
@@ -857,6 +862,8 @@ export class VmKernel {
     this.removeResident(page);
     if (!page.dirty && !page.precious) {
       this.stats.cleanDrops++; // the manager (or zero-fill) has it
+      // Nothing was sent and nothing else refers to the data: the frame is free memory again.
+      this.framePool?.give(page.data);
       return null;
     }
     if (object.internal && !object.pagerCreated) this.createPager(object);
@@ -953,6 +960,8 @@ export class VmKernel {
 
   /** A zeroed page frame (a view into the current slab). */
   private newFrame(): Uint8Array {
+    const free = this.framePool?.take();
+    if (free !== undefined) return free.fill(0);
     const size = this.pageSize;
     if (this.slabNext >= FRAME_SLAB) {
       this.slab = new ArrayBuffer(size * FRAME_SLAB);
