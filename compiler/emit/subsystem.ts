@@ -666,13 +666,27 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
     const awaitable = parts.types ? "Awaitable" : fromTypes("Awaitable");
     const methods: MethodSignature[] = [];
     const routineDecls: Decl[] = [];
+    // Translation functions (intran, outtran, destructor): optional hooks of a translations object,
+    // the translated C types generic parameters defaulting to the wire type.
+    const trans = translationsOf(routines, argType, new Set([...namedTypes].map(safeName)));
+    const translationsName = `${pascal(demuxBase)}Translations`;
+    const serverHooks = (arg: IrArgument): ServerHooks => hooksOf(arg, trans.names);
+    const genericArgs = trans.params.length > 0 ? `<${trans.params.map(() => "unknown").join(", ")}>` : "";
     for (const info of infos) {
       const r = info.routine;
       const params: Param[] = [];
       const callArgs: Expr[] = [];
+      const prelude: Stmt[] = [];
+      const destructors: Stmt[] = [];
       const add = (arg: IrArgument, slot: number, type: TypeNode): void => {
-        params.push({ name: safeName(arg.name), type });
-        callArgs.push(arg.kind === "msgseqno" || arg.kind === "poly" ? asExpr(index(id("args"), num(slot)), tref("number")) : arg.kind === "servercopy" ? raw(`Boolean(args[${slot}])`) : fromSlot(index(id("args"), num(slot)), arg));
+        const hooks = trans.params.length > 0 ? serverHooks(arg) : {};
+        params.push({ name: safeName(arg.name), type: hooks.inType ? tref(hooks.inType) : type });
+        const value = arg.kind === "msgseqno" || arg.kind === "poly" ? asExpr(index(id("args"), num(slot)), tref("number")) : arg.kind === "servercopy" ? raw(`Boolean(args[${slot}])`) : fromSlot(index(id("args"), num(slot)), arg);
+        if (!hooks.intran && !hooks.destructor) return void callArgs.push(value);
+        const local = `arg${slot}`;
+        prelude.push({ s: "const", name: local, init: hooks.intran ? call(id("translate_value"), [id("translations"), literal(hooks.intran), value]) : value });
+        if (hooks.destructor) destructors.push({ s: "expr", expr: call(id("translate_value"), [id("translations"), literal(hooks.destructor), id(local)]) });
+        callArgs.push(id(local));
       };
       const requestPort = r.args.findIndex((a) => a.kind === "requestport");
       const seqno = r.args.findIndex((a) => a.kind === "msgseqno");
@@ -701,28 +715,46 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
       });
       params.push({ name: "migRequest", type: tref(migRequest) });
       callArgs.push(id("request"));
+      let serverOutType = info.outType;
+      const outtran = (o: RoutineInfo["outs"][number]): string | undefined => (trans.params.length > 0 ? serverHooks(o.arg).outtran : undefined);
+      const outTypeOf = (o: RoutineInfo["outs"][number]): TypeNode => {
+        const t = trans.params.length > 0 ? serverHooks(o.arg).outType : undefined;
+        return t ? tref(t) : argType(o.arg);
+      };
+      if (info.outs.some((o) => outtran(o))) {
+        serverOutType =
+          info.outs.length === 1
+            ? outTypeOf(info.outs[0])
+            : { t: "objectType", members: info.outs.map((o) => ({ name: o.key, type: outTypeOf(o) })) };
+      }
+      const outSlot = (value: Expr, o: RoutineInfo["outs"][number]): Expr => {
+        const fn = outtran(o);
+        return toSlot(fn ? asExpr(call(id("translate_value"), [id("translations"), literal(fn), value]), argType(o.arg)) : value, o.arg);
+      };
       methods.push({
         method: true,
         name: info.serverName,
         params,
-        returns: tref(awaitable, [info.outType]),
+        returns: tref(awaitable, [serverOutType]),
         doc: `${r.kind} ${r.name} (${r.requestId}).`,
       });
       const invokeName = `invoke_${info.serverName}`;
       const handlerCall = awaitExpr(call(member(id("handlers"), info.serverName), callArgs));
-      const body: Stmt[] = [];
+      let body: Stmt[] = [];
+      const assignOut = (slot: number, value: Expr, o: RoutineInfo["outs"][number]): Stmt =>
+        outtran(o)
+          ? { s: "expr", expr: { e: "binary", op: "=", left: index(id("args"), num(slot)), right: outSlot(value, o) } }
+          : { s: "expr", expr: raw(`args[${slot}] = ${printInline(toSlot(value, o.arg))}`) };
       if (info.outs.length === 0) body.push({ s: "expr", expr: handlerCall });
       else if (info.outs.length === 1) {
         body.push({ s: "const", name: "out", init: handlerCall });
-        body.push({ s: "raw", text: "" });
-        body.pop();
-        body.push({ s: "expr", expr: raw(`args[${info.outs[0].slot}] = ${printInline(toSlot(id("out"), info.outs[0].arg))}`) });
+        body.push(assignOut(info.outs[0].slot, id("out"), info.outs[0]));
       } else {
         body.push({ s: "const", name: "outs", init: handlerCall });
-        for (const o of info.outs) {
-          body.push({ s: "expr", expr: raw(`args[${o.slot}] = ${printInline(toSlot(id(`outs.${o.key}`), o.arg))}`) });
-        }
+        for (const o of info.outs) body.push(assignOut(o.slot, id(`outs.${o.key}`), o));
       }
+      if (destructors.length > 0) body = [{ s: "try", body, finally: destructors }];
+      body = [...prelude, ...body];
       routineDecls.push(
         { d: "blank" },
         {
@@ -730,9 +762,12 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
           name: invokeName,
           async: true,
           params: [
-            { name: "handlers", type: tref(handlersName) },
+            { name: "handlers", type: tref(handlersName + genericArgs) },
             { name: "args", type: tref(`${migValue}[]`) },
             { name: "request", type: tref(migRequest) },
+            ...(trans.params.length > 0
+              ? [{ name: "translations", type: tref(translationsName + genericArgs), optional: true }]
+              : []),
           ],
           returns: tref("Promise", [tref("void")]),
           body,
@@ -752,24 +787,117 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
       ],
     }));
     cases.push({ test: null, body: [{ s: "return", expr: raw("undefined") }] });
-    const routineType = tref(`${serverRoutine}<${handlersName}> | undefined`);
+    const routineType = tref(`${serverRoutine}<${handlersName}${genericArgs}> | undefined`);
+    const typeParams = trans.params.map((p) => `${p.name} = ${p.default}`);
+    const typeArgs = trans.params.length > 0 ? `<${trans.params.map((p) => p.name).join(", ")}>` : "";
+    const translationDecls: Decl[] = [];
+    if (trans.params.length > 0) {
+      translationDecls.push(
+        { d: "blank" },
+        {
+          d: "comment",
+          text: `Translation functions of subsystem ${subsystem} (intran, outtran, destructor), all optional:\na value whose function is missing passes untranslated (the type parameters default to the\nwire types).`,
+        },
+        {
+          d: "interface",
+          name: translationsName,
+          exported: true,
+          typeParams,
+          members: trans.hooks.map((h) => ({
+            method: true as const,
+            name: h.name,
+            optional: true,
+            params: [{ name: "value", type: tref(h.from) }],
+            returns: tref(h.to),
+            doc: h.doc,
+          })),
+        },
+        { d: "blank" },
+        { d: "comment", text: "Calls `translations[name]` on `value` (with `translations` as `this`), or returns `value`." },
+        {
+          d: "function",
+          name: "translate_value",
+          params: [
+            { name: "translations", type: tref("object | undefined") },
+            { name: "name", type: tref("string") },
+            { name: "value", type: tref("unknown") },
+          ],
+          returns: tref("unknown"),
+          body: [
+            { s: "raw", text: "const hook: unknown = translations && Reflect.get(translations, name);" },
+            { s: "return", expr: raw('typeof hook === "function" ? (hook as TranslationHook).call(translations, value) : value') },
+          ],
+        },
+        { d: "blank" },
+        { d: "stmt", stmt: { s: "raw", text: "type TranslationHook = (value: unknown) => unknown;" } },
+      );
+    }
+    const routineParams: Param[] = [{ name: "id", type: tref("number") }];
+    let routineBody: Stmt[] = [{ s: "switch", discriminant: id("id"), cases }];
+    const entryDecls: Decl[] = [];
+    const entryName = `${demuxName}_entry`;
+    if (trans.params.length > 0) {
+      entryDecls.push(
+        { d: "blank" },
+        {
+          d: "function",
+          name: entryName,
+          params: [{ name: "id", type: tref("number") }],
+          returns: tref("TranslatedRoutine | undefined"),
+          body: routineBody,
+        },
+        { d: "blank" },
+        {
+          d: "interface",
+          name: "TranslatedRoutine",
+          members: [
+            { name: "plan", type: tref(imports.type(runtime, "RoutinePlan")) },
+            {
+              method: true,
+              name: "invoke",
+              params: [
+                { name: "handlers", type: tref(handlersName + genericArgs) },
+                { name: "args", type: tref(`${migValue}[]`) },
+                { name: "request", type: tref(`${migRequest} | undefined`) },
+                { name: "translations", type: tref(translationsName + genericArgs), optional: true },
+              ],
+              returns: tref("Promise", [tref("void")]),
+            },
+          ],
+        },
+      );
+      routineParams.push({ name: "translations", type: tref(translationsName + genericArgs), optional: true });
+      routineBody = [
+        { s: "raw", text: `const entry = ${entryName}(id);` },
+        { s: "if", test: raw("!entry || !translations"), then: [{ s: "return", expr: id("entry") }] },
+        { s: "raw", text: "return { plan: entry.plan, invoke: (h, a, r) => entry.invoke(h, a, r, translations) };" },
+      ];
+    }
     serverDecls.push(
       { d: "blank" },
       {
         d: "comment",
         text: `Server functions of subsystem ${subsystem}. Return the out arguments; throw MachError to\nanswer with an error code (MIG_NO_REPLY: no reply now; answer later through the reply right).`,
       },
-      { d: "interface", name: handlersName, exported: true, members: methods },
+      { d: "interface", name: handlersName, exported: true, members: methods, typeParams },
+      ...translationDecls,
       ...routineDecls,
+      ...entryDecls,
       { d: "blank" },
-      { d: "comment", text: `The routine for request id \`id\`, or undefined (MIG_BAD_ID): chain these to serve\nseveral subsystems on one port set.` },
+      {
+        d: "comment",
+        text:
+          trans.params.length > 0
+            ? `The routine for request id \`id\`, or undefined (MIG_BAD_ID), its handler called with\n\`translations\`: chain these to serve several subsystems on one port set.`
+            : `The routine for request id \`id\`, or undefined (MIG_BAD_ID): chain these to serve\nseveral subsystems on one port set.`,
+      },
       {
         d: "function",
         name: `${demuxName}_routine`,
         exported: true,
-        params: [{ name: "id", type: tref("number") }],
+        params: routineParams,
         returns: routineType,
-        body: [{ s: "switch", discriminant: id("id"), cases }],
+        body: routineBody,
       },
       { d: "blank" },
       { d: "comment", text: `The demux of subsystem ${subsystem} (ids ${ir.idRange ? ir.idRange.join("..") : "none"}).` },
@@ -777,15 +905,22 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
         d: "function",
         name: demuxName,
         exported: true,
-        params: [{ name: "handlers", type: tref(handlersName) }],
-        returns: tref(`${migDemux}<${handlersName}>`),
+        typeParams,
+        params: [
+          { name: "handlers", type: tref(handlersName + typeArgs) },
+          ...(trans.params.length > 0 ? [{ name: "translations", type: tref(translationsName + typeArgs), optional: true }] : []),
+        ],
+        returns: tref(`${migDemux}<${handlersName}${typeArgs}>`),
         body: [
           {
             s: "return",
             expr: obj([
               { key: "subsystem", value: id(parts.types ? `${subsystem}_subsystem` : fromTypes(`${subsystem}_subsystem`)) },
               { key: "handlers", value: id("handlers") },
-              { key: "routine", value: id(`${demuxName}_routine`) },
+              {
+                key: "routine",
+                value: trans.params.length > 0 ? raw(`(id: number) => ${demuxName}_routine(id, translations)`) : id(`${demuxName}_routine`),
+              },
             ]),
           },
         ],
@@ -821,5 +956,109 @@ function printInline(expr: Expr): string {
       return expr.text;
     default:
       throw new Error("internal error: not an inline expression");
+  }
+}
+
+/** The translation functions a server argument calls, and its translated (generic) types. */
+interface ServerHooks {
+  intran?: string;
+  destructor?: string;
+  outtran?: string;
+  /** The handler's parameter type / out value type: a type parameter of the handlers interface. */
+  inType?: string;
+  outType?: string;
+}
+
+/** Which of its type's translation functions the server stub calls for `arg` (MIG §4.4). */
+function hooksOf(arg: IrArgument, names: Map<string, string>): ServerHooks {
+  const t = arg.type;
+  const hooks: ServerHooks = {};
+  const incoming = arg.kind === "in" || arg.kind === "requestport" || arg.kind === "inout";
+  if (incoming && t.intran) {
+    hooks.intran = t.intran.function;
+    hooks.inType = names.get(t.intran.transType);
+  }
+  // The destructor runs for in arguments (not inout), after the server function.
+  if ((arg.kind === "in" || arg.kind === "requestport") && t.destructor) {
+    hooks.destructor = t.destructor.function;
+    hooks.inType ??= names.get(t.destructor.transType);
+  }
+  if ((arg.kind === "out" || arg.kind === "inout") && t.outtran) {
+    hooks.outtran = t.outtran.function;
+    hooks.outType = names.get(t.outtran.transType);
+  }
+  return hooks;
+}
+
+/**
+ * The translation hooks of the server side of `routines`: one type parameter per translated C
+ * type (defaulting to the wire type of the first argument that uses it) and one optional method
+ * per function.
+ */
+function translationsOf(
+  routines: IrRoutine[],
+  argType: (arg: IrArgument) => TypeNode,
+  reserved: Set<string>,
+): {
+  params: Array<{ name: string; default: string }>;
+  names: Map<string, string>;
+  hooks: Array<{ name: string; from: string; to: string; doc: string }>;
+} {
+  const names = new Map<string, string>();
+  const params: Array<{ name: string; default: string }> = [];
+  const hooks: Array<{ name: string; from: string; to: string; doc: string }> = [];
+  const seen = new Set<string>();
+  const param = (transType: string, arg: IrArgument): string => {
+    let name = names.get(transType);
+    if (name === undefined) {
+      name = safeName(transType);
+      while (reserved.has(name) || params.some((p) => p.name === name)) name += "_";
+      names.set(transType, name);
+      params.push({ name, default: typeText(argType(arg)) });
+    }
+    return name;
+  };
+  for (const r of routines) {
+    for (const arg of r.args) {
+      const t = arg.type;
+      const h = hooksOf(arg, new Map());
+      const wire = typeText(argType(arg));
+      if (h.intran && t.intran && !seen.has(h.intran)) {
+        seen.add(h.intran);
+        const to = param(t.intran.transType, arg);
+        hooks.push({ name: h.intran, from: wire, to, doc: `intran: ${t.intran.transType} ${h.intran}(${t.intran.serverType})` });
+      }
+      if (h.outtran && t.outtran && !seen.has(h.outtran)) {
+        seen.add(h.outtran);
+        const from = param(t.outtran.transType, arg);
+        hooks.push({ name: h.outtran, from, to: wire, doc: `outtran: ${t.outtran.serverType} ${h.outtran}(${t.outtran.transType})` });
+      }
+      if (h.destructor && t.destructor && !seen.has(h.destructor)) {
+        seen.add(h.destructor);
+        const from = param(t.destructor.transType, arg);
+        hooks.push({ name: h.destructor, from, to: "void", doc: `destructor: ${h.destructor}(${t.destructor.transType})` });
+      }
+    }
+  }
+  return { params, names, hooks };
+}
+
+/** A type as source text (for type parameter defaults). */
+function typeText(type: TypeNode): string {
+  switch (type.t) {
+    case "ref":
+      return type.args && type.args.length > 0 ? `${type.name}<${type.args.map(typeText).join(", ")}>` : type.name;
+    case "literal":
+      return JSON.stringify(type.value);
+    case "union":
+      return type.types.map(typeText).join(" | ");
+    case "array": {
+      const e = type.element.t === "union" ? `(${typeText(type.element)})` : typeText(type.element);
+      return type.readonly ? `readonly ${e}[]` : `${e}[]`;
+    }
+    case "tuple":
+      return `${type.readonly ? "readonly " : ""}[${type.elements.map(typeText).join(", ")}]`;
+    case "objectType":
+      return `{ ${type.members.map((m) => `${m.name}${m.optional ? "?" : ""}: ${typeText(m.type)}`).join("; ")} }`;
   }
 }

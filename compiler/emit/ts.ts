@@ -114,6 +114,7 @@ export type Stmt =
   | { s: "throw"; expr: Expr }
   | { s: "switch"; discriminant: Expr; cases: Array<{ test: Expr | null; body: Stmt[] }> }
   | { s: "for"; head: string; body: Stmt[] }
+  | { s: "try"; body: Stmt[]; finally: Stmt[] }
   /** A statement printed as written: only for short single-line statements prettier leaves alone. */
   | { s: "raw"; text: string }
   | { s: "comment"; text: string }
@@ -138,7 +139,13 @@ export type Decl =
       async?: boolean;
       typeParams?: string[];
     }
-  | { d: "interface"; name: string; members: Array<PropertySignature | MethodSignature>; exported?: boolean }
+  | {
+      d: "interface";
+      name: string;
+      members: Array<PropertySignature | MethodSignature>;
+      exported?: boolean;
+      typeParams?: string[];
+    }
   | { d: "typeAlias"; name: string; type: TypeNode; exported?: boolean; typeParams?: string[] }
   | { d: "class"; name: string; members: ClassMember[]; exported?: boolean; extends?: Expr }
   | { d: "comment"; text: string }
@@ -382,6 +389,8 @@ export function printStmt(stmt: Stmt): Doc {
     }
     case "for":
       return ["for (", stmt.head, ") ", printBlock(stmt.body)];
+    case "try":
+      return ["try ", printBlock(stmt.body), " finally ", printBlock(stmt.finally)];
     case "raw":
       return stmt.text;
     case "comment":
@@ -457,7 +466,15 @@ export function printDecl(decl: Decl): Doc {
         printBlock(decl.body),
       ];
     case "interface": {
-      const head = [decl.exported ? "export " : "", "interface ", decl.name, " "];
+      const head = [
+        decl.exported ? "export " : "",
+        "interface ",
+        decl.name,
+        decl.typeParams && decl.typeParams.length > 0
+          ? group(["<", indent([softline, join([",", line], decl.typeParams)]), ifBreak(","), softline, ">"])
+          : "",
+        " ",
+      ];
       if (decl.members.length === 0) return [head, "{}"];
       const members = decl.members.map((m) => {
         const docComment: Doc = m.doc ? [printComment(m.doc), hardline] : "";
