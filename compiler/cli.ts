@@ -362,7 +362,6 @@ async function watch(options: CliOptions, io: CliIO, run: () => Promise<number>)
   const compile = () => {
     running = running.then(async () => {
       const code = await run();
-      io.stderr(`mig-ts: ${code === 0 ? "compiled" : "errors"}; watching ${watchedFiles.size} files\n`);
       for (const [file, w] of watchers) {
         if (!watchedFiles.has(file)) {
           w.close();
@@ -383,6 +382,8 @@ async function watch(options: CliOptions, io: CliIO, run: () => Promise<number>)
           // A file that vanished is picked up again when a later compile reads it.
         }
       }
+      // Said only once the watchers are in place, so a change made after this line is seen.
+      io.stderr(`mig-ts: ${code === 0 ? "compiled" : "errors"}; watching ${watchedFiles.size} files\n`);
     });
   };
   compile();

@@ -104,7 +104,7 @@ describe("--watch", () => {
     let stderr = "";
     const compiled = (n: number) =>
       new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no compile #${n}; stderr: ${stderr}`)), 30_000);
+        const timer = setTimeout(() => reject(new Error(`no compile #${n}; stderr: ${stderr}`)), 45_000);
         const check = () => {
           if ((stderr.match(/watching/g) ?? []).length >= n) {
             clearTimeout(timer);
