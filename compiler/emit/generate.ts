@@ -2,12 +2,9 @@
  * `.defs` file -> generated TypeScript files: the compile pipeline plus the emitters, as the CLI,
  * `npm run generate` and the tests use it.
  */
-import { abiInfo } from "../../runtime/abi.js";
 import { type CompileOptions, compileFile } from "../index.js";
 import type { Diagnostic } from "../diagnostics/index.js";
-import type { InterfaceIR, IrRoutine } from "../layout/ir.js";
-import { layoutRoutine } from "../layout/message-layout.js";
-import type { InterfaceModel } from "../semantics/model.js";
+import type { InterfaceIR } from "../layout/ir.js";
 import { type EmitOptions, emitSubsystem } from "./subsystem.js";
 
 export interface GeneratedFile {
@@ -31,28 +28,6 @@ export interface GenerateOptions extends CompileOptions, EmitOptions {
   headerFile?: string;
 }
 
-/**
- * Fills in message layouts when the IR builder has not (the layout engine is being wired into
- * `compileFile`; until then the layouts are computed here from the same model, once).
- */
-export function withLayouts(ir: InterfaceIR, model: InterfaceModel | undefined): InterfaceIR {
-  if (ir.routines.every((r) => r.request && r.reply)) return ir;
-  if (!model) return ir;
-  const abi = abiInfo(ir.abi);
-  return {
-    ...ir,
-    routines: ir.routines.map((r, i): IrRoutine => {
-      if (r.request && r.reply) return r;
-      const layout = layoutRoutine(model.routines[i], abi);
-      return {
-        ...r,
-        request: layout.request,
-        reply: layout.reply,
-      };
-    }),
-  };
-}
-
 /** The default output file name of a subsystem (MIG names outputs after the subsystem). */
 export function defaultFileName(ir: InterfaceIR, options: { seqnos?: boolean; defines?: CompileOptions["defines"] }): string {
   const seqnos = options.seqnos || (options.defines ?? []).some((d) => (typeof d === "string" ? d : d[0]).split("=")[0] === "SEQNOS");
@@ -62,7 +37,7 @@ export function defaultFileName(ir: InterfaceIR, options: { seqnos?: boolean; de
 export function generate(file: string, options: GenerateOptions = {}): GenerateResult {
   const compiled = compileFile(file, options);
   if (!compiled.ir) return { files: [], diagnostics: compiled.diagnostics, inputs: compiled.files };
-  const ir = withLayouts(compiled.ir, compiled.model);
+  const ir = compiled.ir;
   const files: GeneratedFile[] = [];
   if (!ir.typesOnly) {
     if (options.userFile || options.serverFile || options.headerFile) {
