@@ -1253,18 +1253,55 @@ export interface SeqnosDefaultPagerHandlers {
   ): Awaitable<void>;
 }
 
-async function invoke_seqnos_default_pager_object_create(
+function store_seqnos_default_pager_object_create(args: MigValue[], out: memory_object_t): void {
+  args[4] = out;
+}
+
+function run_seqnos_default_pager_object_create(
   handlers: SeqnosDefaultPagerHandlers,
   args: MigValue[],
   request: MigRequest,
-): Promise<void> {
-  const out = await handlers.seqnos_default_pager_object_create(
+): void | Promise<void> {
+  const out = handlers.seqnos_default_pager_object_create(
     args[2] as mach_port_t,
     args[3] as number,
     args[5] as vm_size_t,
     request,
   );
-  args[4] = out;
+  const later = as_promise(out);
+  if (later) {
+    return stored(later, store_seqnos_default_pager_object_create, args);
+  }
+  store_seqnos_default_pager_object_create(args, out as memory_object_t);
+}
+
+async function invoke_seqnos_default_pager_object_create(
+  handlers: SeqnosDefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Promise<void> {
+  await run_seqnos_default_pager_object_create(handlers, args, request);
+}
+
+function store_seqnos_default_pager_info(args: MigValue[], out: default_pager_info_t): void {
+  args[4] = default_pager_info_t_to_wire(out);
+}
+
+function run_seqnos_default_pager_info(
+  handlers: SeqnosDefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.seqnos_default_pager_info(
+    args[2] as mach_port_t,
+    args[3] as number,
+    request,
+  );
+  const later = as_promise(out);
+  if (later) {
+    return stored(later, store_seqnos_default_pager_info, args);
+  }
+  store_seqnos_default_pager_info(args, out as default_pager_info_t);
 }
 
 async function invoke_seqnos_default_pager_info(
@@ -1272,12 +1309,32 @@ async function invoke_seqnos_default_pager_info(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  const out = await handlers.seqnos_default_pager_info(
+  await run_seqnos_default_pager_info(handlers, args, request);
+}
+
+function store_seqnos_default_pager_objects(
+  args: MigValue[],
+  out: default_pager_objects_outs,
+): void {
+  args[4] = default_pager_object_t_array_to_wire(out.objects);
+  args[6] = out.ports;
+}
+
+function run_seqnos_default_pager_objects(
+  handlers: SeqnosDefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.seqnos_default_pager_objects(
     args[2] as mach_port_t,
     args[3] as number,
     request,
   );
-  args[4] = default_pager_info_t_to_wire(out);
+  const later = as_promise(out);
+  if (later) {
+    return stored(later, store_seqnos_default_pager_objects, args);
+  }
+  store_seqnos_default_pager_objects(args, out as default_pager_objects_outs);
 }
 
 async function invoke_seqnos_default_pager_objects(
@@ -1285,13 +1342,32 @@ async function invoke_seqnos_default_pager_objects(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  const outs = await handlers.seqnos_default_pager_objects(
+  await run_seqnos_default_pager_objects(handlers, args, request);
+}
+
+function store_seqnos_default_pager_object_pages(
+  args: MigValue[],
+  out: default_pager_page_array_t,
+): void {
+  args[5] = default_pager_page_t_array_to_wire(out);
+}
+
+function run_seqnos_default_pager_object_pages(
+  handlers: SeqnosDefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.seqnos_default_pager_object_pages(
     args[2] as mach_port_t,
     args[3] as number,
+    args[4] as memory_object_name_t,
     request,
   );
-  args[4] = default_pager_object_t_array_to_wire(outs.objects);
-  args[6] = outs.ports;
+  const later = as_promise(out);
+  if (later) {
+    return stored(later, store_seqnos_default_pager_object_pages, args);
+  }
+  store_seqnos_default_pager_object_pages(args, out as default_pager_page_array_t);
 }
 
 async function invoke_seqnos_default_pager_object_pages(
@@ -1299,21 +1375,15 @@ async function invoke_seqnos_default_pager_object_pages(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  const out = await handlers.seqnos_default_pager_object_pages(
-    args[2] as mach_port_t,
-    args[3] as number,
-    args[4] as memory_object_name_t,
-    request,
-  );
-  args[5] = default_pager_page_t_array_to_wire(out);
+  await run_seqnos_default_pager_object_pages(handlers, args, request);
 }
 
-async function invoke_seqnos_default_pager_paging_file(
+function run_seqnos_default_pager_paging_file(
   handlers: SeqnosDefaultPagerHandlers,
   args: MigValue[],
   request: MigRequest,
-): Promise<void> {
-  await handlers.seqnos_default_pager_paging_file(
+): void | Promise<void> {
+  const out = handlers.seqnos_default_pager_paging_file(
     args[2] as mach_port_t,
     args[3] as number,
     args[4] as mach_port_t,
@@ -1321,6 +1391,35 @@ async function invoke_seqnos_default_pager_paging_file(
     args[6] as boolean_t,
     request,
   );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
+}
+
+async function invoke_seqnos_default_pager_paging_file(
+  handlers: SeqnosDefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Promise<void> {
+  await run_seqnos_default_pager_paging_file(handlers, args, request);
+}
+
+function run_seqnos_default_pager_register_fileserver(
+  handlers: SeqnosDefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.seqnos_default_pager_register_fileserver(
+    args[2] as mach_port_t,
+    args[3] as number,
+    args[4] as mach_port_t,
+    request,
+  );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
 }
 
 async function invoke_seqnos_default_pager_register_fileserver(
@@ -1328,12 +1427,27 @@ async function invoke_seqnos_default_pager_register_fileserver(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  await handlers.seqnos_default_pager_register_fileserver(
-    args[2] as mach_port_t,
-    args[3] as number,
-    args[4] as mach_port_t,
-    request,
-  );
+  await run_seqnos_default_pager_register_fileserver(handlers, args, request);
+}
+
+/** What a handler returned, as a promise when it is a thenable (what `await` waits for). */
+function as_promise<T>(value: T | Promise<T>): Promise<T> | undefined {
+  const v: unknown = value;
+  if (typeof v !== "object" && typeof v !== "function") return undefined;
+  if (typeof (v as { then?: unknown } | null)?.then !== "function") return undefined;
+  return Promise.resolve(v as PromiseLike<T>);
+}
+
+function ignore_value(): void {}
+
+/** Stores the out values a handler's promise resolves to (`store` is the routine's). */
+function stored<T, X>(
+  out: Promise<T>,
+  store: (args: MigValue[], out: T, translations?: X) => void,
+  args: MigValue[],
+  translations?: X,
+): Promise<void> {
+  return out.then((value) => store(args, value, translations));
 }
 
 /**
@@ -1348,25 +1462,37 @@ export function seqnos_default_pager_server_routine(
       return {
         plan: default_pager_object_create_plan,
         invoke: invoke_seqnos_default_pager_object_create,
+        run: run_seqnos_default_pager_object_create,
       };
     case 2276:
-      return { plan: default_pager_info_plan, invoke: invoke_seqnos_default_pager_info };
+      return {
+        plan: default_pager_info_plan,
+        invoke: invoke_seqnos_default_pager_info,
+        run: run_seqnos_default_pager_info,
+      };
     case 2277:
-      return { plan: default_pager_objects_plan, invoke: invoke_seqnos_default_pager_objects };
+      return {
+        plan: default_pager_objects_plan,
+        invoke: invoke_seqnos_default_pager_objects,
+        run: run_seqnos_default_pager_objects,
+      };
     case 2278:
       return {
         plan: default_pager_object_pages_plan,
         invoke: invoke_seqnos_default_pager_object_pages,
+        run: run_seqnos_default_pager_object_pages,
       };
     case 2279:
       return {
         plan: default_pager_paging_file_plan,
         invoke: invoke_seqnos_default_pager_paging_file,
+        run: run_seqnos_default_pager_paging_file,
       };
     case 2280:
       return {
         plan: default_pager_register_fileserver_plan,
         invoke: invoke_seqnos_default_pager_register_fileserver,
+        run: run_seqnos_default_pager_register_fileserver,
       };
     default:
       return undefined;

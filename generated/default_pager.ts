@@ -1237,17 +1237,50 @@ export interface DefaultPagerHandlers {
   ): Awaitable<void>;
 }
 
+function store_default_pager_object_create(args: MigValue[], out: memory_object_t): void {
+  args[3] = out;
+}
+
+function run_default_pager_object_create(
+  handlers: DefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.default_pager_object_create(
+    args[2] as mach_port_t,
+    args[4] as vm_size_t,
+    request,
+  );
+  const later = as_promise(out);
+  if (later) {
+    return stored(later, store_default_pager_object_create, args);
+  }
+  store_default_pager_object_create(args, out as memory_object_t);
+}
+
 async function invoke_default_pager_object_create(
   handlers: DefaultPagerHandlers,
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  const out = await handlers.default_pager_object_create(
-    args[2] as mach_port_t,
-    args[4] as vm_size_t,
-    request,
-  );
-  args[3] = out;
+  await run_default_pager_object_create(handlers, args, request);
+}
+
+function store_default_pager_info(args: MigValue[], out: default_pager_info_t): void {
+  args[3] = default_pager_info_t_to_wire(out);
+}
+
+function run_default_pager_info(
+  handlers: DefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.default_pager_info(args[2] as mach_port_t, request);
+  const later = as_promise(out);
+  if (later) {
+    return stored(later, store_default_pager_info, args);
+  }
+  store_default_pager_info(args, out as default_pager_info_t);
 }
 
 async function invoke_default_pager_info(
@@ -1255,8 +1288,25 @@ async function invoke_default_pager_info(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  const out = await handlers.default_pager_info(args[2] as mach_port_t, request);
-  args[3] = default_pager_info_t_to_wire(out);
+  await run_default_pager_info(handlers, args, request);
+}
+
+function store_default_pager_objects(args: MigValue[], out: default_pager_objects_outs): void {
+  args[3] = default_pager_object_t_array_to_wire(out.objects);
+  args[5] = out.ports;
+}
+
+function run_default_pager_objects(
+  handlers: DefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.default_pager_objects(args[2] as mach_port_t, request);
+  const later = as_promise(out);
+  if (later) {
+    return stored(later, store_default_pager_objects, args);
+  }
+  store_default_pager_objects(args, out as default_pager_objects_outs);
 }
 
 async function invoke_default_pager_objects(
@@ -1264,9 +1314,28 @@ async function invoke_default_pager_objects(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  const outs = await handlers.default_pager_objects(args[2] as mach_port_t, request);
-  args[3] = default_pager_object_t_array_to_wire(outs.objects);
-  args[5] = outs.ports;
+  await run_default_pager_objects(handlers, args, request);
+}
+
+function store_default_pager_object_pages(args: MigValue[], out: default_pager_page_array_t): void {
+  args[4] = default_pager_page_t_array_to_wire(out);
+}
+
+function run_default_pager_object_pages(
+  handlers: DefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.default_pager_object_pages(
+    args[2] as mach_port_t,
+    args[3] as memory_object_name_t,
+    request,
+  );
+  const later = as_promise(out);
+  if (later) {
+    return stored(later, store_default_pager_object_pages, args);
+  }
+  store_default_pager_object_pages(args, out as default_pager_page_array_t);
 }
 
 async function invoke_default_pager_object_pages(
@@ -1274,12 +1343,25 @@ async function invoke_default_pager_object_pages(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  const out = await handlers.default_pager_object_pages(
+  await run_default_pager_object_pages(handlers, args, request);
+}
+
+function run_default_pager_paging_file(
+  handlers: DefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.default_pager_paging_file(
     args[2] as mach_port_t,
-    args[3] as memory_object_name_t,
+    args[3] as mach_port_t,
+    args[4] as default_pager_filename_t,
+    args[5] as boolean_t,
     request,
   );
-  args[4] = default_pager_page_t_array_to_wire(out);
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
 }
 
 async function invoke_default_pager_paging_file(
@@ -1287,13 +1369,23 @@ async function invoke_default_pager_paging_file(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  await handlers.default_pager_paging_file(
+  await run_default_pager_paging_file(handlers, args, request);
+}
+
+function run_default_pager_register_fileserver(
+  handlers: DefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.default_pager_register_fileserver(
     args[2] as mach_port_t,
     args[3] as mach_port_t,
-    args[4] as default_pager_filename_t,
-    args[5] as boolean_t,
     request,
   );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
 }
 
 async function invoke_default_pager_register_fileserver(
@@ -1301,11 +1393,27 @@ async function invoke_default_pager_register_fileserver(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  await handlers.default_pager_register_fileserver(
-    args[2] as mach_port_t,
-    args[3] as mach_port_t,
-    request,
-  );
+  await run_default_pager_register_fileserver(handlers, args, request);
+}
+
+/** What a handler returned, as a promise when it is a thenable (what `await` waits for). */
+function as_promise<T>(value: T | Promise<T>): Promise<T> | undefined {
+  const v: unknown = value;
+  if (typeof v !== "object" && typeof v !== "function") return undefined;
+  if (typeof (v as { then?: unknown } | null)?.then !== "function") return undefined;
+  return Promise.resolve(v as PromiseLike<T>);
+}
+
+function ignore_value(): void {}
+
+/** Stores the out values a handler's promise resolves to (`store` is the routine's). */
+function stored<T, X>(
+  out: Promise<T>,
+  store: (args: MigValue[], out: T, translations?: X) => void,
+  args: MigValue[],
+  translations?: X,
+): Promise<void> {
+  return out.then((value) => store(args, value, translations));
 }
 
 /**
@@ -1317,19 +1425,40 @@ export function default_pager_server_routine(
 ): MigServerRoutine<DefaultPagerHandlers> | undefined {
   switch (id) {
     case 2275:
-      return { plan: default_pager_object_create_plan, invoke: invoke_default_pager_object_create };
+      return {
+        plan: default_pager_object_create_plan,
+        invoke: invoke_default_pager_object_create,
+        run: run_default_pager_object_create,
+      };
     case 2276:
-      return { plan: default_pager_info_plan, invoke: invoke_default_pager_info };
+      return {
+        plan: default_pager_info_plan,
+        invoke: invoke_default_pager_info,
+        run: run_default_pager_info,
+      };
     case 2277:
-      return { plan: default_pager_objects_plan, invoke: invoke_default_pager_objects };
+      return {
+        plan: default_pager_objects_plan,
+        invoke: invoke_default_pager_objects,
+        run: run_default_pager_objects,
+      };
     case 2278:
-      return { plan: default_pager_object_pages_plan, invoke: invoke_default_pager_object_pages };
+      return {
+        plan: default_pager_object_pages_plan,
+        invoke: invoke_default_pager_object_pages,
+        run: run_default_pager_object_pages,
+      };
     case 2279:
-      return { plan: default_pager_paging_file_plan, invoke: invoke_default_pager_paging_file };
+      return {
+        plan: default_pager_paging_file_plan,
+        invoke: invoke_default_pager_paging_file,
+        run: run_default_pager_paging_file,
+      };
     case 2280:
       return {
         plan: default_pager_register_fileserver_plan,
         invoke: invoke_default_pager_register_fileserver,
+        run: run_default_pager_register_fileserver,
       };
     default:
       return undefined;

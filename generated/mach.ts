@@ -1738,17 +1738,51 @@ export interface MachHandlers {
   ): Awaitable<void>;
 }
 
-async function invoke_memory_object_data_unavailable(
+function run_memory_object_data_unavailable(
   handlers: MachHandlers,
   args: MigValue[],
   request: MigRequest,
-): Promise<void> {
-  await handlers.memory_object_data_unavailable(
+): void | Promise<void> {
+  const out = handlers.memory_object_data_unavailable(
     args[1] as memory_object_control_t,
     args[2] as vm_offset_t,
     args[3] as vm_size_t,
     request,
   );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
+}
+
+async function invoke_memory_object_data_unavailable(
+  handlers: MachHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Promise<void> {
+  await run_memory_object_data_unavailable(handlers, args, request);
+}
+
+function store_memory_object_get_attributes(
+  args: MigValue[],
+  out: memory_object_get_attributes_outs,
+): void {
+  args[3] = out.object_ready;
+  args[4] = out.may_cache;
+  args[5] = out.copy_strategy;
+}
+
+function run_memory_object_get_attributes(
+  handlers: MachHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.memory_object_get_attributes(args[2] as memory_object_control_t, request);
+  const later = as_promise(out);
+  if (later) {
+    return stored(later, store_memory_object_get_attributes, args);
+  }
+  store_memory_object_get_attributes(args, out as memory_object_get_attributes_outs);
 }
 
 async function invoke_memory_object_get_attributes(
@@ -1756,13 +1790,28 @@ async function invoke_memory_object_get_attributes(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  const outs = await handlers.memory_object_get_attributes(
-    args[2] as memory_object_control_t,
+  await run_memory_object_get_attributes(handlers, args, request);
+}
+
+function store_vm_set_default_memory_manager(args: MigValue[], out: mach_port_make_send_t): void {
+  args[3] = out;
+}
+
+function run_vm_set_default_memory_manager(
+  handlers: MachHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.vm_set_default_memory_manager(
+    args[2] as host_priv_t,
+    args[3] as mach_port_make_send_t,
     request,
   );
-  args[3] = outs.object_ready;
-  args[4] = outs.may_cache;
-  args[5] = outs.copy_strategy;
+  const later = as_promise(out);
+  if (later) {
+    return stored(later, store_vm_set_default_memory_manager, args);
+  }
+  store_vm_set_default_memory_manager(args, out as mach_port_make_send_t);
 }
 
 async function invoke_vm_set_default_memory_manager(
@@ -1770,20 +1819,15 @@ async function invoke_vm_set_default_memory_manager(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  const out = await handlers.vm_set_default_memory_manager(
-    args[2] as host_priv_t,
-    args[3] as mach_port_make_send_t,
-    request,
-  );
-  args[3] = out;
+  await run_vm_set_default_memory_manager(handlers, args, request);
 }
 
-async function invoke_memory_object_lock_request(
+function run_memory_object_lock_request(
   handlers: MachHandlers,
   args: MigValue[],
   request: MigRequest,
-): Promise<void> {
-  await handlers.memory_object_lock_request(
+): void | Promise<void> {
+  const out = handlers.memory_object_lock_request(
     args[1] as memory_object_control_t,
     args[2] as vm_offset_t,
     args[3] as vm_size_t,
@@ -1794,6 +1838,36 @@ async function invoke_memory_object_lock_request(
     args[8] as number,
     request,
   );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
+}
+
+async function invoke_memory_object_lock_request(
+  handlers: MachHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Promise<void> {
+  await run_memory_object_lock_request(handlers, args, request);
+}
+
+function run_memory_object_data_error(
+  handlers: MachHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.memory_object_data_error(
+    args[1] as memory_object_control_t,
+    args[2] as vm_offset_t,
+    args[3] as vm_size_t,
+    args[4] as kern_return_t,
+    request,
+  );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
 }
 
 async function invoke_memory_object_data_error(
@@ -1801,13 +1875,23 @@ async function invoke_memory_object_data_error(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  await handlers.memory_object_data_error(
+  await run_memory_object_data_error(handlers, args, request);
+}
+
+function run_memory_object_destroy(
+  handlers: MachHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.memory_object_destroy(
     args[1] as memory_object_control_t,
-    args[2] as vm_offset_t,
-    args[3] as vm_size_t,
-    args[4] as kern_return_t,
+    args[2] as kern_return_t,
     request,
   );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
 }
 
 async function invoke_memory_object_destroy(
@@ -1815,19 +1899,15 @@ async function invoke_memory_object_destroy(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  await handlers.memory_object_destroy(
-    args[1] as memory_object_control_t,
-    args[2] as kern_return_t,
-    request,
-  );
+  await run_memory_object_destroy(handlers, args, request);
 }
 
-async function invoke_memory_object_data_supply(
+function run_memory_object_data_supply(
   handlers: MachHandlers,
   args: MigValue[],
   request: MigRequest,
-): Promise<void> {
-  await handlers.memory_object_data_supply(
+): void | Promise<void> {
+  const out = handlers.memory_object_data_supply(
     args[1] as memory_object_control_t,
     args[2] as vm_offset_t,
     args[3] as pointer_t,
@@ -1837,6 +1917,35 @@ async function invoke_memory_object_data_supply(
     args[9] as number,
     request,
   );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
+}
+
+async function invoke_memory_object_data_supply(
+  handlers: MachHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Promise<void> {
+  await run_memory_object_data_supply(handlers, args, request);
+}
+
+function run_memory_object_ready(
+  handlers: MachHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.memory_object_ready(
+    args[1] as memory_object_control_t,
+    args[2] as boolean_t,
+    args[3] as memory_object_copy_strategy_t,
+    request,
+  );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
 }
 
 async function invoke_memory_object_ready(
@@ -1844,20 +1953,15 @@ async function invoke_memory_object_ready(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  await handlers.memory_object_ready(
-    args[1] as memory_object_control_t,
-    args[2] as boolean_t,
-    args[3] as memory_object_copy_strategy_t,
-    request,
-  );
+  await run_memory_object_ready(handlers, args, request);
 }
 
-async function invoke_memory_object_change_attributes(
+function run_memory_object_change_attributes(
   handlers: MachHandlers,
   args: MigValue[],
   request: MigRequest,
-): Promise<void> {
-  await handlers.memory_object_change_attributes(
+): void | Promise<void> {
+  const out = handlers.memory_object_change_attributes(
     args[1] as memory_object_control_t,
     args[2] as boolean_t,
     args[3] as memory_object_copy_strategy_t,
@@ -1865,6 +1969,38 @@ async function invoke_memory_object_change_attributes(
     args[5] as number,
     request,
   );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
+}
+
+async function invoke_memory_object_change_attributes(
+  handlers: MachHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Promise<void> {
+  await run_memory_object_change_attributes(handlers, args, request);
+}
+
+/** What a handler returned, as a promise when it is a thenable (what `await` waits for). */
+function as_promise<T>(value: T | Promise<T>): Promise<T> | undefined {
+  const v: unknown = value;
+  if (typeof v !== "object" && typeof v !== "function") return undefined;
+  if (typeof (v as { then?: unknown } | null)?.then !== "function") return undefined;
+  return Promise.resolve(v as PromiseLike<T>);
+}
+
+function ignore_value(): void {}
+
+/** Stores the out values a handler's promise resolves to (`store` is the routine's). */
+function stored<T, X>(
+  out: Promise<T>,
+  store: (args: MigValue[], out: T, translations?: X) => void,
+  args: MigValue[],
+  translations?: X,
+): Promise<void> {
+  return out.then((value) => store(args, value, translations));
 }
 
 /**
@@ -1877,31 +2013,55 @@ export function mach_server_routine(id: number): MigServerRoutine<MachHandlers> 
       return {
         plan: memory_object_data_unavailable_plan,
         invoke: invoke_memory_object_data_unavailable,
+        run: run_memory_object_data_unavailable,
       };
     case 2040:
       return {
         plan: memory_object_get_attributes_plan,
         invoke: invoke_memory_object_get_attributes,
+        run: run_memory_object_get_attributes,
       };
     case 2041:
       return {
         plan: vm_set_default_memory_manager_plan,
         invoke: invoke_vm_set_default_memory_manager,
+        run: run_vm_set_default_memory_manager,
       };
     case 2044:
-      return { plan: memory_object_lock_request_plan, invoke: invoke_memory_object_lock_request };
+      return {
+        plan: memory_object_lock_request_plan,
+        invoke: invoke_memory_object_lock_request,
+        run: run_memory_object_lock_request,
+      };
     case 2090:
-      return { plan: memory_object_data_error_plan, invoke: invoke_memory_object_data_error };
+      return {
+        plan: memory_object_data_error_plan,
+        invoke: invoke_memory_object_data_error,
+        run: run_memory_object_data_error,
+      };
     case 2092:
-      return { plan: memory_object_destroy_plan, invoke: invoke_memory_object_destroy };
+      return {
+        plan: memory_object_destroy_plan,
+        invoke: invoke_memory_object_destroy,
+        run: run_memory_object_destroy,
+      };
     case 2093:
-      return { plan: memory_object_data_supply_plan, invoke: invoke_memory_object_data_supply };
+      return {
+        plan: memory_object_data_supply_plan,
+        invoke: invoke_memory_object_data_supply,
+        run: run_memory_object_data_supply,
+      };
     case 2094:
-      return { plan: memory_object_ready_plan, invoke: invoke_memory_object_ready };
+      return {
+        plan: memory_object_ready_plan,
+        invoke: invoke_memory_object_ready,
+        run: run_memory_object_ready,
+      };
     case 2095:
       return {
         plan: memory_object_change_attributes_plan,
         invoke: invoke_memory_object_change_attributes,
+        run: run_memory_object_change_attributes,
       };
     default:
       return undefined;

@@ -1832,12 +1832,12 @@ export interface SeqnosMemoryObjectHandlers {
   ): Awaitable<void>;
 }
 
-async function invoke_seqnos_memory_object_init(
+function run_seqnos_memory_object_init(
   handlers: SeqnosMemoryObjectHandlers,
   args: MigValue[],
   request: MigRequest,
-): Promise<void> {
-  await handlers.seqnos_memory_object_init(
+): void | Promise<void> {
+  const out = handlers.seqnos_memory_object_init(
     args[1] as memory_object_t,
     args[2] as number,
     args[3] as memory_object_control_t,
@@ -1845,6 +1845,36 @@ async function invoke_seqnos_memory_object_init(
     args[5] as vm_size_t,
     request,
   );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
+}
+
+async function invoke_seqnos_memory_object_init(
+  handlers: SeqnosMemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Promise<void> {
+  await run_seqnos_memory_object_init(handlers, args, request);
+}
+
+function run_seqnos_memory_object_terminate(
+  handlers: SeqnosMemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.seqnos_memory_object_terminate(
+    args[1] as memory_object_t,
+    args[2] as number,
+    args[3] as memory_object_control_t,
+    args[4] as memory_object_name_t,
+    request,
+  );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
 }
 
 async function invoke_seqnos_memory_object_terminate(
@@ -1852,21 +1882,15 @@ async function invoke_seqnos_memory_object_terminate(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  await handlers.seqnos_memory_object_terminate(
-    args[1] as memory_object_t,
-    args[2] as number,
-    args[3] as memory_object_control_t,
-    args[4] as memory_object_name_t,
-    request,
-  );
+  await run_seqnos_memory_object_terminate(handlers, args, request);
 }
 
-async function invoke_seqnos_memory_object_copy(
+function run_seqnos_memory_object_copy(
   handlers: SeqnosMemoryObjectHandlers,
   args: MigValue[],
   request: MigRequest,
-): Promise<void> {
-  await handlers.seqnos_memory_object_copy(
+): void | Promise<void> {
+  const out = handlers.seqnos_memory_object_copy(
     args[1] as memory_object_t,
     args[2] as number,
     args[3] as memory_object_control_t,
@@ -1875,6 +1899,38 @@ async function invoke_seqnos_memory_object_copy(
     args[6] as memory_object_t,
     request,
   );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
+}
+
+async function invoke_seqnos_memory_object_copy(
+  handlers: SeqnosMemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Promise<void> {
+  await run_seqnos_memory_object_copy(handlers, args, request);
+}
+
+function run_seqnos_memory_object_data_request(
+  handlers: SeqnosMemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.seqnos_memory_object_data_request(
+    args[1] as memory_object_t,
+    args[2] as number,
+    args[3] as memory_object_control_t,
+    args[4] as vm_offset_t,
+    args[5] as vm_size_t,
+    args[6] as vm_prot_t,
+    request,
+  );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
 }
 
 async function invoke_seqnos_memory_object_data_request(
@@ -1882,7 +1938,15 @@ async function invoke_seqnos_memory_object_data_request(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  await handlers.seqnos_memory_object_data_request(
+  await run_seqnos_memory_object_data_request(handlers, args, request);
+}
+
+function run_seqnos_memory_object_data_unlock(
+  handlers: SeqnosMemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.seqnos_memory_object_data_unlock(
     args[1] as memory_object_t,
     args[2] as number,
     args[3] as memory_object_control_t,
@@ -1891,6 +1955,10 @@ async function invoke_seqnos_memory_object_data_request(
     args[6] as vm_prot_t,
     request,
   );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
 }
 
 async function invoke_seqnos_memory_object_data_unlock(
@@ -1898,23 +1966,15 @@ async function invoke_seqnos_memory_object_data_unlock(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  await handlers.seqnos_memory_object_data_unlock(
-    args[1] as memory_object_t,
-    args[2] as number,
-    args[3] as memory_object_control_t,
-    args[4] as vm_offset_t,
-    args[5] as vm_size_t,
-    args[6] as vm_prot_t,
-    request,
-  );
+  await run_seqnos_memory_object_data_unlock(handlers, args, request);
 }
 
-async function invoke_seqnos_memory_object_lock_completed(
+function run_seqnos_memory_object_lock_completed(
   handlers: SeqnosMemoryObjectHandlers,
   args: MigValue[],
   request: MigRequest,
-): Promise<void> {
-  await handlers.seqnos_memory_object_lock_completed(
+): void | Promise<void> {
+  const out = handlers.seqnos_memory_object_lock_completed(
     args[1] as memory_object_t,
     args[3] as number,
     args[4] as memory_object_control_t,
@@ -1922,14 +1982,26 @@ async function invoke_seqnos_memory_object_lock_completed(
     args[6] as vm_size_t,
     request,
   );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
 }
 
-async function invoke_seqnos_memory_object_supply_completed(
+async function invoke_seqnos_memory_object_lock_completed(
   handlers: SeqnosMemoryObjectHandlers,
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  await handlers.seqnos_memory_object_supply_completed(
+  await run_seqnos_memory_object_lock_completed(handlers, args, request);
+}
+
+function run_seqnos_memory_object_supply_completed(
+  handlers: SeqnosMemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.seqnos_memory_object_supply_completed(
     args[1] as memory_object_t,
     args[3] as number,
     args[4] as memory_object_control_t,
@@ -1939,14 +2011,26 @@ async function invoke_seqnos_memory_object_supply_completed(
     args[8] as vm_offset_t,
     request,
   );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
 }
 
-async function invoke_seqnos_memory_object_data_return(
+async function invoke_seqnos_memory_object_supply_completed(
   handlers: SeqnosMemoryObjectHandlers,
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  await handlers.seqnos_memory_object_data_return(
+  await run_seqnos_memory_object_supply_completed(handlers, args, request);
+}
+
+function run_seqnos_memory_object_data_return(
+  handlers: SeqnosMemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.seqnos_memory_object_data_return(
     args[1] as memory_object_t,
     args[2] as number,
     args[3] as memory_object_control_t,
@@ -1956,6 +2040,36 @@ async function invoke_seqnos_memory_object_data_return(
     args[8] as boolean_t,
     request,
   );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
+}
+
+async function invoke_seqnos_memory_object_data_return(
+  handlers: SeqnosMemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Promise<void> {
+  await run_seqnos_memory_object_data_return(handlers, args, request);
+}
+
+function run_seqnos_memory_object_change_completed(
+  handlers: SeqnosMemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.seqnos_memory_object_change_completed(
+    args[1] as memory_object_t,
+    args[3] as number,
+    args[4] as boolean_t,
+    args[5] as memory_object_copy_strategy_t,
+    request,
+  );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
 }
 
 async function invoke_seqnos_memory_object_change_completed(
@@ -1963,14 +2077,18 @@ async function invoke_seqnos_memory_object_change_completed(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  await handlers.seqnos_memory_object_change_completed(
-    args[1] as memory_object_t,
-    args[3] as number,
-    args[4] as boolean_t,
-    args[5] as memory_object_copy_strategy_t,
-    request,
-  );
+  await run_seqnos_memory_object_change_completed(handlers, args, request);
 }
+
+/** What a handler returned, as a promise when it is a thenable (what `await` waits for). */
+function as_promise<T>(value: T | Promise<T>): Promise<T> | undefined {
+  const v: unknown = value;
+  if (typeof v !== "object" && typeof v !== "function") return undefined;
+  if (typeof (v as { then?: unknown } | null)?.then !== "function") return undefined;
+  return Promise.resolve(v as PromiseLike<T>);
+}
+
+function ignore_value(): void {}
 
 /**
  * The routine for request id `id`, or undefined (MIG_BAD_ID): chain these to serve
@@ -1981,40 +2099,58 @@ export function seqnos_memory_object_server_routine(
 ): MigServerRoutine<SeqnosMemoryObjectHandlers> | undefined {
   switch (id) {
     case 2200:
-      return { plan: memory_object_init_plan, invoke: invoke_seqnos_memory_object_init };
+      return {
+        plan: memory_object_init_plan,
+        invoke: invoke_seqnos_memory_object_init,
+        run: run_seqnos_memory_object_init,
+      };
     case 2201:
-      return { plan: memory_object_terminate_plan, invoke: invoke_seqnos_memory_object_terminate };
+      return {
+        plan: memory_object_terminate_plan,
+        invoke: invoke_seqnos_memory_object_terminate,
+        run: run_seqnos_memory_object_terminate,
+      };
     case 2202:
-      return { plan: memory_object_copy_plan, invoke: invoke_seqnos_memory_object_copy };
+      return {
+        plan: memory_object_copy_plan,
+        invoke: invoke_seqnos_memory_object_copy,
+        run: run_seqnos_memory_object_copy,
+      };
     case 2203:
       return {
         plan: memory_object_data_request_plan,
         invoke: invoke_seqnos_memory_object_data_request,
+        run: run_seqnos_memory_object_data_request,
       };
     case 2204:
       return {
         plan: memory_object_data_unlock_plan,
         invoke: invoke_seqnos_memory_object_data_unlock,
+        run: run_seqnos_memory_object_data_unlock,
       };
     case 2206:
       return {
         plan: memory_object_lock_completed_plan,
         invoke: invoke_seqnos_memory_object_lock_completed,
+        run: run_seqnos_memory_object_lock_completed,
       };
     case 2207:
       return {
         plan: memory_object_supply_completed_plan,
         invoke: invoke_seqnos_memory_object_supply_completed,
+        run: run_seqnos_memory_object_supply_completed,
       };
     case 2208:
       return {
         plan: memory_object_data_return_plan,
         invoke: invoke_seqnos_memory_object_data_return,
+        run: run_seqnos_memory_object_data_return,
       };
     case 2209:
       return {
         plan: memory_object_change_completed_plan,
         invoke: invoke_seqnos_memory_object_change_completed,
+        run: run_seqnos_memory_object_change_completed,
       };
     default:
       return undefined;

@@ -683,12 +683,12 @@ export interface SeqnosMemoryObjectDefaultHandlers {
   ): Awaitable<void>;
 }
 
-async function invoke_seqnos_memory_object_create(
+function run_seqnos_memory_object_create(
   handlers: SeqnosMemoryObjectDefaultHandlers,
   args: MigValue[],
   request: MigRequest,
-): Promise<void> {
-  await handlers.seqnos_memory_object_create(
+): void | Promise<void> {
+  const out = handlers.seqnos_memory_object_create(
     args[1] as memory_object_t,
     args[2] as number,
     args[3] as memory_object_t,
@@ -698,14 +698,26 @@ async function invoke_seqnos_memory_object_create(
     args[7] as vm_size_t,
     request,
   );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
 }
 
-async function invoke_seqnos_memory_object_data_initialize(
+async function invoke_seqnos_memory_object_create(
   handlers: SeqnosMemoryObjectDefaultHandlers,
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  await handlers.seqnos_memory_object_data_initialize(
+  await run_seqnos_memory_object_create(handlers, args, request);
+}
+
+function run_seqnos_memory_object_data_initialize(
+  handlers: SeqnosMemoryObjectDefaultHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.seqnos_memory_object_data_initialize(
     args[1] as memory_object_t,
     args[2] as number,
     args[3] as memory_object_control_t,
@@ -713,7 +725,29 @@ async function invoke_seqnos_memory_object_data_initialize(
     args[5] as pointer_t,
     request,
   );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
 }
+
+async function invoke_seqnos_memory_object_data_initialize(
+  handlers: SeqnosMemoryObjectDefaultHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Promise<void> {
+  await run_seqnos_memory_object_data_initialize(handlers, args, request);
+}
+
+/** What a handler returned, as a promise when it is a thenable (what `await` waits for). */
+function as_promise<T>(value: T | Promise<T>): Promise<T> | undefined {
+  const v: unknown = value;
+  if (typeof v !== "object" && typeof v !== "function") return undefined;
+  if (typeof (v as { then?: unknown } | null)?.then !== "function") return undefined;
+  return Promise.resolve(v as PromiseLike<T>);
+}
+
+function ignore_value(): void {}
 
 /**
  * The routine for request id `id`, or undefined (MIG_BAD_ID): chain these to serve
@@ -724,11 +758,16 @@ export function seqnos_memory_object_default_server_routine(
 ): MigServerRoutine<SeqnosMemoryObjectDefaultHandlers> | undefined {
   switch (id) {
     case 2250:
-      return { plan: memory_object_create_plan, invoke: invoke_seqnos_memory_object_create };
+      return {
+        plan: memory_object_create_plan,
+        invoke: invoke_seqnos_memory_object_create,
+        run: run_seqnos_memory_object_create,
+      };
     case 2251:
       return {
         plan: memory_object_data_initialize_plan,
         invoke: invoke_seqnos_memory_object_data_initialize,
+        run: run_seqnos_memory_object_data_initialize,
       };
     default:
       return undefined;

@@ -678,12 +678,12 @@ export interface MemoryObjectDefaultHandlers {
   ): Awaitable<void>;
 }
 
-async function invoke_memory_object_create(
+function run_memory_object_create(
   handlers: MemoryObjectDefaultHandlers,
   args: MigValue[],
   request: MigRequest,
-): Promise<void> {
-  await handlers.memory_object_create(
+): void | Promise<void> {
+  const out = handlers.memory_object_create(
     args[1] as memory_object_t,
     args[2] as memory_object_t,
     args[3] as vm_size_t,
@@ -692,6 +692,36 @@ async function invoke_memory_object_create(
     args[6] as vm_size_t,
     request,
   );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
+}
+
+async function invoke_memory_object_create(
+  handlers: MemoryObjectDefaultHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Promise<void> {
+  await run_memory_object_create(handlers, args, request);
+}
+
+function run_memory_object_data_initialize(
+  handlers: MemoryObjectDefaultHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.memory_object_data_initialize(
+    args[1] as memory_object_t,
+    args[2] as memory_object_control_t,
+    args[3] as vm_offset_t,
+    args[4] as pointer_t,
+    request,
+  );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
 }
 
 async function invoke_memory_object_data_initialize(
@@ -699,14 +729,18 @@ async function invoke_memory_object_data_initialize(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  await handlers.memory_object_data_initialize(
-    args[1] as memory_object_t,
-    args[2] as memory_object_control_t,
-    args[3] as vm_offset_t,
-    args[4] as pointer_t,
-    request,
-  );
+  await run_memory_object_data_initialize(handlers, args, request);
 }
+
+/** What a handler returned, as a promise when it is a thenable (what `await` waits for). */
+function as_promise<T>(value: T | Promise<T>): Promise<T> | undefined {
+  const v: unknown = value;
+  if (typeof v !== "object" && typeof v !== "function") return undefined;
+  if (typeof (v as { then?: unknown } | null)?.then !== "function") return undefined;
+  return Promise.resolve(v as PromiseLike<T>);
+}
+
+function ignore_value(): void {}
 
 /**
  * The routine for request id `id`, or undefined (MIG_BAD_ID): chain these to serve
@@ -717,11 +751,16 @@ export function memory_object_default_server_routine(
 ): MigServerRoutine<MemoryObjectDefaultHandlers> | undefined {
   switch (id) {
     case 2250:
-      return { plan: memory_object_create_plan, invoke: invoke_memory_object_create };
+      return {
+        plan: memory_object_create_plan,
+        invoke: invoke_memory_object_create,
+        run: run_memory_object_create,
+      };
     case 2251:
       return {
         plan: memory_object_data_initialize_plan,
         invoke: invoke_memory_object_data_initialize,
+        run: run_memory_object_data_initialize,
       };
     default:
       return undefined;

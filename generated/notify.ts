@@ -714,16 +714,44 @@ export interface NotifyHandlers {
   ): Awaitable<void>;
 }
 
+function run_do_mach_notify_port_deleted(
+  handlers: NotifyHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.do_mach_notify_port_deleted(
+    args[1] as notify_port_t,
+    args[2] as mach_port_name_t,
+    request,
+  );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
+}
+
 async function invoke_do_mach_notify_port_deleted(
   handlers: NotifyHandlers,
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  await handlers.do_mach_notify_port_deleted(
+  await run_do_mach_notify_port_deleted(handlers, args, request);
+}
+
+function run_do_mach_notify_msg_accepted(
+  handlers: NotifyHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.do_mach_notify_msg_accepted(
     args[1] as notify_port_t,
     args[2] as mach_port_name_t,
     request,
   );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
 }
 
 async function invoke_do_mach_notify_msg_accepted(
@@ -731,11 +759,23 @@ async function invoke_do_mach_notify_msg_accepted(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  await handlers.do_mach_notify_msg_accepted(
+  await run_do_mach_notify_msg_accepted(handlers, args, request);
+}
+
+function run_do_mach_notify_port_destroyed(
+  handlers: NotifyHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.do_mach_notify_port_destroyed(
     args[1] as notify_port_t,
-    args[2] as mach_port_name_t,
+    args[2] as mach_port_receive_t,
     request,
   );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
 }
 
 async function invoke_do_mach_notify_port_destroyed(
@@ -743,11 +783,23 @@ async function invoke_do_mach_notify_port_destroyed(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  await handlers.do_mach_notify_port_destroyed(
+  await run_do_mach_notify_port_destroyed(handlers, args, request);
+}
+
+function run_do_mach_notify_no_senders(
+  handlers: NotifyHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.do_mach_notify_no_senders(
     args[1] as notify_port_t,
-    args[2] as mach_port_receive_t,
+    args[2] as mach_port_mscount_t,
     request,
   );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
 }
 
 async function invoke_do_mach_notify_no_senders(
@@ -755,11 +807,19 @@ async function invoke_do_mach_notify_no_senders(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  await handlers.do_mach_notify_no_senders(
-    args[1] as notify_port_t,
-    args[2] as mach_port_mscount_t,
-    request,
-  );
+  await run_do_mach_notify_no_senders(handlers, args, request);
+}
+
+function run_do_mach_notify_send_once(
+  handlers: NotifyHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.do_mach_notify_send_once(args[1] as notify_port_t, request);
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
 }
 
 async function invoke_do_mach_notify_send_once(
@@ -767,7 +827,23 @@ async function invoke_do_mach_notify_send_once(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  await handlers.do_mach_notify_send_once(args[1] as notify_port_t, request);
+  await run_do_mach_notify_send_once(handlers, args, request);
+}
+
+function run_do_mach_notify_dead_name(
+  handlers: NotifyHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.do_mach_notify_dead_name(
+    args[1] as notify_port_t,
+    args[2] as mach_port_name_t,
+    request,
+  );
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
 }
 
 async function invoke_do_mach_notify_dead_name(
@@ -775,12 +851,18 @@ async function invoke_do_mach_notify_dead_name(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  await handlers.do_mach_notify_dead_name(
-    args[1] as notify_port_t,
-    args[2] as mach_port_name_t,
-    request,
-  );
+  await run_do_mach_notify_dead_name(handlers, args, request);
 }
+
+/** What a handler returned, as a promise when it is a thenable (what `await` waits for). */
+function as_promise<T>(value: T | Promise<T>): Promise<T> | undefined {
+  const v: unknown = value;
+  if (typeof v !== "object" && typeof v !== "function") return undefined;
+  if (typeof (v as { then?: unknown } | null)?.then !== "function") return undefined;
+  return Promise.resolve(v as PromiseLike<T>);
+}
+
+function ignore_value(): void {}
 
 /**
  * The routine for request id `id`, or undefined (MIG_BAD_ID): chain these to serve
@@ -789,20 +871,41 @@ async function invoke_do_mach_notify_dead_name(
 export function notify_server_routine(id: number): MigServerRoutine<NotifyHandlers> | undefined {
   switch (id) {
     case 65:
-      return { plan: mach_notify_port_deleted_plan, invoke: invoke_do_mach_notify_port_deleted };
+      return {
+        plan: mach_notify_port_deleted_plan,
+        invoke: invoke_do_mach_notify_port_deleted,
+        run: run_do_mach_notify_port_deleted,
+      };
     case 66:
-      return { plan: mach_notify_msg_accepted_plan, invoke: invoke_do_mach_notify_msg_accepted };
+      return {
+        plan: mach_notify_msg_accepted_plan,
+        invoke: invoke_do_mach_notify_msg_accepted,
+        run: run_do_mach_notify_msg_accepted,
+      };
     case 69:
       return {
         plan: mach_notify_port_destroyed_plan,
         invoke: invoke_do_mach_notify_port_destroyed,
+        run: run_do_mach_notify_port_destroyed,
       };
     case 70:
-      return { plan: mach_notify_no_senders_plan, invoke: invoke_do_mach_notify_no_senders };
+      return {
+        plan: mach_notify_no_senders_plan,
+        invoke: invoke_do_mach_notify_no_senders,
+        run: run_do_mach_notify_no_senders,
+      };
     case 71:
-      return { plan: mach_notify_send_once_plan, invoke: invoke_do_mach_notify_send_once };
+      return {
+        plan: mach_notify_send_once_plan,
+        invoke: invoke_do_mach_notify_send_once,
+        run: run_do_mach_notify_send_once,
+      };
     case 72:
-      return { plan: mach_notify_dead_name_plan, invoke: invoke_do_mach_notify_dead_name };
+      return {
+        plan: mach_notify_dead_name_plan,
+        invoke: invoke_do_mach_notify_dead_name,
+        run: run_do_mach_notify_dead_name,
+      };
     default:
       return undefined;
   }

@@ -252,13 +252,35 @@ export interface NullRpcHandlers {
   null_rpc(server: mach_port_t, migRequest: MigRequest): Awaitable<void>;
 }
 
+function run_null_rpc(
+  handlers: NullRpcHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.null_rpc(args[2] as mach_port_t, request);
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
+}
+
 async function invoke_null_rpc(
   handlers: NullRpcHandlers,
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  await handlers.null_rpc(args[2] as mach_port_t, request);
+  await run_null_rpc(handlers, args, request);
 }
+
+/** What a handler returned, as a promise when it is a thenable (what `await` waits for). */
+function as_promise<T>(value: T | Promise<T>): Promise<T> | undefined {
+  const v: unknown = value;
+  if (typeof v !== "object" && typeof v !== "function") return undefined;
+  if (typeof (v as { then?: unknown } | null)?.then !== "function") return undefined;
+  return Promise.resolve(v as PromiseLike<T>);
+}
+
+function ignore_value(): void {}
 
 /**
  * The routine for request id `id`, or undefined (MIG_BAD_ID): chain these to serve
@@ -267,7 +289,7 @@ async function invoke_null_rpc(
 export function null_rpc_server_routine(id: number): MigServerRoutine<NullRpcHandlers> | undefined {
   switch (id) {
     case 5300:
-      return { plan: null_rpc_plan, invoke: invoke_null_rpc };
+      return { plan: null_rpc_plan, invoke: invoke_null_rpc, run: run_null_rpc };
     default:
       return undefined;
   }

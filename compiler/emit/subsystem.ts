@@ -141,7 +141,7 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
     parts.types ? name : imports.use(options.typesImport ?? "./types.js", name, { typeOnly: /^[A-Z]|_t$/.test(name) });
 
   // Names the module defines, so imports and helpers never collide with them.
-  imports.reserve(...[...namedTypes].map(safeName), "Port", "Awaitable");
+  imports.reserve(...[...namedTypes].map(safeName), "Port", "Awaitable", "as_promise", "ignore_value", "stored");
 
   // ----- types
   const structTypes = ir.types.filter((t) => t.structFields && t.structFields.length > 0 && !t.varArray);
@@ -672,6 +672,9 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
     const translationsName = `${pascal(demuxBase)}Translations`;
     const serverHooks = (arg: IrArgument): ServerHooks => hooksOf(arg, trans.names);
     const genericArgs = trans.params.length > 0 ? `<${trans.params.map(() => "unknown").join(", ")}>` : "";
+    let needThenable = false;
+    let needStored = false;
+    const withRun = new Set<string>();
     for (const info of infos) {
       const r = info.routine;
       const params: Param[] = [];
@@ -739,38 +742,124 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
         doc: `${r.kind} ${r.name} (${r.requestId}).`,
       });
       const invokeName = `invoke_${info.serverName}`;
-      const handlerCall = awaitExpr(call(member(id("handlers"), info.serverName), callArgs));
-      let body: Stmt[] = [];
+      const handlerArgs = call(member(id("handlers"), info.serverName), callArgs);
+      const invokeParams: Param[] = [
+        { name: "handlers", type: tref(handlersName + genericArgs) },
+        { name: "args", type: tref(`${migValue}[]`) },
+        { name: "request", type: tref(migRequest) },
+        ...(trans.params.length > 0 ? [{ name: "translations", type: tref(translationsName + genericArgs), optional: true }] : []),
+      ];
       const assignOut = (slot: number, value: Expr, o: RoutineInfo["outs"][number]): Stmt =>
         outtran(o)
           ? { s: "expr", expr: { e: "binary", op: "=", left: index(id("args"), num(slot)), right: outSlot(value, o) } }
           : { s: "expr", expr: raw(`args[${slot}] = ${printInline(toSlot(value, o.arg))}`) };
-      if (info.outs.length === 0) body.push({ s: "expr", expr: handlerCall });
-      else if (info.outs.length === 1) {
-        body.push({ s: "const", name: "out", init: handlerCall });
-        body.push(assignOut(info.outs[0].slot, id("out"), info.outs[0]));
+      const stores = (value: string): Stmt[] =>
+        info.outs.length === 1
+          ? [assignOut(info.outs[0].slot, id(value), info.outs[0])]
+          : info.outs.map((o) => assignOut(o.slot, id(`${value}.${o.key}`), o));
+      if (destructors.length > 0) {
+        // The destructors run once the handler (and the out conversion) is done, even when it throws.
+        const handlerCall = awaitExpr(handlerArgs);
+        let body: Stmt[] = [];
+        if (info.outs.length === 0) body.push({ s: "expr", expr: handlerCall });
+        else {
+          const value = info.outs.length === 1 ? "out" : "outs";
+          body.push({ s: "const", name: value, init: handlerCall }, ...stores(value));
+        }
+        body = [...prelude, { s: "try", body, finally: destructors }];
+        routineDecls.push(
+          { d: "blank" },
+          { d: "function", name: invokeName, async: true, params: invokeParams, returns: tref("Promise", [tref("void")]), body },
+        );
       } else {
-        body.push({ s: "const", name: "outs", init: handlerCall });
-        for (const o of info.outs) body.push(assignOut(o.slot, id(`outs.${o.key}`), o));
+        // A handler that returns a value has its out values stored synchronously (the demux
+        // answers at once); only a promise (any thenable, as `await` takes it) is waited for.
+        needThenable = true;
+        const body: Stmt[] = [...prelude, { s: "const", name: "out", init: handlerArgs }];
+        if (info.outs.length === 0) {
+          body.push(
+            { s: "const", name: "later", init: raw("as_promise(out)") },
+            { s: "if", test: id("later"), then: [{ s: "return", expr: raw("later.then(ignore_value)") }] },
+          );
+        } else {
+          const storeName = `store_${info.serverName}`;
+          const passTranslations = trans.params.length > 0 ? ", translations" : "";
+          body.push(
+            { s: "const", name: "later", init: raw("as_promise(out)") },
+            { s: "if", test: id("later"), then: [{ s: "return", expr: raw(`stored(later, ${storeName}, args${passTranslations})`) }] },
+            { s: "expr", expr: call(id(storeName), [id("args"), asExpr(id("out"), serverOutType), ...(trans.params.length > 0 ? [id("translations")] : [])]) },
+          );
+          needStored = true;
+          routineDecls.push(
+            { d: "blank" },
+            {
+              d: "function",
+              name: storeName,
+              params: [
+                { name: "args", type: tref(`${migValue}[]`) },
+                { name: "out", type: serverOutType },
+                ...(trans.params.length > 0 ? [{ name: "translations", type: tref(translationsName + genericArgs), optional: true }] : []),
+              ],
+              returns: tref("void"),
+              body: stores("out"),
+            },
+          );
+        }
+        const runName = `run_${info.serverName}`;
+        const passArgs = `handlers, args, request${trans.params.length > 0 ? ", translations" : ""}`;
+        routineDecls.push(
+          { d: "blank" },
+          { d: "function", name: runName, params: invokeParams, returns: tref("void | Promise<void>"), body },
+          { d: "blank" },
+          {
+            d: "function",
+            name: invokeName,
+            async: true,
+            params: invokeParams,
+            returns: tref("Promise", [tref("void")]),
+            body: [{ s: "expr", expr: raw(`await ${runName}(${passArgs})`) }],
+          },
+        );
+        withRun.add(info.serverName);
       }
-      if (destructors.length > 0) body = [{ s: "try", body, finally: destructors }];
-      body = [...prelude, ...body];
+    }
+    if (needThenable) {
       routineDecls.push(
         { d: "blank" },
+        { d: "comment", text: "What a handler returned, as a promise when it is a thenable (what `await` waits for)." },
         {
           d: "function",
-          name: invokeName,
-          async: true,
-          params: [
-            { name: "handlers", type: tref(handlersName + genericArgs) },
-            { name: "args", type: tref(`${migValue}[]`) },
-            { name: "request", type: tref(migRequest) },
-            ...(trans.params.length > 0
-              ? [{ name: "translations", type: tref(translationsName + genericArgs), optional: true }]
-              : []),
+          name: "as_promise",
+          typeParams: ["T"],
+          params: [{ name: "value", type: tref("T | Promise<T>") }],
+          returns: tref("Promise<T> | undefined"),
+          body: [
+            { s: "raw", text: "const v: unknown = value;" },
+            { s: "raw", text: 'if (typeof v !== "object" && typeof v !== "function") return undefined;' },
+            { s: "raw", text: 'if (typeof (v as { then?: unknown } | null)?.then !== "function") return undefined;' },
+            { s: "return", expr: raw("Promise.resolve(v as PromiseLike<T>)") },
           ],
-          returns: tref("Promise", [tref("void")]),
-          body,
+        },
+        { d: "blank" },
+        { d: "function", name: "ignore_value", params: [], returns: tref("void"), body: [] },
+      );
+    }
+    if (needStored) {
+      routineDecls.push(
+        { d: "blank" },
+        { d: "comment", text: "Stores the out values a handler's promise resolves to (`store` is the routine's)." },
+        {
+          d: "function",
+          name: "stored",
+          typeParams: ["T", "X"],
+          params: [
+            { name: "out", type: tref("Promise<T>") },
+            { name: "store", type: tref(`(args: ${migValue}[], out: T, translations?: X) => void`) },
+            { name: "args", type: tref(`${migValue}[]`) },
+            { name: "translations", type: tref("X"), optional: true },
+          ],
+          returns: tref("Promise<void>"),
+          body: [{ s: "return", expr: raw("out.then((value) => store(args, value, translations))") }],
         },
       );
     }
@@ -782,6 +871,7 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
           expr: obj([
             { key: "plan", value: id(info.planName) },
             { key: "invoke", value: id(`invoke_${info.serverName}`) },
+            ...(withRun.has(info.serverName) ? [{ key: "run", value: id(`run_${info.serverName}`) }] : []),
           ]),
         },
       ],
@@ -863,6 +953,18 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
               ],
               returns: tref("Promise", [tref("void")]),
             },
+            {
+              method: true,
+              name: "run",
+              optional: true,
+              params: [
+                { name: "handlers", type: tref(handlersName + genericArgs) },
+                { name: "args", type: tref(`${migValue}[]`) },
+                { name: "request", type: tref(`${migRequest} | undefined`) },
+                { name: "translations", type: tref(translationsName + genericArgs), optional: true },
+              ],
+              returns: tref("void | Promise<void>"),
+            },
           ],
         },
       );
@@ -870,7 +972,15 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
       routineBody = [
         { s: "raw", text: `const entry = ${entryName}(id);` },
         { s: "if", test: raw("!entry || !translations"), then: [{ s: "return", expr: id("entry") }] },
-        { s: "raw", text: "return { plan: entry.plan, invoke: (h, a, r) => entry.invoke(h, a, r, translations) };" },
+        { s: "raw", text: "const run = entry.run;" },
+        {
+          s: "return",
+          expr: obj([
+            { key: "plan", value: raw("entry.plan") },
+            { key: "invoke", value: raw("(h, a, r) => entry.invoke(h, a, r, translations)") },
+            { key: "run", value: raw("run && ((h, a, r) => run(h, a, r, translations))") },
+          ]),
+        },
       ];
     }
     serverDecls.push(

@@ -88,6 +88,12 @@ export interface MigServerRoutine<H> {
    * Rejects with what the handler threw.
    */
   invoke(handlers: H, args: MigValue[], request?: MigRequest): Promise<void>;
+  /**
+   * `invoke` without the promise when it is not needed (optional; the demux prefers it): returns
+   * undefined once the out values are stored (the handler returned a value), else a promise for
+   * that (the handler returned one). Throws or rejects with what the handler threw.
+   */
+  run?(handlers: H, args: MigValue[], request?: MigRequest): void | Promise<void>;
 }
 
 /** What a generated `<subsystem>_server(handlers)` returns. */
@@ -355,16 +361,29 @@ function runRoutine(
   if (plan.seqnoSlot >= 0) args[plan.seqnoSlot] = seqno;
   if (plan.replyPortSlot >= 0) args[plan.replyPortSlot] = request.replyPort;
   const view = new RequestView(request);
-  let running: Promise<void>;
+  let running: void | Promise<void>;
   try {
-    running = entry.invoke(tracked, args, view);
+    running = entry.run ? entry.run(tracked, args, view) : entry.invoke(tracked, args, view);
   } catch (error) {
-    running = Promise.reject(error);
+    // Synchronous failure: the handler threw, or storing what it returned did.
+    const returned = view.handlerReturned();
+    if (typeof returned === "boolean") return failedWith(error, returned, request, options);
+    return returned.then((r) => failedWith(error, r, request, options));
   }
+  if (running === undefined) return succeeded(plan, request, args);
   return settle(running, plan, request, args, view, options);
 }
 
-/** Waits for the handler (a small async frame: this runs once per request). */
+/** The handler and the storing of its out values succeeded. */
+function succeeded(plan: RoutinePlan, request: ReceivedMessage, args: MigValue[]): DemuxResult {
+  // Success: the handler consumed the request's rights and regions.
+  request.takeAll();
+  // A simpleroutine's reply is RetCode only, as GNU MIG's demux builds it: `serve` sends nothing
+  // when the request had no reply port (the usual case) and sends it to a ureplyport otherwise.
+  return encodeReply(plan, request, args);
+}
+
+/** Waits for a handler that returned a promise (a small async frame). */
 async function settle(
   running: Promise<void>,
   plan: RoutinePlan,
@@ -378,17 +397,18 @@ async function settle(
   } catch (error) {
     return routineFailed(error, request, view, options);
   }
-  // Success: the handler consumed the request's rights and regions.
-  request.takeAll();
-  // A simpleroutine's reply is RetCode only, as GNU MIG's demux builds it: `serve` sends nothing
-  // when the request had no reply port (the usual case) and sends it to a ureplyport otherwise.
-  return encodeReply(plan, request, args);
+  return succeeded(plan, request, args);
 }
 
 /** `invoke` failed: the handler's failure, MIG_NO_REPLY, or a failure after the handler returned. */
 async function routineFailed(error: unknown, request: ReceivedMessage, view: RequestView, options: MigDemuxOptions): Promise<DemuxResult> {
+  return failedWith(error, await view.handlerReturned(), request, options);
+}
+
+/** `routineFailed` once it is known whether the handler itself returned. */
+function failedWith(error: unknown, handlerReturned: boolean, request: ReceivedMessage, options: MigDemuxOptions): DemuxResult {
   const code = error instanceof MachError ? error.code : ReturnCode.KERN_FAILURE;
-  if (await view.handlerReturned()) {
+  if (handlerReturned) {
     // The handler itself returned (so it has consumed the request, and may have released
     // rights), but turning its out values into the reply threw: destroying the request now
     // would release those rights a second time. It stays the handler's; the client gets the

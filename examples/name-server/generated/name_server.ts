@@ -622,18 +622,51 @@ export interface NameServerHandlers {
   name_list(server: mach_port_t, migRequest: MigRequest): Awaitable<name_list_outs>;
 }
 
-async function invoke_name_register(
+function store_name_register(args: MigValue[], out: mach_port_make_send_t): void {
+  args[5] = out;
+}
+
+function run_name_register(
   handlers: NameServerHandlers,
   args: MigValue[],
   request: MigRequest,
-): Promise<void> {
-  const out = await handlers.name_register(
+): void | Promise<void> {
+  const out = handlers.name_register(
     args[2] as mach_port_t,
     args[3] as name_t,
     args[4] as mach_port_copy_send_t,
     request,
   );
-  args[5] = out;
+  const later = as_promise(out);
+  if (later) {
+    return stored(later, store_name_register, args);
+  }
+  store_name_register(args, out as mach_port_make_send_t);
+}
+
+async function invoke_name_register(
+  handlers: NameServerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Promise<void> {
+  await run_name_register(handlers, args, request);
+}
+
+function store_name_lookup(args: MigValue[], out: mach_port_copy_send_t): void {
+  args[4] = out;
+}
+
+function run_name_lookup(
+  handlers: NameServerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.name_lookup(args[2] as mach_port_t, args[3] as name_t, request);
+  const later = as_promise(out);
+  if (later) {
+    return stored(later, store_name_lookup, args);
+  }
+  store_name_lookup(args, out as mach_port_copy_send_t);
 }
 
 async function invoke_name_lookup(
@@ -641,8 +674,19 @@ async function invoke_name_lookup(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  const out = await handlers.name_lookup(args[2] as mach_port_t, args[3] as name_t, request);
-  args[4] = out;
+  await run_name_lookup(handlers, args, request);
+}
+
+function run_name_unregister(
+  handlers: NameServerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.name_unregister(args[2] as mach_port_t, request);
+  const later = as_promise(out);
+  if (later) {
+    return later.then(ignore_value);
+  }
 }
 
 async function invoke_name_unregister(
@@ -650,7 +694,25 @@ async function invoke_name_unregister(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  await handlers.name_unregister(args[2] as mach_port_t, request);
+  await run_name_unregister(handlers, args, request);
+}
+
+function store_name_list(args: MigValue[], out: name_list_outs): void {
+  args[3] = out.names;
+  args[4] = out.count;
+}
+
+function run_name_list(
+  handlers: NameServerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): void | Promise<void> {
+  const out = handlers.name_list(args[2] as mach_port_t, request);
+  const later = as_promise(out);
+  if (later) {
+    return stored(later, store_name_list, args);
+  }
+  store_name_list(args, out as name_list_outs);
 }
 
 async function invoke_name_list(
@@ -658,9 +720,27 @@ async function invoke_name_list(
   args: MigValue[],
   request: MigRequest,
 ): Promise<void> {
-  const outs = await handlers.name_list(args[2] as mach_port_t, request);
-  args[3] = outs.names;
-  args[4] = outs.count;
+  await run_name_list(handlers, args, request);
+}
+
+/** What a handler returned, as a promise when it is a thenable (what `await` waits for). */
+function as_promise<T>(value: T | Promise<T>): Promise<T> | undefined {
+  const v: unknown = value;
+  if (typeof v !== "object" && typeof v !== "function") return undefined;
+  if (typeof (v as { then?: unknown } | null)?.then !== "function") return undefined;
+  return Promise.resolve(v as PromiseLike<T>);
+}
+
+function ignore_value(): void {}
+
+/** Stores the out values a handler's promise resolves to (`store` is the routine's). */
+function stored<T, X>(
+  out: Promise<T>,
+  store: (args: MigValue[], out: T, translations?: X) => void,
+  args: MigValue[],
+  translations?: X,
+): Promise<void> {
+  return out.then((value) => store(args, value, translations));
 }
 
 /**
@@ -672,13 +752,17 @@ export function name_server_server_routine(
 ): MigServerRoutine<NameServerHandlers> | undefined {
   switch (id) {
     case 5100:
-      return { plan: name_register_plan, invoke: invoke_name_register };
+      return { plan: name_register_plan, invoke: invoke_name_register, run: run_name_register };
     case 5101:
-      return { plan: name_lookup_plan, invoke: invoke_name_lookup };
+      return { plan: name_lookup_plan, invoke: invoke_name_lookup, run: run_name_lookup };
     case 5102:
-      return { plan: name_unregister_plan, invoke: invoke_name_unregister };
+      return {
+        plan: name_unregister_plan,
+        invoke: invoke_name_unregister,
+        run: run_name_unregister,
+      };
     case 5103:
-      return { plan: name_list_plan, invoke: invoke_name_list };
+      return { plan: name_list_plan, invoke: invoke_name_list, run: run_name_list };
     default:
       return undefined;
   }
