@@ -5,9 +5,9 @@
  * Output targets live in `EMIT_TARGETS`: each takes a compiled file's IR and writes what it makes,
  * so code emission (TypeScript stubs) is one more entry there, not a change to the driver.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
-import { type Diagnostic, diagnostic, formatDiagnostic, hasErrors } from "./diagnostics/index.js";
+import { cachingSourceReader, type Diagnostic, diagnostic, formatDiagnostic, hasErrors } from "./diagnostics/index.js";
 import { type CompileOptions, compileFile, type CompileResult } from "./index.js";
 import type { InterfaceIR } from "./layout/ir.js";
 import type { Abi } from "./preprocess/types.js";
@@ -254,17 +254,7 @@ export async function main(argv: readonly string[], io: CliIO = processIO): Prom
     return 2;
   }
 
-  const sources = new Map<string, string | undefined>();
-  const readSource = (file: string) => {
-    if (!sources.has(file)) {
-      try {
-        sources.set(file, readFileSync(file, "utf8"));
-      } catch {
-        sources.set(file, undefined);
-      }
-    }
-    return sources.get(file);
-  };
+  const readSource = cachingSourceReader();
   const print = (diagnostics: readonly Diagnostic[]) => {
     for (const d of diagnostics) io.stderr(`${formatDiagnostic(d, { readSource })}\n`);
   };

@@ -4,6 +4,7 @@
  *      12 | routine foo(bar : int)
  *         |                      ^
  */
+import { readFileSync } from "node:fs";
 import type { Diagnostic } from "./diagnostic.js";
 
 export interface FormatOptions {
@@ -46,4 +47,22 @@ export function codeFrame(source: string | undefined, line: number, column: numb
   const pad = text.slice(0, Math.max(0, column - 1)).replace(/[^\t]/g, " ");
   rows.push(`${" ".repeat(width + 2)} | ${pad}^`);
   return rows.join("\n");
+}
+
+/**
+ * A `readSource` for code frames that reads each original file at most once (a file with many
+ * diagnostics is not read again per diagnostic); undefined for files that cannot be read.
+ */
+export function cachingSourceReader(): (file: string) => string | undefined {
+  const sources = new Map<string, string | undefined>();
+  return (file) => {
+    if (!sources.has(file)) {
+      try {
+        sources.set(file, readFileSync(file, "utf8"));
+      } catch {
+        sources.set(file, undefined);
+      }
+    }
+    return sources.get(file);
+  };
 }

@@ -4,9 +4,8 @@
  * formatted the way the CLI prints them. `./index.ts` adapts this to every bundler through
  * unplugin; `mig-ts types` (./types-command.ts) uses the same compile for `.d.ts` files.
  */
-import { readFileSync } from "node:fs";
 import type { Diagnostic } from "../diagnostics/index.js";
-import { formatDiagnostic, hasErrors } from "../diagnostics/index.js";
+import { cachingSourceReader, formatDiagnostic, hasErrors } from "../diagnostics/index.js";
 import { generate } from "../emit/generate.js";
 import type { Abi } from "../preprocess/types.js";
 
@@ -67,17 +66,7 @@ export function compileDefsModule(file: string, options: MigPluginOptions = {}):
 
 /** Diagnostics as the CLI prints them: `file:line:column: error MIGnnnn: message` and a code frame. */
 export function formatDiagnostics(diagnostics: readonly Diagnostic[]): string {
-  const sources = new Map<string, string | undefined>();
-  const readSource = (file: string): string | undefined => {
-    if (!sources.has(file)) {
-      try {
-        sources.set(file, readFileSync(file, "utf8"));
-      } catch {
-        sources.set(file, undefined);
-      }
-    }
-    return sources.get(file);
-  };
+  const readSource = cachingSourceReader();
   return diagnostics.map((d) => formatDiagnostic(d, { readSource })).join("\n");
 }
 

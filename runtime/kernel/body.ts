@@ -5,17 +5,12 @@
  */
 import type { AbiInfo } from "../abi.js";
 import { alignUp } from "../abi.js";
-import { readDescriptor, newDescriptor } from "../codec/descriptor.js";
+import { readDescriptor, newDescriptor, type TypeDescriptor } from "../codec/descriptor.js";
 import { isPortRightType, ReturnCode } from "../constants.js";
 
-export interface BodyItem {
+/** A body item: its descriptor's fields plus where its data is. */
+export interface BodyItem extends TypeDescriptor {
   descOffset: number;
-  name: number;
-  size: number;
-  number: number;
-  inline: boolean;
-  longForm: boolean;
-  deallocate: boolean;
   /** Offset of the inline data, or of the pointer slot for an out-of-line item. */
   dataOffset: number;
   /** Inline: bytes of data (unpadded). Out of line: the region's length, ceil(number*size/8). */
