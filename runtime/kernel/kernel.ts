@@ -58,6 +58,23 @@ export class Kernel {
   handoff = false;
   /** Callbacks (kernel objects, death watchers) running now: their sends never hand off at once. */
   callbacks = 0;
+  /**
+   * True while the send half of a combined send + receive (an RPC) runs: receivers it wakes that
+   * asked to run (`schedule`) are run right after the send, before the sender blocks in its
+   * receive (Mach's handoff: the server runs while the client waits), instead of in a microtask.
+   */
+  rpcSend = false;
+  /** Runnables handed a message, FIFO from `readyHead` (`schedule`, `runReady`). */
+  private readonly ready: Array<Runnable | undefined> = [];
+  private readyHead = 0;
+  /** `runReady` is running the queue (a runnable that sends never runs another one nested). */
+  private running = false;
+  /** A microtask that runs the queue is pending. */
+  private runQueued = false;
+  private readonly runLater = (): void => {
+    this.runQueued = false;
+    this.runReady();
+  };
 
   /** Runs code outside the kernel (a callback) that may call back into it. */
   private outside(fn: () => void): void {
@@ -294,6 +311,56 @@ export class Kernel {
     }
   }
 
+  /**
+   * Runs `r` once the current kernel operation is over, and never inside another runnable: right
+   * after the send of an RPC that woke it (`Task.mach_msg` with send and receive calls `runReady`
+   * then), else in a microtask. A receiver that handles what it is given at once (the serve loop)
+   * uses this instead of resolving a promise, so its work starts without a promise hop while no
+   * kernel operation is ever re-entered.
+   */
+  schedule(r: Runnable): void {
+    this.ready.push(r);
+    if (this.running || this.runQueued || this.rpcSend) return;
+    this.runQueued = true;
+    queueMicrotask(this.runLater);
+  }
+
+  /**
+   * Runs the scheduled runnables in order, if the kernel is at rest (no operation half done, no
+   * callback running, no runnable already running); otherwise leaves them to a microtask.
+   */
+  runReady(): void {
+    if (this.readyHead === this.ready.length || this.running) return;
+    if (this.handoff || this.draining || this.callbacks > 0) {
+      if (!this.runQueued) {
+        this.runQueued = true;
+        queueMicrotask(this.runLater);
+      }
+      return;
+    }
+    this.running = true;
+    const ready = this.ready;
+    try {
+      while (this.readyHead < ready.length) {
+        const r = ready[this.readyHead]!;
+        ready[this.readyHead++] = undefined;
+        try {
+          r.run();
+        } catch (error) {
+          // Runnables handle their own failures; one that throws anyway must not break the
+          // sender whose call happened to run it.
+          queueMicrotask(() => {
+            throw error;
+          });
+        }
+      }
+    } finally {
+      ready.length = 0;
+      this.readyHead = 0;
+      this.running = false;
+    }
+  }
+
   /** True if a send through a send right must wait for room. */
   isFull(port: Port): boolean {
     return !port.dead && port.kobject === null && port.msgcount >= port.qlimit;
@@ -458,6 +525,11 @@ export class Kernel {
   queuedMessages(port: Port): readonly KMsg[] {
     return port.pset ? port.pset.queue.filter((k) => k.dest === port) : port.queue;
   }
+}
+
+/** Work a receiver schedules on the kernel (`Kernel.schedule`). `run` must not throw. */
+export interface Runnable {
+  run(): void;
 }
 
 export type { ReceiveOutcome, ReceiveWaiter };

@@ -892,15 +892,48 @@ export class Task {
     timeout = 0,
     _notify = MACH_PORT_NULL,
   ): Promise<MachMsgResult> {
-    if (option & MACH_SEND_MSG) {
-      if (!msg) return Promise.resolve({ code: R.MACH_SEND_INVALID_DATA, msg: null });
-      const sent = this.sendMessage(msg, option, sendSize, timeout);
-      if (typeof sent !== "number") return sent.then((code) => this.receiveAfterSend(code, option, rcvSize, rcvName, timeout));
-      if (sent !== R.KERN_SUCCESS) return Promise.resolve({ code: sent, msg: null });
-    }
-    if (!(option & MACH_RCV_MSG)) return Promise.resolve({ code: R.KERN_SUCCESS, msg: null });
-    const r = this.receive(option, rcvSize, rcvName, timeout);
+    const r = this.machMsg(msg, option, sendSize, rcvSize, rcvName, timeout);
     return r instanceof Promise ? r : Promise.resolve(r);
+  }
+
+  /**
+   * `mach_msg` without the promise when the call completes at once (for the MIG client, which
+   * would otherwise wait a promise hop for a reply that is already there): the result, or a
+   * promise for it when the call blocks.
+   *
+   * With both send and receive (an RPC), receivers the send woke that run at once (a serve loop)
+   * run right after the send and before the receive, as Mach hands the processor to the server
+   * while the client blocks: a server that answers without waiting has queued its reply by then.
+   */
+  machMsg(
+    msg: MachMessage | null,
+    option: number,
+    sendSize = msg ? msg.bytes.length : 0,
+    rcvSize = 0,
+    rcvName = MACH_PORT_NULL,
+    timeout = 0,
+  ): MachMsgResult | Promise<MachMsgResult> {
+    if (option & MACH_SEND_MSG) {
+      if (!msg) return { code: R.MACH_SEND_INVALID_DATA, msg: null };
+      let sent: number | Promise<number>;
+      if (option & MACH_RCV_MSG) {
+        const k = this.kernel;
+        const rpc = k.rpcSend;
+        k.rpcSend = true;
+        try {
+          sent = this.sendMessage(msg, option, sendSize, timeout);
+        } finally {
+          k.rpcSend = rpc;
+        }
+        if (!rpc) k.runReady();
+      } else {
+        sent = this.sendMessage(msg, option, sendSize, timeout);
+      }
+      if (typeof sent !== "number") return sent.then((code) => this.receiveAfterSend(code, option, rcvSize, rcvName, timeout));
+      if (sent !== R.KERN_SUCCESS) return { code: sent, msg: null };
+    }
+    if (!(option & MACH_RCV_MSG)) return { code: R.KERN_SUCCESS, msg: null };
+    return this.receive(option, rcvSize, rcvName, timeout);
   }
 
   private receiveAfterSend(code: number, option: number, rcvSize: number, rcvName: number, timeout: number): MachMsgResult | Promise<MachMsgResult> {
@@ -1129,19 +1162,40 @@ export class Task {
     }
   }
 
+  /** The queue a receive on `rcvName` takes from, or the receive's error code. */
+  private receiveQueue(rcvName: number): Port | PortSet | number {
+    if (!this.alive) return R.MACH_RCV_INVALID_NAME;
+    const e = isValidName(rcvName) ? this.entries.get(rcvName) : undefined;
+    if (e && e.type & MACH_PORT_TYPE_RECEIVE) {
+      if (e.port!.pset) return R.MACH_RCV_IN_SET;
+      return e.port!;
+    }
+    if (e && e.type === MACH_PORT_TYPE_PORT_SET) return e.pset!;
+    return R.MACH_RCV_INVALID_NAME;
+  }
+
+  /**
+   * @internal A receive (no timeout) on `rcvName` for `waiter`'s option and size: the result when
+   * a message is queued (or the receive fails) at once, else null, and the waiter is queued
+   * for the next message (the kernel calls one of its methods once). For receive loops that keep
+   * one waiter object (the serve loop) instead of a promise per receive.
+   */
+  receiveWith(waiter: ReceiveWaiter, rcvName: number): MachMsgResult | null {
+    const q = this.receiveQueue(rcvName);
+    if (typeof q === "number") return { code: q, msg: null };
+    if (q.queue.length > 0) {
+      const head = q.queue[0];
+      if (head.size > waiter.rcvSize && waiter.option & MACH_RCV_LARGE) return this.tooLargeKept(head.size);
+      return this.completeReceive(this.kernel.dequeue(q), waiter.rcvSize);
+    }
+    q.receivers.push(waiter);
+    return null;
+  }
+
   private receive(option: number, rcvSize: number, rcvName: number, timeout: number): MachMsgResult | Promise<MachMsgResult> {
     const k = this.kernel;
-    if (!this.alive) return { code: R.MACH_RCV_INVALID_NAME, msg: null };
-    const e = isValidName(rcvName) ? this.entries.get(rcvName) : undefined;
-    let q: Port | PortSet;
-    if (e && e.type & MACH_PORT_TYPE_RECEIVE) {
-      if (e.port!.pset) return { code: R.MACH_RCV_IN_SET, msg: null };
-      q = e.port!;
-    } else if (e && e.type === MACH_PORT_TYPE_PORT_SET) {
-      q = e.pset!;
-    } else {
-      return { code: R.MACH_RCV_INVALID_NAME, msg: null };
-    }
+    const q = this.receiveQueue(rcvName);
+    if (typeof q === "number") return { code: q, msg: null };
     if (q.queue.length > 0) {
       const head = q.queue[0];
       if (head.size > rcvSize && option & MACH_RCV_LARGE) return this.tooLargeKept(head.size);

@@ -24,7 +24,9 @@ import {
   MachError,
   ReturnCode,
 } from "../constants.js";
-import type { Task } from "../kernel/task.js";
+import type { Runnable } from "../kernel/kernel.js";
+import type { KMsg, ReceiveWaiter } from "../kernel/objects.js";
+import type { MachMsgResult, Task } from "../kernel/task.js";
 import type { MachMessage } from "../message.js";
 import { ReceivedMessage } from "./received.js";
 import { rd32 } from "./bytes.js";
@@ -194,75 +196,182 @@ function replyUntouched(task: Task, reply: MachMessage, code: number): boolean {
 /**
  * Receives on `portOrSet` and handles requests concurrently until stopped or the port dies.
  * mig-reference §7.2's glibc loop, with MACH_RCV_LARGE retries.
+ *
+ * The loop takes queued requests synchronously, one after another, and waits only when the queue
+ * is empty: then one waiter object (no promise) stays queued on the port, and the kernel runs
+ * the loop again when a request arrives (`Kernel.schedule`): right after the send when the sender
+ * is an RPC client about to block in its receive, else in a microtask.
  */
 export function serve(task: Task, portOrSet: number, demuxes: Demux | readonly Demux[], options: ServeOptions = {}): Server {
-  const list = typeof demuxes === "function" ? [demuxes] : demuxes;
-  const concurrency = Math.max(1, options.concurrency ?? 16);
-  let rcvSize = options.rcvSize ?? 4096;
-  let stopped = false;
-  let inFlight = 0;
-  let slotFree: (() => void) | null = null;
-  // Requests still running once the loop ends are waited for through `settled` (no Set entry,
-  // closure or promise per request).
-  let drained: (() => void) | null = null;
-  let failure: { error: unknown } | null = null;
-  const settled = (): void => {
-    inFlight--;
-    const wake = slotFree;
-    slotFree = null;
-    wake?.();
-    if (inFlight === 0 && drained) drained();
-  };
-  const rejected = (error: unknown): void => {
-    failure ??= { error };
-    settled();
-  };
-
-  const loop = async (): Promise<void> => {
-    while (!stopped) {
-      if (inFlight >= concurrency) {
-        await new Promise<void>((r) => (slotFree = r));
-        continue;
-      }
-      const r = await task.mach_msg(null, MACH_RCV_MSG | MACH_RCV_LARGE, 0, rcvSize, portOrSet);
-      if (r.code === ReturnCode.MACH_RCV_TOO_LARGE) {
-        rcvSize = Math.max(rcvSize, rd32(r.msg!.bytes, task.kernel.abi.header.size));
-        continue;
-      }
-      if (r.code === ReturnCode.MACH_RCV_INTERRUPTED || r.code === ReturnCode.MACH_RCV_PORT_CHANGED) continue;
-      if (r.code !== ReturnCode.KERN_SUCCESS) break;
-      const request = new ReceivedMessage(task, r.msg!);
-      // A synchronous demux and a reply send that did not block finish the request here; only
-      // the rest are tracked.
-      let rest: Promise<void> | undefined;
-      try {
-        rest = handle(task, request, list, options.onError);
-      } catch (error) {
-        rest = Promise.reject(error);
-      }
-      if (rest === undefined) continue;
-      inFlight++;
-      rest.then(settled, rejected);
-    }
-    if (inFlight > 0) await new Promise<void>((r) => (drained = r));
-    // As Promise.all over the requests did: the loop fails with the first request that failed.
-    if (failure) throw failure.error;
-  };
-  const done = loop();
+  const loop = new ServeLoop(task, portOrSet, typeof demuxes === "function" ? [demuxes] : demuxes, options);
+  loop.next();
   return {
     async stop() {
-      stopped = true;
-      task.interruptReceivers(portOrSet);
-      const wake = slotFree;
-      slotFree = null;
-      (wake as (() => void) | null)?.();
-      await done;
+      loop.stop();
+      await loop.done;
     },
-    done,
+    done: loop.done,
     get inFlight() {
-      return inFlight;
+      return loop.inFlight;
     },
   };
+}
+
+/** The state of one `serve` loop: the kernel's waiter while it waits, and its runnable. */
+class ServeLoop implements ReceiveWaiter, Runnable {
+  readonly option = MACH_RCV_MSG | MACH_RCV_LARGE;
+  rcvSize: number;
+  readonly concurrency: number;
+  /** Requests whose handling went asynchronous (an async demux, a blocked reply send). */
+  inFlight = 0;
+  readonly done: Promise<void>;
+  private stopped = false;
+  /** The loop is queued on the port (a waiter) or waiting for a free slot. */
+  private waiting: "no" | "message" | "slot" = "no";
+  /** What the kernel handed over while the loop waited, for `run`. */
+  private delivered: KMsg | null = null;
+  private deliveredCode = 0;
+  private ended = false;
+  private failure: { error: unknown } | null = null;
+  private resolveDone!: () => void;
+  private rejectDone!: (error: unknown) => void;
+  private readonly settled = (): void => {
+    this.inFlight--;
+    this.afterSettle();
+  };
+  private readonly rejected = (error: unknown): void => {
+    // As Promise.all over the requests did: the loop fails with the first request that failed.
+    this.failure ??= { error };
+    this.inFlight--;
+    this.afterSettle();
+  };
+
+  constructor(
+    readonly task: Task,
+    readonly portOrSet: number,
+    readonly demuxes: readonly Demux[],
+    readonly options: ServeOptions,
+  ) {
+    this.rcvSize = options.rcvSize ?? 4096;
+    this.concurrency = Math.max(1, options.concurrency ?? 16);
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+  }
+
+  // ReceiveWaiter: the kernel calls one of these once per wait; the work runs in `run`.
+  message(kmsg: KMsg): void {
+    this.delivered = kmsg;
+    this.task.kernel.schedule(this);
+  }
+  tooLarge(size: number): void {
+    this.rcvSize = Math.max(this.rcvSize, size);
+    this.deliveredCode = ReturnCode.MACH_RCV_TOO_LARGE;
+    this.task.kernel.schedule(this);
+  }
+  fail(code: number): void {
+    this.deliveredCode = code;
+    this.task.kernel.schedule(this);
+  }
+
+  /** Runnable: the kernel gave the waiting loop a request (or ended its wait). */
+  run(): void {
+    this.waiting = "no";
+    const kmsg = this.delivered;
+    const code = this.deliveredCode;
+    this.delivered = null;
+    this.deliveredCode = 0;
+    if (kmsg) {
+      // The copy-out the kernel deferred to here (the sender's operation was not over then).
+      let r: MachMsgResult;
+      try {
+        r = this.task.completeReceive(kmsg, this.rcvSize);
+      } catch (error) {
+        // Only a message observer (a tracer) can throw here: report it, keep serving.
+        queueMicrotask(() => {
+          throw error;
+        });
+        return this.next();
+      }
+      if (!this.take(r)) return this.end();
+    } else if (!this.retry(code)) return this.end();
+    this.next();
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.waiting === "message") this.task.interruptReceivers(this.portOrSet);
+    else if (this.waiting === "slot") {
+      this.waiting = "no";
+      this.end();
+    }
+  }
+
+  /** Takes requests while they are queued; returns once the loop waits or has ended. */
+  next(): void {
+    while (!this.stopped) {
+      if (this.inFlight >= this.concurrency) {
+        this.waiting = "slot";
+        return;
+      }
+      const r = this.task.receiveWith(this, this.portOrSet);
+      if (r === null) {
+        this.waiting = "message";
+        return;
+      }
+      if (r.code === ReturnCode.MACH_RCV_TOO_LARGE) {
+        this.rcvSize = Math.max(this.rcvSize, rd32(r.msg!.bytes, this.task.kernel.abi.header.size));
+        continue;
+      }
+      if (!this.take(r)) break;
+    }
+    this.end();
+  }
+
+  /** Whether the loop goes on after a wait that ended without a message. */
+  private retry(code: number): boolean {
+    return code === ReturnCode.MACH_RCV_TOO_LARGE || code === ReturnCode.MACH_RCV_INTERRUPTED || code === ReturnCode.MACH_RCV_PORT_CHANGED;
+  }
+
+  /** Handles a received request; false when the receive failed for good (the loop ends). */
+  private take(r: MachMsgResult): boolean {
+    if (r.code !== ReturnCode.KERN_SUCCESS) return this.retry(r.code);
+    const request = new ReceivedMessage(this.task, r.msg!);
+    // A synchronous demux and a reply send that did not block finish the request here; only
+    // the rest are tracked (a counter: no Set entry, closure or promise per request).
+    let rest: Promise<void> | undefined;
+    try {
+      rest = handle(this.task, request, this.demuxes, this.options.onError);
+    } catch (error) {
+      rest = Promise.reject(error);
+    }
+    if (rest !== undefined) {
+      this.inFlight++;
+      rest.then(this.settled, this.rejected);
+    }
+    return true;
+  }
+
+  private afterSettle(): void {
+    if (this.waiting === "slot") {
+      this.waiting = "no";
+      this.next();
+    } else if (this.ended) this.finish();
+  }
+
+  private end(): void {
+    this.ended = true;
+    this.finish();
+  }
+
+  /** Once the loop has ended and no request is in flight, `done` settles. */
+  private finish(): void {
+    if (!this.ended || this.inFlight > 0) return;
+    if (this.failure) this.rejectDone(this.failure.error);
+    else this.resolveDone();
+  }
 }
 
 /**

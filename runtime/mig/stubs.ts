@@ -157,8 +157,13 @@ export function createCaller(task: Task, port: number, options: CallerOptions = 
         if (own) setReplyPort(task, request, replyPort);
         const timeout = o.timeout ?? 0;
         const option = rpcOption(o.msgOption ?? 0, timeout);
-        const sent = task.mach_msg(request, option, request.bytes.length, plan.reply.maxSize, replyPort, timeout);
-        return awaitReply(task, plan, request, sent, own ? pool : null, replyPort, option, timeout);
+        const sent = task.machMsg(request, option, request.bytes.length, plan.reply.maxSize, replyPort, timeout);
+        // A server that answered at once (run during the send) has queued the reply by now: it
+        // is checked and decoded here, and the call costs one promise hop, its own.
+        if (sent instanceof Promise || sent.code === ReturnCode.MACH_RCV_TOO_LARGE) {
+          return awaitReply(task, plan, request, sent, own ? pool : null, replyPort, option, timeout);
+        }
+        return Promise.resolve(replyValues(task, plan, request, sent, own ? pool : null, replyPort));
       } catch (error) {
         return Promise.reject(error);
       }
@@ -186,7 +191,7 @@ async function awaitReply(
   task: Task,
   plan: RoutinePlan,
   request: MachMessage,
-  sent: Promise<MachMsgResult>,
+  sent: MachMsgResult | Promise<MachMsgResult>,
   pool: ReplyPortPool | undefined | null,
   replyPort: number,
   option: number,
@@ -194,6 +199,18 @@ async function awaitReply(
 ): Promise<MigValue[]> {
   let r = await sent;
   if (r.code === ReturnCode.MACH_RCV_TOO_LARGE) r = await receiveLarge(task, r, option, replyPort, timeout);
+  return replyValues(task, plan, request, r, pool, replyPort);
+}
+
+/** mig_rpc's checks on a call's mach_msg result, then the reply decoded (throws MachError). */
+function replyValues(
+  task: Task,
+  plan: RoutinePlan,
+  request: MachMessage,
+  r: MachMsgResult,
+  pool: ReplyPortPool | undefined | null,
+  replyPort: number,
+): MigValue[] {
   const rpcCode = rpcOutcome(task, request, r, pool, replyPort);
   if (rpcCode !== ReturnCode.KERN_SUCCESS) fail(rpcCode, plan);
   const reply = r.msg!;
