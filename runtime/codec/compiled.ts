@@ -7,6 +7,7 @@
  */
 import { type AbiInfo, abiInfo } from "../abi.js";
 import type { ItemPlan, MessagePlan, RoutinePlan } from "./plan.js";
+import type { DecodeFn, EncodeReplyFn, EncodeRequestFn } from "./specialise.js";
 
 const POLY = 0xffffffff;
 const COMPLEX = 0x80000000;
@@ -183,6 +184,14 @@ export class CRoutine {
   readonly seqnoSlot: number;
   readonly requestPortPolySlot: number;
   readonly replyPortPolySlot: number;
+  /**
+   * The specialised codecs (./specialise.ts), generated the first time each direction runs in
+   * "specialise" mode; null until then.
+   */
+  encodeRequest: EncodeRequestFn | null = null;
+  encodeReply: EncodeReplyFn | null = null;
+  decodeRequest: DecodeFn | null = null;
+  decodeReply: DecodeFn | null = null;
 
   constructor(plan: RoutinePlan) {
     this.abi = abiInfo(plan.abi);
@@ -198,13 +207,23 @@ export class CRoutine {
 }
 
 const cache = new WeakMap<RoutinePlan, CRoutine>();
+/**
+ * The plan looked up last, in front of the WeakMap: an RPC encodes and decodes with the same plan
+ * back to back (client: request then reply; server: request then reply), and a WeakMap lookup
+ * costs about as much as encoding a small message's header.
+ */
+let lastPlan: RoutinePlan | null = null;
+let lastCompiled: CRoutine | null = null;
 
 /** The compiled form of `plan`, built on first use. Plans are treated as immutable once used. */
 export function compiled(plan: RoutinePlan): CRoutine {
+  if (plan === lastPlan) return lastCompiled!;
   let c = cache.get(plan);
   if (c === undefined) {
     c = new CRoutine(plan);
     cache.set(plan, c);
   }
+  lastPlan = plan;
+  lastCompiled = c;
   return c;
 }

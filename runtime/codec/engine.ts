@@ -30,9 +30,21 @@
 import { type AbiInfo, abiInfo, alignUp } from "../abi.js";
 import { ReturnCode } from "../constants.js";
 import type { MachMessage } from "../message.js";
-import { type CItem, type CMessage, compiled, DESC_LONG, DESC_X86, descWord0, descWord1 } from "./compiled.js";
+import { type CItem, type CMessage, type CRoutine, compiled, DESC_LONG, DESC_X86, descWord0, descWord1 } from "./compiled.js";
 import { beginMessage, endMessage, target8, targetView } from "./memory.js";
 import type { RoutinePlan, SubsystemPlan } from "./plan.js";
+import {
+  type CodecHelpers,
+  type DecodeFn,
+  type EncodeReplyFn,
+  type EncodeRequestFn,
+  canGenerateCode,
+  decodeReplySource,
+  decodeRequestSource,
+  encodeReplySource,
+  encodeRequestSource,
+  instantiate,
+} from "./specialise.js";
 import { migStrncpy, readCString } from "./strings.js";
 
 const POLY = 0xffffffff;
@@ -66,12 +78,17 @@ function i32(b: Uint8Array, o: number): number {
   return b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);
 }
 
-const wide = new DataView(new ArrayBuffer(8));
+// One 8-byte scratch seen as two int32 halves and as a 64-bit integer: the cheapest way we
+// measured to make a bigint from two words (cheaper than a DataView's getBigUint64, and than
+// BigInt arithmetic, which allocates intermediate bigints).
+const wideHalves = new Int32Array(2);
+const wideUnsigned = new BigUint64Array(wideHalves.buffer);
+const wideSigned = new BigInt64Array(wideHalves.buffer);
 
 function u64(b: Uint8Array, o: number, signed: boolean): bigint {
-  wide.setInt32(0, i32(b, o), true);
-  wide.setInt32(4, i32(b, o + 4), true);
-  return signed ? wide.getBigInt64(0, true) : wide.getBigUint64(0, true);
+  wideHalves[0] = i32(b, o);
+  wideHalves[1] = i32(b, o + 4);
+  return signed ? wideSigned[0] : wideUnsigned[0];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -196,6 +213,83 @@ function oolRegion(item: CItem, v: unknown, n: number): Uint8Array {
   if (n === 0) return new Uint8Array(0);
   if (item.port) return portNameBytes(v as ArrayLike<number>, n);
   return bytesOf(v as ArrayBufferView, Math.ceil((n * item.oolBits) / 8));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Specialised codecs (./specialise.ts) or this interpreter.
+
+/**
+ * "specialise": each plan's encoders and decoders are generated once as straight-line code (the
+ * default where `new Function` works); "interpret": this module's loops run every plan (the
+ * fallback, e.g. under a Content-Security-Policy that forbids eval). Both give the same bytes and
+ * values; the conformance tests run both.
+ */
+export type CodecMode = "specialise" | "interpret";
+
+const codeGeneration = canGenerateCode();
+let specialising = codeGeneration && envMode() !== "interpret";
+
+function envMode(): string | undefined {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  return env?.MIG_TS_CODEC;
+}
+
+/**
+ * Selects how plans run from now on (the environment variable MIG_TS_CODEC=interpret selects the
+ * interpreter at start-up). Returns the mode in effect: "interpret" when code generation is
+ * unavailable here, whatever was asked.
+ */
+export function setCodecMode(mode: CodecMode): CodecMode {
+  specialising = mode === "specialise" && codeGeneration;
+  return codecMode();
+}
+
+export function codecMode(): CodecMode {
+  return specialising ? "specialise" : "interpret";
+}
+
+const helpers: CodecHelpers = {
+  beginMessage,
+  targetView,
+  target8,
+  endMessage,
+  toU32,
+  toU64,
+  wireCount,
+  bytesOf,
+  writeInlineArray,
+  oolRegion,
+  zero,
+  migStrncpy,
+  readCString,
+  makeArray,
+  inlinePorts,
+  u64,
+  descWord0,
+  descWord1,
+  NO_OOL,
+  EMPTY: new Uint8Array(0),
+};
+
+function specialisedEncodeRequest(c: CRoutine): EncodeRequestFn {
+  const f = instantiate<EncodeRequestFn>(encodeRequestSource(c), helpers, c.request.items);
+  c.encodeRequest = f;
+  return f;
+}
+function specialisedEncodeReply(c: CRoutine): EncodeReplyFn {
+  const f = instantiate<EncodeReplyFn>(encodeReplySource(c), helpers, c.reply.items);
+  c.encodeReply = f;
+  return f;
+}
+function specialisedDecodeRequest(c: CRoutine): DecodeFn {
+  const f = instantiate<DecodeFn>(decodeRequestSource(c), helpers, c.request.items);
+  c.decodeRequest = f;
+  return f;
+}
+function specialisedDecodeReply(c: CRoutine): DecodeFn {
+  const f = instantiate<DecodeFn>(decodeReplySource(c), helpers, c.reply.items);
+  c.decodeReply = f;
+  return f;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -350,6 +444,7 @@ function complexBit(m: CMessage): number {
  */
 export function encodeRequest(plan: RoutinePlan, values: ArrayLike<unknown>, replyPort = 0): MachMessage | number {
   const c = compiled(plan);
+  if (specialising) return (c.encodeRequest ?? specialisedEncodeRequest(c))(values, replyPort);
   const abi = c.abi;
   const m = c.request;
   const base = beginMessage(m.maxSize);
@@ -382,6 +477,7 @@ export function encodeRequest(plan: RoutinePlan, values: ArrayLike<unknown>, rep
  */
 export function encodeReply(plan: RoutinePlan, request: MachMessage, values: ArrayLike<unknown>): MachMessage | number {
   const c = compiled(plan);
+  if (specialising) return (c.encodeReply ?? specialisedEncodeReply(c))(request, values);
   const abi = c.abi;
   const m = c.reply;
   const base = beginMessage(m.maxSize);
@@ -430,7 +526,7 @@ export function encodeErrorReply(abiName: "x86_64" | "i386", request: MachMessag
 // ---------------------------------------------------------------------------------------------
 // Decoding.
 
-const EMPTY = new Uint8Array(0);
+const EMPTY = helpers.EMPTY;
 
 /**
  * A typed array of `n` wire elements at `bytes[start ..]`: a view of the message's own memory
@@ -439,7 +535,10 @@ const EMPTY = new Uint8Array(0);
  */
 function makeArray(item: CItem, bytes: Uint8Array, start: number, n: number, bits: number): unknown {
   const length = Math.ceil((n * bits) / 8);
-  if (bits === 8 || (bits !== 16 && bits !== 32 && bits !== 64)) return bytes.subarray(start, start + length);
+  if (bits === 8 || (bits !== 16 && bits !== 32 && bits !== 64)) {
+    // A whole out-of-line region is its own view (a subarray would be a second object for it).
+    return start === 0 && length === bytes.length ? bytes : bytes.subarray(start, start + length);
+  }
   const from = bytes.byteOffset + start;
   if (from % (bits >>> 3) === 0) return typedView(item, bytes.buffer as ArrayBuffer, from, n, bits);
   const buffer = bytes.buffer.slice(from, from + length) as ArrayBuffer;
@@ -553,6 +652,7 @@ function decodeBody(m: CMessage, abi: AbiInfo, b: Uint8Array, o: number, size: n
  */
 export function decodeRequest(plan: RoutinePlan, request: MachMessage, out: unknown[]): number {
   const c = compiled(plan);
+  if (specialising) return (c.decodeRequest ?? specialisedDecodeRequest(c))(request, out);
   const abi = c.abi;
   const b = request.bytes;
   if (b.length < abi.headerSize) return MIG_BAD_ARGUMENTS;
@@ -592,6 +692,7 @@ const RETCODE_I386 = 0x10012002;
  */
 export function decodeReply(plan: RoutinePlan, reply: MachMessage, out: unknown[]): number {
   const c = compiled(plan);
+  if (specialising) return (c.decodeReply ?? specialisedDecodeReply(c))(reply, out);
   const abi = c.abi;
   const b = reply.bytes;
   if (b.length < abi.headerSize) return MIG_TYPE_ERROR;
