@@ -53,9 +53,9 @@ import {
   ReturnCode,
 } from "../constants.js";
 import { MACH_MSGH_BITS_COMPLEX } from "../codec/header.js";
-import { ownsBuffer, type Link, type PayloadSource } from "./link.js";
+import { rd32, wr32, type FrameReader, type Link } from "./link.js";
 import {
-  controlFrame,
+  CONTROL_SIZE,
   FRAME_DEAD,
   FRAME_HELLO,
   FRAME_MSG,
@@ -69,9 +69,13 @@ import {
   TAG_NULL,
   TAG_RECEIVER,
   TAG_SENDER,
+  writeControl,
 } from "./protocol.js";
 
 const R = ReturnCode;
+/** Shared empty lists for messages without rights or regions (the kernel never adds to them). */
+const NO_RIGHTS: CarriedRight[] = [];
+const NO_REGIONS: Uint8Array[] = [];
 
 /** A port of this kernel the peer holds rights to. */
 interface Export {
@@ -145,7 +149,10 @@ export class Bridge {
   private readonly imports = new Map<number, Import>();
   private readonly importsByPort = new Map<Port, Import>();
   private nextId = 1;
+  /** Set by `exportRight`: the id of the right it turned into a tag. */
   private exportedId = 0;
+  /** Set by `exportRight`: the right must be released once the message carrying it is queued. */
+  private homeward = false;
   private readonly offers = new Map<number, number>();
   private bootstrapName = 0;
   private bootstrapSeen = false;
@@ -161,9 +168,9 @@ export class Bridge {
     this.maxImports = options.maxImports ?? 1_000_000;
     this.task = kernel.createTask(this.label);
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
-    link.onFrame = (header, payloads) => this.receiveFrame(header, payloads);
+    link.onFrame = (frame) => this.receiveFrame(frame);
     link.onClose = (error) => this.shutdown(error);
-    link.send(controlFrame(FRAME_HELLO, PROTOCOL_VERSION, kernel.abi.headerSize), []);
+    this.control(FRAME_HELLO, PROTOCOL_VERSION, kernel.abi.headerSize);
   }
 
   get isOpen(): boolean {
@@ -238,13 +245,15 @@ export class Bridge {
       this.kernel.releaseCarried(c.right);
       return { code: R.KERN_INVALID_RIGHT, id: 0 };
     }
-    const after: CarriedRight[] = [];
-    const tag = this.exportRight(c.right, after);
+    const tag = this.exportRight(c.right);
     const id = this.exportedId;
-    for (const r of after) this.releaseAfterSend(r);
+    if (this.homeward) {
+      this.homeward = false;
+      this.releaseAfterSend(c.right);
+    }
     // A right to one of the peer's own ports is the peer's already.
     if (tag !== TAG_SENDER) return { code: R.KERN_INVALID_CAPABILITY, id: 0 };
-    this.link.send(controlFrame(FRAME_OFFER, id, 0, bootstrap ? 1 : 0), []);
+    this.control(FRAME_OFFER, id, 0, bootstrap ? 1 : 0);
     return { code: R.KERN_SUCCESS, id };
   }
 
@@ -343,63 +352,99 @@ export class Bridge {
     if (kmsg.id !== MACH_NOTIFY_NO_SENDERS || this.imports.get(imp.id) !== imp) return;
     imp.armed = false;
     if (imp.sendReceived > 0) {
-      this.link.send(controlFrame(FRAME_RELEASE, imp.id, imp.sendReceived), []);
+      this.control(FRAME_RELEASE, imp.id, imp.sendReceived);
       imp.sendReceived = 0;
     }
   }
 
-  /** The proxy's kernel object: serialises the message for the peer. The bridge owns `kmsg`. */
+  /** Queues a control frame. */
+  private control(kind: number, id: number, value: number, flag = 0): void {
+    const out = this.link.out;
+    const at = out.begin(CONTROL_SIZE);
+    writeControl(out.buf, at, kind, id, value, flag);
+    out.end();
+  }
+
+  /**
+   * The proxy's kernel object: writes the message into the link's buffer for the peer. The
+   * bridge owns `kmsg`.
+   */
   private forward(imp: Import, kmsg: KMsg): void {
     const rights = kmsg.rights;
     const regions = kmsg.ool;
-    const header = new Uint8Array(msgHeaderSize(rights.length, regions.length));
-    const v = new DataView(header.buffer);
-    // Releases of rights that went home wait until the message is queued, so a RELEASE they
-    // cause can never overtake the message that carries the right.
-    const after: CarriedRight[] = [];
-    header[0] = FRAME_MSG;
-    header[1] = kmsg.destType;
-    header[3] = kmsg.reply.type;
-    header[2] = this.exportRight(kmsg.reply, after);
-    v.setUint32(4, imp.id, true);
-    v.setUint32(8, this.exportedId, true);
-    v.setUint32(12, kmsg.flags, true);
-    v.setInt32(16, kmsg.id, true);
-    v.setUint32(20, kmsg.size, true);
-    v.setUint32(24, rights.length, true);
-    v.setUint32(28, regions.length, true);
-    let at = MSG_FIXED;
-    for (const r of rights) {
-      header[at + 1] = r.type;
-      header[at] = this.exportRight(r, after);
-      v.setUint32(at + 4, this.exportedId, true);
-      at += RIGHT_SIZE;
+    const nrights = rights.length;
+    const nregions = regions.length;
+    // Every right is turned into a tag and an id before the frame is begun. Releases of rights
+    // that went home wait until the message is queued, so a RELEASE they cause can never overtake
+    // the message that carries the right.
+    let after: CarriedRight[] | null = null;
+    const replyType = kmsg.reply.type;
+    const replyTag = this.exportRight(kmsg.reply);
+    const replyId = this.exportedId;
+    if (this.homeward) {
+      this.homeward = false;
+      after = [kmsg.reply];
     }
-    const payloads: Uint8Array[] = [kmsg.bytes];
-    for (const region of regions) {
-      v.setUint32(at, region.byteLength, true);
-      at += 4;
-      payloads.push(region);
+    let exported: number[] | null = null;
+    if (nrights > 0) {
+      exported = new Array<number>(2 * nrights);
+      for (let i = 0; i < nrights; i++) {
+        const r = rights[i];
+        exported[2 * i] = this.exportRight(r);
+        exported[2 * i + 1] = this.exportedId;
+        if (this.homeward) {
+          this.homeward = false;
+          (after ??= []).push(r);
+        }
+      }
     }
-    // The header's names are the sender's; they mean nothing to the peer.
-    const abi = this.kernel.abi;
-    kmsg.bytes.fill(0, abi.header.remotePort, abi.header.seqno);
-    this.link.send(header, payloads);
+
+    const out = this.link.out;
+    let at = out.begin(MSG_FIXED + nrights * RIGHT_SIZE + nregions * 4);
+    const b = out.buf;
+    b[at] = FRAME_MSG;
+    b[at + 1] = kmsg.destType;
+    b[at + 2] = replyTag;
+    b[at + 3] = replyType;
+    wr32(b, at + 4, imp.id);
+    wr32(b, at + 8, replyId);
+    wr32(b, at + 12, kmsg.size);
+    wr32(b, at + 16, nrights);
+    wr32(b, at + 20, nregions);
+    at += MSG_FIXED;
+    for (let i = 0; i < nrights; i++, at += RIGHT_SIZE) {
+      b[at] = exported![2 * i];
+      b[at + 1] = rights[i].type;
+      b[at + 2] = 0;
+      b[at + 3] = 0;
+      wr32(b, at + 4, exported![2 * i + 1]);
+    }
+    for (let i = 0; i < nregions; i++, at += 4) wr32(b, at, regions[i].byteLength);
+    // The header's names are the sender's and mean nothing to the peer; the flags and id travel
+    // in the message's own header.
+    const bytes = kmsg.bytes;
+    const o = this.kernel.abi.header;
+    wr32(bytes, o.bits, kmsg.flags);
+    for (let i = o.remotePort; i < o.seqno; i++) bytes[i] = 0;
+    wr32(bytes, o.id, kmsg.id);
+    out.put(bytes);
+    for (let i = 0; i < nregions; i++) out.put(regions[i]);
+    out.end();
     this.stats.sent++;
     // The message consumed its destination right.
     if (kmsg.destType === MACH_MSG_TYPE_PORT_SEND) this.kernel.releaseSend(imp.proxy);
     else imp.proxy.sorights--;
     kmsg.destType = 0;
-    for (const r of after) this.releaseAfterSend(r);
+    if (after !== null) for (const r of after) this.releaseAfterSend(r);
   }
 
   /**
    * Turns a carried right into a tag (returned) and an id (left in `exportedId`) for the peer,
-   * taking the right from the message: a right to a proxy goes home (released here after the
-   * send, via `after`); a right to one of this kernel's ports is exported (its rights move into
-   * the bridge task).
+   * taking the right from the message: a right to a proxy goes home (`homeward` set: the caller
+   * releases it with `releaseAfterSend` once the frame is queued); a right to one of this
+   * kernel's ports is exported (its rights move into the bridge task).
    */
-  private exportRight(r: CarriedRight, after: CarriedRight[]): number {
+  private exportRight(r: CarriedRight): number {
     const port = r.port;
     this.exportedId = 0;
     if (!port) return r.dead ? TAG_DEAD : TAG_NULL;
@@ -409,12 +454,12 @@ export class Bridge {
     }
     if (r.type === MACH_MSG_TYPE_PORT_RECEIVE) {
       this.stats.unsupported++;
-      after.push(r);
+      this.homeward = true;
       return TAG_NULL;
     }
     const imp = this.importsByPort.get(port);
     if (imp) {
-      after.push(r);
+      this.homeward = true;
       this.exportedId = imp.id;
       return TAG_RECEIVER;
     }
@@ -479,28 +524,29 @@ export class Bridge {
     rec.sendName = 0;
     rec.sendHeld = 0;
     rec.soHeld = 0;
-    if (!this.isClosed) this.link.send(controlFrame(FRAME_DEAD, rec.id), []);
+    if (!this.isClosed) this.control(FRAME_DEAD, rec.id, 0);
   }
 
   // ---------------------------------------------------------------------------------------------
   // Incoming
 
-  private receiveFrame(header: Uint8Array, payloads: PayloadSource): void {
+  private receiveFrame(f: FrameReader): void {
     if (this.isClosed) return;
-    if (header.byteLength < 4) return this.fail("short frame from peer");
-    const v = new DataView(header.buffer, header.byteOffset, header.byteLength);
-    const kind = header[0];
-    if (kind === FRAME_MSG) return this.receiveMessage(header, v, payloads);
-    if (header.byteLength < 12) return this.fail("short control frame from peer");
-    const id = v.getUint32(4, true);
-    const value = v.getUint32(8, true);
+    const b = f.buf;
+    const at = f.at;
+    if (f.end - at < 4) return this.fail("short frame from peer");
+    const kind = b[at];
+    if (kind === FRAME_MSG) return this.receiveMessage(f);
+    if (f.end - at !== CONTROL_SIZE) return this.fail("bad control frame from peer");
+    const id = rd32(b, at + 4);
+    const value = rd32(b, at + 8);
     switch (kind) {
       case FRAME_RELEASE:
         return this.peerReleased(id, value);
       case FRAME_DEAD:
         return this.peerPortDied(id);
       case FRAME_OFFER:
-        return this.peerOffered(id, header[1] !== 0);
+        return this.peerOffered(id, b[at + 1] !== 0);
       case FRAME_HELLO:
         if (id !== PROTOCOL_VERSION) return this.fail(`peer speaks protocol ${id}, not ${PROTOCOL_VERSION}`);
         if (value !== this.kernel.abi.headerSize) return this.fail("peer uses another message ABI");
@@ -544,41 +590,52 @@ export class Bridge {
     this.runWaiters();
   }
 
-  private receiveMessage(h: Uint8Array, v: DataView, src: PayloadSource): void {
-    if (h.byteLength < MSG_FIXED) return this.fail("short message frame from peer");
-    const destType = h[1];
-    const destId = v.getUint32(4, true);
-    const size = v.getUint32(20, true);
-    const nrights = v.getUint32(24, true);
-    const nregions = v.getUint32(28, true);
-    if (h.byteLength !== msgHeaderSize(nrights, nregions)) return this.fail("bad message frame from peer");
-    const raw = src.take(size);
-    if (!raw) return this.fail("message bytes missing from frame");
-    // The kernel addresses a message's bytes from offset 0 of their buffer.
-    const bytes = ownsBuffer(raw) && !Buffer.isBuffer(raw) ? raw : new Uint8Array(raw);
-    const ool: Uint8Array[] = [];
-    let at = msgHeaderSize(nrights, 0);
-    for (let i = 0; i < nregions; i++, at += 4) {
-      const region = src.take(v.getUint32(at, true));
-      if (!region) return this.fail("out-of-line region missing from frame");
-      ool.push(region);
+  private receiveMessage(f: FrameReader): void {
+    const b = f.buf;
+    const h = f.at;
+    if (f.end - h < MSG_FIXED) return this.fail("short message frame from peer");
+    const destType = b[h + 1];
+    const destId = rd32(b, h + 4);
+    const size = rd32(b, h + 12);
+    const nrights = rd32(b, h + 16);
+    const nregions = rd32(b, h + 20);
+    // In doubles: a peer's counts cannot overflow the check.
+    const headerLength = MSG_FIXED + nrights * RIGHT_SIZE + nregions * 4;
+    if (!f.skip(headerLength)) return this.fail("bad message frame from peer");
+    const abi = this.kernel.abi;
+    if (size < abi.headerSize) return this.fail("short message from peer");
+    // Bytes with rights or regions are read through DataViews (body parsing, copy-out).
+    const bytes = f.bytes(size, nrights + nregions > 0);
+    if (bytes === null) return this.fail("message bytes missing from frame");
+    let ool: Uint8Array[] = NO_REGIONS;
+    if (nregions > 0) {
+      ool = [];
+      for (let i = 0, at = h + MSG_FIXED + nrights * RIGHT_SIZE; i < nregions; i++, at += 4) {
+        const region = f.region(rd32(b, at));
+        if (region === null) return this.fail("out-of-line region missing from frame");
+        ool.push(region);
+      }
     }
+    if (f.at !== f.end) return this.fail("bad message frame from peer");
     this.stats.received++;
 
     // Every right is taken in (so the peer's bookkeeping and ours agree) before anything is judged.
     let valid = true;
-    const reply = this.importRight(h[2], h[3], v.getUint32(8, true), true);
+    const reply = this.importRight(b[h + 2], b[h + 3], rd32(b, h + 8), true);
     if (reply === null) valid = false;
-    const rights: CarriedRight[] = [];
-    at = MSG_FIXED;
-    for (let i = 0; i < nrights; i++, at += RIGHT_SIZE) {
-      const r = this.importRight(h[at], h[at + 1], v.getUint32(at + 4, true), false);
-      if (r === null) valid = false;
-      rights.push(r ?? noRight());
+    let rights: CarriedRight[] = NO_RIGHTS;
+    if (nrights > 0) {
+      rights = [];
+      for (let i = 0, at = h + MSG_FIXED; i < nrights; i++, at += RIGHT_SIZE) {
+        const r = this.importRight(b[at], b[at + 1], rd32(b, at + 4), false);
+        if (r === null) valid = false;
+        rights.push(r ?? noRight());
+      }
     }
     const dest = this.takeDest(destType, destId);
-    const flags = (v.getUint32(12, true) & ~0xffff & ~MACH_MSGH_BITS_CIRCULAR) >>> 0;
-    if (valid) valid = size >= this.kernel.abi.headerSize && this.placeRights(flags, bytes, ool, rights);
+    const o = abi.header;
+    const flags = (rd32(bytes, o.bits) & ~0xffff & ~MACH_MSGH_BITS_CIRCULAR) >>> 0;
+    if (valid) valid = this.placeRights(flags, bytes, ool, rights);
     if (dest === null || !valid) {
       this.stats.rejected++;
       this.kernel.releaseCarried(reply ?? noRight());
@@ -589,7 +646,7 @@ export class Bridge {
     const kmsg: KMsg = {
       flags,
       size,
-      id: v.getInt32(16, true),
+      id: rd32(bytes, o.id) | 0,
       dest,
       destType,
       reply: reply!,
@@ -609,9 +666,10 @@ export class Bridge {
     const rec = this.exports.get(id);
     if (!rec) return null;
     if (destType === MACH_MSG_TYPE_PORT_SEND) {
-      if (rec.sendHeld === 0) return null;
-      const c = this.task.copyinRight(rec.sendName, MACH_MSG_TYPE_COPY_SEND, false);
-      return c.right.port;
+      // A copy of the bridge task's send right (exports are dropped when their port dies).
+      if (rec.sendHeld === 0 || rec.port.dead) return null;
+      this.kernel.copySend(rec.port);
+      return rec.port;
     }
     if (destType === MACH_MSG_TYPE_PORT_SEND_ONCE) {
       if (rec.soHeld === 0) return null;

@@ -1,62 +1,60 @@
 /**
  * A link over a worker_threads MessagePort (or anything with the same shape, such as
- * `parentPort`). Each batch is one postMessage of a flat array [header, payloads..., header, ...]
- * whose buffers are transferred rather than cloned whenever the view owns its whole buffer.
+ * `parentPort`). A batch is one postMessage: the frame stream of link.ts in one Uint8Array, or,
+ * when the batch has large payloads, an array [stream, large payloads...] whose large payloads are
+ * transferred (a copy of their own is made first for one that shares its buffer, which is cheaper
+ * than letting the clone copy the whole buffer). Small batches are cloned rather than transferred:
+ * a transfer has a fixed cost that a copy of a few hundred bytes does not.
  */
 import type { MessagePort } from "node:worker_threads";
-import { ownsBuffer, type Link, type PayloadSource } from "./link.js";
+import { FrameReader, FrameWriter, ownsBuffer, rd32, type Link } from "./link.js";
 
-class BatchSource implements PayloadSource {
-  index = 0;
-  constructor(readonly parts: readonly Uint8Array[]) {}
-  take(length: number): Uint8Array | null {
-    const part = this.parts[this.index];
-    if (!(part instanceof Uint8Array) || part.byteLength !== length) return null;
-    this.index++;
-    return part;
-  }
-}
+const NONE: readonly unknown[] = [];
 
 export class MessagePortLink implements Link {
-  onFrame: ((header: Uint8Array, payloads: PayloadSource) => void) | null = null;
+  readonly out: FrameWriter;
+  onFrame: ((frame: FrameReader) => void) | null = null;
   onClose: ((error?: Error) => void) | null = null;
-  private batch: Uint8Array[] = [];
-  private transfer: ArrayBuffer[] = [];
-  private scheduled = false;
   private closed = false;
+  private readonly reader = new FrameReader();
+  private readonly flushNow = (): void => this.flush();
 
   constructor(private readonly port: MessagePort) {
+    this.out = new FrameWriter(true, (frames) => {
+      if (frames === 1) process.nextTick(this.flushNow);
+    });
     port.on("message", (data: unknown) => this.receive(data));
     port.on("close", () => this.finish());
   }
 
   send(header: Uint8Array, payloads: readonly Uint8Array[]): void {
-    if (this.closed) return;
-    this.add(header);
-    for (const p of payloads) this.add(p);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      process.nextTick(() => this.flush());
-    }
-  }
-
-  private add(part: Uint8Array): void {
-    this.batch.push(part);
-    if (part.byteLength > 0 && ownsBuffer(part)) {
-      const buffer = part.buffer as ArrayBuffer;
-      // A buffer may appear once in a transfer list.
-      if (!this.transfer.includes(buffer)) this.transfer.push(buffer);
-    }
+    const out = this.out;
+    const at = out.begin(header.byteLength);
+    out.buf.set(header, at);
+    for (const p of payloads) out.put(p);
+    out.end();
   }
 
   private flush(): void {
-    this.scheduled = false;
-    if (this.closed || this.batch.length === 0) return;
-    const batch = this.batch;
-    const transfer = this.transfer;
-    this.batch = [];
-    this.transfer = [];
+    const out = this.out;
+    if (this.closed || out.empty) return;
+    const { parts, large } = out.take();
+    const stream = parts.length === 1 ? parts[0].slice() : concat(parts);
+    out.rewind();
     try {
+      if (large.length === 0) {
+        this.port.postMessage(stream);
+        return;
+      }
+      const batch: Uint8Array[] = [stream];
+      const transfer: ArrayBuffer[] = [];
+      for (let p of large) {
+        if (!ownsBuffer(p)) p = p.slice();
+        const buffer = p.buffer as ArrayBuffer;
+        // A buffer may appear once in a transfer list.
+        if (!transfer.includes(buffer)) transfer.push(buffer);
+        batch.push(p);
+      }
       this.port.postMessage(batch, transfer);
     } catch (e) {
       this.finish(e as Error);
@@ -65,19 +63,31 @@ export class MessagePortLink implements Link {
 
   private receive(data: unknown): void {
     if (this.closed) return;
-    if (!Array.isArray(data)) {
+    let stream: Uint8Array;
+    const reader = this.reader;
+    if (data instanceof Uint8Array) {
+      stream = data;
+      reader.setLarge(true, NONE, 0);
+    } else if (Array.isArray(data) && data[0] instanceof Uint8Array) {
+      stream = data[0];
+      reader.setLarge(true, data, 1);
+    } else {
       this.finish(new Error("bridge: malformed batch from peer"));
       return;
     }
-    const src = new BatchSource(data as Uint8Array[]);
-    while (src.index < data.length && !this.closed) {
-      const header = data[src.index++];
-      if (!(header instanceof Uint8Array)) {
+    const len = stream.length;
+    for (let at = 0; at < len; ) {
+      const n = len - at >= 4 ? rd32(stream, at) : -1;
+      if (n < 0 || len - at - 4 < n) {
         this.finish(new Error("bridge: malformed frame from peer"));
         return;
       }
-      this.onFrame?.(header, src);
+      reader.frame(stream, at + 4, at + 4 + n);
+      at += 4 + n;
+      this.onFrame?.(reader);
+      if (this.closed) return;
     }
+    if (reader.largeLeft !== 0) this.finish(new Error("bridge: malformed batch from peer"));
   }
 
   close(): void {
@@ -89,9 +99,20 @@ export class MessagePortLink implements Link {
   private finish(error?: Error): void {
     if (this.closed) return;
     this.closed = true;
-    this.batch = [];
-    this.transfer = [];
+    this.out.clear();
     this.port.close();
     this.onClose?.(error);
   }
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }

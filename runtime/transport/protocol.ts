@@ -2,8 +2,9 @@
  * The bridge wire protocol: frames exchanged between two kernels.
  *
  * A frame is a small binary header plus zero or more payloads. How frames are delimited is the
- * link's business (a length prefix on a socket, one array element per part on a MessagePort);
- * this file only lays out the headers. All integers are little-endian.
+ * link's business (link.ts: a u32 length before each frame, payloads of LARGE_PART bytes or more
+ * beside the stream on a MessagePort); this file only lays out the headers. All integers are
+ * little-endian. No JSON, no per-frame strings: a bridge reads and writes them in place.
  *
  * Ports never cross as names. A right is carried as a tag and a *bridge port id*: the id under
  * which one side's bridge exports one of its kernel's ports. Ids are chosen by the exporting side
@@ -15,11 +16,13 @@
  *   0  u8  kind            1  u8  destType (17 send | 18 send-once)
  *   2  u8  replyTag        3  u8  replyType (0 | 17 | 18)
  *   4  u32 destId (always the receiver's export)
- *   8  u32 replyId        12  u32 flags (msgh_bits without the dispositions)
- *  16  i32 msgh_id        20  u32 size
- *  24  u32 rights         28  u32 regions
- *  32  rights x 8: u8 tag, u8 type (16 | 17 | 18), u16 0, u32 id   (body order, as KMsg.rights)
+ *   8  u32 replyId        12  u32 size
+ *  16  u32 rights         20  u32 regions
+ *  24  rights x 8: u8 tag, u8 type (16 | 17 | 18), u16 0, u32 id   (body order, as KMsg.rights)
  *  ..  regions x 4: u32 length
+ * The message bytes carry msgh_bits (the flags; the dispositions are the frame's) and msgh_id in
+ * their header; their port names are zero. A message without rights or regions is a 24-byte
+ * header and its bytes.
  *
  * RELEASE (kind 2): u8 kind, 3 x 0, u32 id, u32 count. "I no longer hold `count` of the send
  *   rights you transferred to me under `id`" (sent when the proxy's last send right goes).
@@ -29,7 +32,9 @@
  * HELLO (kind 5): u8 kind, 3 x 0, u32 protocol version, u32 message header size (the ABI).
  */
 
-export const PROTOCOL_VERSION = 1;
+import { wr32 } from "./link.js";
+
+export const PROTOCOL_VERSION = 2;
 
 export const FRAME_MSG = 1;
 export const FRAME_RELEASE = 2;
@@ -44,7 +49,8 @@ export const TAG_SENDER = 2;
 /** The id is the receiver's export (the right goes home). */
 export const TAG_RECEIVER = 3;
 
-export const MSG_FIXED = 32;
+export const MSG_FIXED = 24;
+export const CONTROL_SIZE = 12;
 export const RIGHT_SIZE = 8;
 
 export function msgHeaderSize(rights: number, regions: number): number {
@@ -52,11 +58,61 @@ export function msgHeaderSize(rights: number, regions: number): number {
 }
 
 export function controlFrame(kind: number, id: number, value = 0, flag = 0): Uint8Array {
-  const h = new Uint8Array(12);
-  const v = new DataView(h.buffer);
-  v.setUint8(0, kind);
-  v.setUint8(1, flag);
-  v.setUint32(4, id >>> 0, true);
-  v.setUint32(8, value >>> 0, true);
+  const h = new Uint8Array(CONTROL_SIZE);
+  writeControl(h, 0, kind, id, value, flag);
+  return h;
+}
+
+/** Writes a control frame's header at `at`. */
+export function writeControl(h: Uint8Array, at: number, kind: number, id: number, value: number, flag: number): void {
+  h[at] = kind;
+  h[at + 1] = flag;
+  h[at + 2] = 0;
+  h[at + 3] = 0;
+  wr32(h, at + 4, id);
+  wr32(h, at + 8, value);
+}
+
+/** A right of a MSG frame, as a test or tool would describe it. */
+export interface FrameRight {
+  tag: number;
+  type: number;
+  id: number;
+}
+
+/** A MSG frame header (for tools and tests; the bridge writes its own in place). */
+export function msgFrameHeader(m: {
+  destType: number;
+  destId: number;
+  replyTag?: number;
+  replyType?: number;
+  replyId?: number;
+  size: number;
+  rights?: readonly FrameRight[];
+  regions?: readonly number[];
+}): Uint8Array {
+  const rights = m.rights ?? [];
+  const regions = m.regions ?? [];
+  const h = new Uint8Array(msgHeaderSize(rights.length, regions.length));
+  h[0] = FRAME_MSG;
+  h[1] = m.destType;
+  h[2] = m.replyTag ?? TAG_NULL;
+  h[3] = m.replyType ?? 0;
+  wr32(h, 4, m.destId);
+  wr32(h, 8, m.replyId ?? 0);
+  wr32(h, 12, m.size);
+  wr32(h, 16, rights.length);
+  wr32(h, 20, regions.length);
+  let at = MSG_FIXED;
+  for (const r of rights) {
+    h[at] = r.tag;
+    h[at + 1] = r.type;
+    wr32(h, at + 4, r.id);
+    at += RIGHT_SIZE;
+  }
+  for (const n of regions) {
+    wr32(h, at, n);
+    at += 4;
+  }
   return h;
 }

@@ -24,15 +24,7 @@ import { Kernel, type Task } from "../../../runtime/kernel/index.js";
 import type { MachMessage } from "../../../runtime/message.js";
 import { mig_rpc, ReplyPortPool } from "../../../runtime/mig/index.js";
 import { bridgeMessagePort, MessagePortLink } from "../../../runtime/transport/index.js";
-import {
-  controlFrame,
-  FRAME_HELLO,
-  FRAME_MSG,
-  msgHeaderSize,
-  MSG_FIXED,
-  PROTOCOL_VERSION,
-  TAG_RECEIVER,
-} from "../../../runtime/transport/protocol.js";
+import { controlFrame, FRAME_HELLO, msgFrameHeader, PROTOCOL_VERSION, TAG_RECEIVER, TAG_SENDER } from "../../../runtime/transport/protocol.js";
 import { audit } from "../runtime/support.js";
 import { buildMessage, echo, itemValue, messageId, nullRequest, serve, stopRequest } from "../../fixtures/transport/rpc.js";
 import { LINK_KINDS, makePair, receive, settle, type Pair } from "./support.js";
@@ -281,27 +273,12 @@ describe("bridge security", () => {
     void secret;
     const abi = kernel.abi;
     const frame = (destId: number, destType: number, msgId: number, bodyRight?: { tag: number; id: number }): Uint8Array[] => {
-      const nrights = bodyRight ? 1 : 0;
-      const h = new Uint8Array(msgHeaderSize(nrights, 0));
-      const v = new DataView(h.buffer);
-      h[0] = FRAME_MSG;
-      h[1] = destType;
-      v.setUint32(4, destId, true);
-      v.setInt32(16, msgId, true);
-      let bytes: Uint8Array;
-      if (bodyRight) {
-        const m = buildMessage(abi, 0, MACH_MSG_TYPE_COPY_SEND, 0, 0, msgId, [{ port: 0, disposition: 17 }]);
-        bytes = m.bytes;
-        v.setUint32(12, MACH_MSGH_BITS_COMPLEX, true);
-        h[MSG_FIXED] = bodyRight.tag;
-        h[MSG_FIXED + 1] = 17;
-        v.setUint32(MSG_FIXED + 4, bodyRight.id, true);
-      } else {
-        bytes = new Uint8Array(abi.headerSize);
-      }
-      v.setUint32(20, bytes.length, true);
-      v.setUint32(24, nrights, true);
-      return [h, bytes];
+      // The message's flags (COMPLEX) and id travel in its own header.
+      const bytes = bodyRight
+        ? buildMessage(abi, 0, MACH_MSG_TYPE_COPY_SEND, 0, 0, msgId, [{ port: 0, disposition: 17 }]).bytes
+        : buildMessage(abi, 0, MACH_MSG_TYPE_COPY_SEND, 0, 0, msgId).bytes;
+      const rights = bodyRight ? [{ tag: bodyRight.tag, type: 17, id: bodyRight.id }] : [];
+      return [msgFrameHeader({ destType, destId, size: bytes.length, rights }), bytes];
     };
     const rogue = new MessagePortLink(port2); // speaks the framing, not the bridge's rules
     const put = ([h, ...payloads]: Uint8Array[]) => rogue.send(h, payloads);
@@ -415,18 +392,9 @@ describe("bridge limits", () => {
     const rogue = new MessagePortLink(port2);
     rogue.send(controlFrame(FRAME_HELLO, PROTOCOL_VERSION, abi.headerSize), []);
     for (let i = 0; i < 4; i++) {
-      const h = new Uint8Array(msgHeaderSize(1, 0));
-      const v = new DataView(h.buffer);
       const m = buildMessage(abi, 0, MACH_MSG_TYPE_COPY_SEND, 0, 0, 9, [{ port: 0, disposition: 17 }]);
-      h[0] = FRAME_MSG;
-      h[1] = 17;
-      v.setUint32(4, id, true);
-      v.setUint32(12, MACH_MSGH_BITS_COMPLEX, true);
-      v.setUint32(20, m.bytes.length, true);
-      v.setUint32(24, 1, true);
-      h[MSG_FIXED] = 2; // TAG_SENDER: a fresh port of the peer's each time
-      h[MSG_FIXED + 1] = 17;
-      v.setUint32(MSG_FIXED + 4, 1000 + i, true);
+      // A fresh port of the peer's each time.
+      const h = msgFrameHeader({ destType: 17, destId: id, size: m.bytes.length, rights: [{ tag: TAG_SENDER, type: 17, id: 1000 + i }] });
       rogue.send(h, [m.bytes]);
     }
     const error = await bridge.closed;
