@@ -31,7 +31,7 @@ import { type AbiInfo, abiInfo, alignUp } from "../abi.js";
 import { ReturnCode } from "../constants.js";
 import type { MachMessage } from "../message.js";
 import { type CItem, type CMessage, type CRoutine, compiled, DESC_LONG, DESC_X86, descWord0, descWord1 } from "./compiled.js";
-import { beginMessage, endMessage, target8, targetView } from "./memory.js";
+import { beginMessage, endMessage, renewSlab, SLAB_BYTES, SLAB_MESSAGE_MAX, slab, target8, targetView } from "./memory.js";
 import type { RoutinePlan, SubsystemPlan } from "./plan.js";
 import {
   type CodecHelpers,
@@ -249,6 +249,10 @@ export function codecMode(): CodecMode {
 }
 
 const helpers: CodecHelpers = {
+  slab,
+  renewSlab,
+  slabMessageMax: SLAB_MESSAGE_MAX,
+  slabBytes: SLAB_BYTES,
   beginMessage,
   targetView,
   target8,
@@ -272,12 +276,12 @@ const helpers: CodecHelpers = {
 };
 
 function specialisedEncodeRequest(c: CRoutine): EncodeRequestFn {
-  const f = instantiate<EncodeRequestFn>(encodeRequestSource(c), helpers, c.request.items);
+  const f = instantiate<EncodeRequestFn>(encodeRequestSource(c, helpers), helpers, c.request.items);
   c.encodeRequest = f;
   return f;
 }
 function specialisedEncodeReply(c: CRoutine): EncodeReplyFn {
-  const f = instantiate<EncodeReplyFn>(encodeReplySource(c), helpers, c.reply.items);
+  const f = instantiate<EncodeReplyFn>(encodeReplySource(c, helpers), helpers, c.reply.items);
   c.encodeReply = f;
   return f;
 }

@@ -33,17 +33,44 @@ function slabBuffer(): ArrayBuffer {
   return new ArrayBuffer(SLAB_SIZE);
 }
 
-let slab = slabBuffer();
-let slab8 = new Uint8Array(slab);
-let slabView = new DataView(slab);
-let slabUsed = 0;
+/**
+ * The current slab, as one object so that specialised encoders (./specialise.ts) can carve a
+ * message from it inline: `used` is the offset of its first free byte (8-byte aligned).
+ */
+export interface Slab {
+  buffer: ArrayBuffer;
+  u8: Uint8Array;
+  view: DataView;
+  used: number;
+}
+
+export const slab: Slab = newSlab();
+
+function newSlab(): Slab {
+  const buffer = slabBuffer();
+  return { buffer, u8: new Uint8Array(buffer), view: new DataView(buffer), used: 0 };
+}
+
+/** Replaces the current slab with a fresh one (the old one lives on in the messages it holds); returns 0, the new base. */
+export function renewSlab(): number {
+  const buffer = slabBuffer();
+  slab.buffer = buffer;
+  slab.u8 = new Uint8Array(buffer);
+  slab.view = new DataView(buffer);
+  slab.used = 0;
+  return 0;
+}
+
+/** Largest message the inline path of a specialised encoder may carve from `slab`. */
+export const SLAB_MESSAGE_MAX = POOL_MAX;
+export const SLAB_BYTES = SLAB_SIZE;
 
 let scratch = new Uint8Array(16384);
 let scratchView = new DataView(scratch.buffer);
 
 /** Where the message being encoded is written. */
-let target = slab8;
-let view = slabView;
+let target = slab.u8;
+let view = slab.view;
 let pooled = true;
 
 /**
@@ -52,16 +79,11 @@ let pooled = true;
  */
 export function beginMessage(maxSize: number): number {
   if (maxSize <= POOL_MAX) {
-    if (slabUsed + maxSize > SLAB_SIZE) {
-      slab = slabBuffer();
-      slab8 = new Uint8Array(slab);
-      slabView = new DataView(slab);
-      slabUsed = 0;
-    }
-    target = slab8;
-    view = slabView;
+    if (slab.used + maxSize > SLAB_SIZE) renewSlab();
+    target = slab.u8;
+    view = slab.view;
     pooled = true;
-    return slabUsed;
+    return slab.used;
   }
   if (maxSize > scratch.length) {
     let n = scratch.length;
@@ -86,8 +108,8 @@ export function targetView(): DataView {
 /** The finished message: `size` bytes from `base`, in memory of its own. */
 export function endMessage(base: number, size: number): Uint8Array {
   if (pooled) {
-    slabUsed = base + ((size + 7) & ~7);
-    return new Uint8Array(slab, base, size);
+    slab.used = base + ((size + 7) & ~7);
+    return new Uint8Array(slab.buffer, base, size);
   }
   return scratch.slice(0, size);
 }

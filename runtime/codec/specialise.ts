@@ -28,6 +28,7 @@ import type { AbiInfo } from "../abi.js";
 import { ReturnCode } from "../constants.js";
 import type { MachMessage } from "../message.js";
 import { type CItem, type CMessage, type CRoutine, DESC_LONG, DESC_X86 } from "./compiled.js";
+import type { Slab } from "./memory.js";
 
 const POLY = 0xffffffff;
 const MACH_NOTIFY_SEND_ONCE = 71;
@@ -38,6 +39,11 @@ export type DecodeFn = (message: MachMessage, out: unknown[]) => number;
 
 /** What generated code calls (the engine's own helpers and message memory). */
 export interface CodecHelpers {
+  /** The current slab of message memory and its renewal (./memory.ts). */
+  slab: Slab;
+  renewSlab(): number;
+  slabMessageMax: number;
+  slabBytes: number;
   beginMessage(maxSize: number): number;
   targetView(): DataView;
   target8(): Uint8Array;
@@ -73,7 +79,7 @@ function alignExpr(e: string, align: number): string {
 
 /** Little-endian int32 / uint32 at `b[e ..]`, as engine.ts reads them. */
 function i32(b: string, e: string): string {
-  return `(${b}[${e}] | (${b}[${e} + 1] << 8) | (${b}[${e} + 2] << 16) | (${b}[${e} + 3] << 24))`;
+  return `(${b}[${e}] | (${b}[${plus(e, 1)}] << 8) | (${b}[${plus(e, 2)}] << 16) | (${b}[${plus(e, 3)}] << 24))`;
 }
 function u32(b: string, e: string): string {
   return `(${i32(b, e)} >>> 0)`;
@@ -252,13 +258,33 @@ function writeHeader(L: string[], abi: AbiInfo, bits: string, remote: string, lo
   L.push(`v.setUint32(base + ${num(h.seqno)}, 0, true);`, `v.setInt32(base + ${num(h.id)}, ${id}, true);`);
 }
 
-function encoderPrologue(m: CMessage): string[] {
-  return [
-    `const base = H.beginMessage(${num(m.maxSize)});`,
-    `const v = H.targetView();`,
-    `const b = H.target8();`,
-    `let ool = H.NO_OOL, cx = false, o = 0, d = 0, e = 0, n = 0, r, x;`,
-  ];
+/**
+ * Message memory: a message that fits carves its slice straight from the current slab (what
+ * memory.ts beginMessage/endMessage do, without their calls and mode switches); a larger one
+ * goes through beginMessage/endMessage.
+ */
+function encoderPrologue(m: CMessage, H: CodecHelpers): string[] {
+  const L = [`let ool = H.NO_OOL, cx = false, o = 0, d = 0, e = 0, n = 0, r, x;`];
+  if (m.maxSize <= H.slabMessageMax) {
+    L.push(
+      `const S = H.slab;`,
+      `let base = S.used;`,
+      `if (base + ${num(m.maxSize)} > ${num(H.slabBytes)}) base = H.renewSlab();`,
+      `const v = S.view;`,
+      `const b = S.u8;`,
+    );
+  } else {
+    L.push(`const base = H.beginMessage(${num(m.maxSize)});`, `const v = H.targetView();`, `const b = H.target8();`);
+  }
+  return L;
+}
+
+function encoderEpilogue(L: string[], m: CMessage, H: CodecHelpers): void {
+  if (m.maxSize <= H.slabMessageMax) {
+    L.push(`S.used = base + ((size + 7) & -8);`, `return { bytes: new Uint8Array(S.buffer, base, size), ool };`);
+  } else {
+    L.push(`return { bytes: H.endMessage(base, size), ool };`);
+  }
 }
 
 function endExpr(off: Offset): string {
@@ -266,10 +292,10 @@ function endExpr(off: Offset): string {
 }
 
 /** Source of `function (values, replyPort)`: engine.ts encodeRequest for this plan. */
-export function encodeRequestSource(c: CRoutine): string {
+export function encodeRequestSource(c: CRoutine, H: CodecHelpers): string {
   const m = c.request;
   const abi = c.abi;
-  const L = encoderPrologue(m);
+  const L = encoderPrologue(m, H);
   const off = new Offset(abi.headerSize, "base");
   encodeItems(L, m, abi, off);
   L.push(`const size = ${endExpr(off)};`);
@@ -285,22 +311,22 @@ export function encodeRequestSource(c: CRoutine): string {
   const remote = `H.toU32(values[${num(remoteSlot)}])`;
   const local = m.local.slot >= 0 ? `H.toU32(values[${num(m.local.slot)}])` : c.routine ? "replyPort >>> 0" : "0";
   writeHeader(L, abi, bits, remote, local, num(m.id));
-  L.push(`return { bytes: H.endMessage(base, size), ool };`);
+  encoderEpilogue(L, m, H);
   return `return function encodeRequest(values, replyPort) {\n${L.join("\n")}\n};`;
 }
 
 /** Source of `function (request, values)`: engine.ts encodeReply for this plan. */
-export function encodeReplySource(c: CRoutine): string {
+export function encodeReplySource(c: CRoutine, H: CodecHelpers): string {
   const m = c.reply;
   const abi = c.abi;
   const h = abi.header;
-  const L = encoderPrologue(m);
+  const L = encoderPrologue(m, H);
   const off = new Offset(abi.headerSize, "base");
   encodeItems(L, m, abi, off);
   L.push(`const size = ${endExpr(off)};`, `const rb = request.bytes;`);
   const bits = `((rb[${num(h.bits)}] & 255) | ${complexBitExpr(m)}) >>> 0`;
   writeHeader(L, abi, bits, u32("rb", num(h.remotePort)), "0", `${i32("rb", num(h.id))} + 100`);
-  L.push(`return { bytes: H.endMessage(base, size), ool };`);
+  encoderEpilogue(L, m, H);
   return `return function encodeReply(request, values) {\n${L.join("\n")}\n};`;
 }
 
