@@ -1137,62 +1137,96 @@ export class DefaultPagerClient {
   }
 
   /** routine default_pager_object_create (2275). */
-  async default_pager_object_create(
+  default_pager_object_create(
     object_size: vm_size_t,
     options?: CallOptions,
   ): Promise<memory_object_t> {
     const args: MigValue[] = [null, null, null, null, object_size];
-    const reply = await this.#caller.routine(default_pager_object_create_plan, args, options);
-    return reply[3] as memory_object_t;
+    return this.#caller.routine(
+      default_pager_object_create_plan,
+      args,
+      options,
+      outs_default_pager_object_create,
+    );
   }
 
   /** routine default_pager_info (2276). */
-  async default_pager_info(options?: CallOptions): Promise<default_pager_info_t> {
+  default_pager_info(options?: CallOptions): Promise<default_pager_info_t> {
     const args: MigValue[] = [null, null, null, null];
-    const reply = await this.#caller.routine(default_pager_info_plan, args, options);
-    return default_pager_info_t_from_wire(reply[3]);
+    return this.#caller.routine(default_pager_info_plan, args, options, outs_default_pager_info);
   }
 
   /** routine default_pager_objects (2277). */
-  async default_pager_objects(options?: CallOptions): Promise<default_pager_objects_outs> {
+  default_pager_objects(options?: CallOptions): Promise<default_pager_objects_outs> {
     const args: MigValue[] = [null, null, null, null, 128, null, 256];
-    const reply = await this.#caller.routine(default_pager_objects_plan, args, options);
-    return {
-      objects: default_pager_object_t_array_from_wire(reply[3]),
-      ports: reply[5] as mach_port_array_t,
-    };
+    return this.#caller.routine(
+      default_pager_objects_plan,
+      args,
+      options,
+      outs_default_pager_objects,
+    );
   }
 
   /** routine default_pager_object_pages (2278). */
-  async default_pager_object_pages(
+  default_pager_object_pages(
     memory_object: memory_object_name_t,
     options?: CallOptions,
   ): Promise<default_pager_page_array_t> {
     const args: MigValue[] = [null, null, null, memory_object, null, 256];
-    const reply = await this.#caller.routine(default_pager_object_pages_plan, args, options);
-    return default_pager_page_t_array_from_wire(reply[4]);
+    return this.#caller.routine(
+      default_pager_object_pages_plan,
+      args,
+      options,
+      outs_default_pager_object_pages,
+    );
   }
 
   /** routine default_pager_paging_file (2279). */
-  async default_pager_paging_file(
+  default_pager_paging_file(
     master_device_port: mach_port_t,
     filename: default_pager_filename_t,
     add: boolean_t,
     options?: CallOptions,
   ): Promise<void> {
     const args: MigValue[] = [null, null, null, master_device_port, filename, add];
-    await this.#caller.routine(default_pager_paging_file_plan, args, options);
+    return this.#caller.routine(default_pager_paging_file_plan, args, options, no_outs);
   }
 
   /** routine default_pager_register_fileserver (2280). */
-  async default_pager_register_fileserver(
+  default_pager_register_fileserver(
     fileserver_port: mach_port_t,
     options?: CallOptions,
   ): Promise<void> {
     const args: MigValue[] = [null, null, null, fileserver_port];
-    await this.#caller.routine(default_pager_register_fileserver_plan, args, options);
+    return this.#caller.routine(default_pager_register_fileserver_plan, args, options, no_outs);
   }
 }
+
+/** What default_pager_object_create resolves to, from its reply's slots. */
+function outs_default_pager_object_create(reply: MigValue[]): memory_object_t {
+  return reply[3] as memory_object_t;
+}
+
+/** What default_pager_info resolves to, from its reply's slots. */
+function outs_default_pager_info(reply: MigValue[]): default_pager_info_t {
+  return default_pager_info_t_from_wire(reply[3]);
+}
+
+/** What default_pager_objects resolves to, from its reply's slots. */
+function outs_default_pager_objects(reply: MigValue[]): default_pager_objects_outs {
+  return {
+    objects: default_pager_object_t_array_from_wire(reply[3]),
+    ports: reply[5] as mach_port_array_t,
+  };
+}
+
+/** What default_pager_object_pages resolves to, from its reply's slots. */
+function outs_default_pager_object_pages(reply: MigValue[]): default_pager_page_array_t {
+  return default_pager_page_t_array_from_wire(reply[4]);
+}
+
+/** What a routine without out values resolves to. */
+function no_outs(): void {}
 
 /**
  * Server functions of subsystem default_pager. Return the out arguments; throw MachError to
@@ -1416,6 +1450,42 @@ function stored<T, X>(
   return out.then((value) => store(args, value, translations));
 }
 
+const routine_default_pager_object_create: MigServerRoutine<DefaultPagerHandlers> = {
+  plan: default_pager_object_create_plan,
+  invoke: invoke_default_pager_object_create,
+  run: run_default_pager_object_create,
+};
+
+const routine_default_pager_info: MigServerRoutine<DefaultPagerHandlers> = {
+  plan: default_pager_info_plan,
+  invoke: invoke_default_pager_info,
+  run: run_default_pager_info,
+};
+
+const routine_default_pager_objects: MigServerRoutine<DefaultPagerHandlers> = {
+  plan: default_pager_objects_plan,
+  invoke: invoke_default_pager_objects,
+  run: run_default_pager_objects,
+};
+
+const routine_default_pager_object_pages: MigServerRoutine<DefaultPagerHandlers> = {
+  plan: default_pager_object_pages_plan,
+  invoke: invoke_default_pager_object_pages,
+  run: run_default_pager_object_pages,
+};
+
+const routine_default_pager_paging_file: MigServerRoutine<DefaultPagerHandlers> = {
+  plan: default_pager_paging_file_plan,
+  invoke: invoke_default_pager_paging_file,
+  run: run_default_pager_paging_file,
+};
+
+const routine_default_pager_register_fileserver: MigServerRoutine<DefaultPagerHandlers> = {
+  plan: default_pager_register_fileserver_plan,
+  invoke: invoke_default_pager_register_fileserver,
+  run: run_default_pager_register_fileserver,
+};
+
 /**
  * The routine for request id `id`, or undefined (MIG_BAD_ID): chain these to serve
  * several subsystems on one port set.
@@ -1425,41 +1495,17 @@ export function default_pager_server_routine(
 ): MigServerRoutine<DefaultPagerHandlers> | undefined {
   switch (id) {
     case 2275:
-      return {
-        plan: default_pager_object_create_plan,
-        invoke: invoke_default_pager_object_create,
-        run: run_default_pager_object_create,
-      };
+      return routine_default_pager_object_create;
     case 2276:
-      return {
-        plan: default_pager_info_plan,
-        invoke: invoke_default_pager_info,
-        run: run_default_pager_info,
-      };
+      return routine_default_pager_info;
     case 2277:
-      return {
-        plan: default_pager_objects_plan,
-        invoke: invoke_default_pager_objects,
-        run: run_default_pager_objects,
-      };
+      return routine_default_pager_objects;
     case 2278:
-      return {
-        plan: default_pager_object_pages_plan,
-        invoke: invoke_default_pager_object_pages,
-        run: run_default_pager_object_pages,
-      };
+      return routine_default_pager_object_pages;
     case 2279:
-      return {
-        plan: default_pager_paging_file_plan,
-        invoke: invoke_default_pager_paging_file,
-        run: run_default_pager_paging_file,
-      };
+      return routine_default_pager_paging_file;
     case 2280:
-      return {
-        plan: default_pager_register_fileserver_plan,
-        invoke: invoke_default_pager_register_fileserver,
-        run: run_default_pager_register_fileserver,
-      };
+      return routine_default_pager_register_fileserver;
     default:
       return undefined;
   }

@@ -1550,26 +1550,28 @@ export class MachClient {
   }
 
   /** routine memory_object_get_attributes (2040). */
-  async memory_object_get_attributes(
-    options?: CallOptions,
-  ): Promise<memory_object_get_attributes_outs> {
+  memory_object_get_attributes(options?: CallOptions): Promise<memory_object_get_attributes_outs> {
     const args: MigValue[] = [null, null, null, null, null, null];
-    const reply = await this.#caller.routine(memory_object_get_attributes_plan, args, options);
-    return {
-      object_ready: reply[3] as boolean_t,
-      may_cache: reply[4] as boolean_t,
-      copy_strategy: reply[5] as memory_object_copy_strategy_t,
-    };
+    return this.#caller.routine(
+      memory_object_get_attributes_plan,
+      args,
+      options,
+      outs_memory_object_get_attributes,
+    );
   }
 
   /** routine vm_set_default_memory_manager (2041). */
-  async vm_set_default_memory_manager(
+  vm_set_default_memory_manager(
     default_manager: mach_port_make_send_t,
     options?: CallOptions,
   ): Promise<mach_port_make_send_t> {
     const args: MigValue[] = [null, null, null, default_manager];
-    const reply = await this.#caller.routine(vm_set_default_memory_manager_plan, args, options);
-    return reply[3] as mach_port_make_send_t;
+    return this.#caller.routine(
+      vm_set_default_memory_manager_plan,
+      args,
+      options,
+      outs_vm_set_default_memory_manager,
+    );
   }
 
   /** simpleroutine memory_object_lock_request (2044). */
@@ -1658,6 +1660,20 @@ export class MachClient {
     const args: MigValue[] = [null, null, may_cache, copy_strategy, reply_to, null];
     return this.#caller.simpleroutine(memory_object_change_attributes_plan, args, options);
   }
+}
+
+/** What memory_object_get_attributes resolves to, from its reply's slots. */
+function outs_memory_object_get_attributes(reply: MigValue[]): memory_object_get_attributes_outs {
+  return {
+    object_ready: reply[3] as boolean_t,
+    may_cache: reply[4] as boolean_t,
+    copy_strategy: reply[5] as memory_object_copy_strategy_t,
+  };
+}
+
+/** What vm_set_default_memory_manager resolves to, from its reply's slots. */
+function outs_vm_set_default_memory_manager(reply: MigValue[]): mach_port_make_send_t {
+  return reply[3] as mach_port_make_send_t;
 }
 
 /**
@@ -2003,6 +2019,60 @@ function stored<T, X>(
   return out.then((value) => store(args, value, translations));
 }
 
+const routine_memory_object_data_unavailable: MigServerRoutine<MachHandlers> = {
+  plan: memory_object_data_unavailable_plan,
+  invoke: invoke_memory_object_data_unavailable,
+  run: run_memory_object_data_unavailable,
+};
+
+const routine_memory_object_get_attributes: MigServerRoutine<MachHandlers> = {
+  plan: memory_object_get_attributes_plan,
+  invoke: invoke_memory_object_get_attributes,
+  run: run_memory_object_get_attributes,
+};
+
+const routine_vm_set_default_memory_manager: MigServerRoutine<MachHandlers> = {
+  plan: vm_set_default_memory_manager_plan,
+  invoke: invoke_vm_set_default_memory_manager,
+  run: run_vm_set_default_memory_manager,
+};
+
+const routine_memory_object_lock_request: MigServerRoutine<MachHandlers> = {
+  plan: memory_object_lock_request_plan,
+  invoke: invoke_memory_object_lock_request,
+  run: run_memory_object_lock_request,
+};
+
+const routine_memory_object_data_error: MigServerRoutine<MachHandlers> = {
+  plan: memory_object_data_error_plan,
+  invoke: invoke_memory_object_data_error,
+  run: run_memory_object_data_error,
+};
+
+const routine_memory_object_destroy: MigServerRoutine<MachHandlers> = {
+  plan: memory_object_destroy_plan,
+  invoke: invoke_memory_object_destroy,
+  run: run_memory_object_destroy,
+};
+
+const routine_memory_object_data_supply: MigServerRoutine<MachHandlers> = {
+  plan: memory_object_data_supply_plan,
+  invoke: invoke_memory_object_data_supply,
+  run: run_memory_object_data_supply,
+};
+
+const routine_memory_object_ready: MigServerRoutine<MachHandlers> = {
+  plan: memory_object_ready_plan,
+  invoke: invoke_memory_object_ready,
+  run: run_memory_object_ready,
+};
+
+const routine_memory_object_change_attributes: MigServerRoutine<MachHandlers> = {
+  plan: memory_object_change_attributes_plan,
+  invoke: invoke_memory_object_change_attributes,
+  run: run_memory_object_change_attributes,
+};
+
 /**
  * The routine for request id `id`, or undefined (MIG_BAD_ID): chain these to serve
  * several subsystems on one port set.
@@ -2010,59 +2080,23 @@ function stored<T, X>(
 export function mach_server_routine(id: number): MigServerRoutine<MachHandlers> | undefined {
   switch (id) {
     case 2039:
-      return {
-        plan: memory_object_data_unavailable_plan,
-        invoke: invoke_memory_object_data_unavailable,
-        run: run_memory_object_data_unavailable,
-      };
+      return routine_memory_object_data_unavailable;
     case 2040:
-      return {
-        plan: memory_object_get_attributes_plan,
-        invoke: invoke_memory_object_get_attributes,
-        run: run_memory_object_get_attributes,
-      };
+      return routine_memory_object_get_attributes;
     case 2041:
-      return {
-        plan: vm_set_default_memory_manager_plan,
-        invoke: invoke_vm_set_default_memory_manager,
-        run: run_vm_set_default_memory_manager,
-      };
+      return routine_vm_set_default_memory_manager;
     case 2044:
-      return {
-        plan: memory_object_lock_request_plan,
-        invoke: invoke_memory_object_lock_request,
-        run: run_memory_object_lock_request,
-      };
+      return routine_memory_object_lock_request;
     case 2090:
-      return {
-        plan: memory_object_data_error_plan,
-        invoke: invoke_memory_object_data_error,
-        run: run_memory_object_data_error,
-      };
+      return routine_memory_object_data_error;
     case 2092:
-      return {
-        plan: memory_object_destroy_plan,
-        invoke: invoke_memory_object_destroy,
-        run: run_memory_object_destroy,
-      };
+      return routine_memory_object_destroy;
     case 2093:
-      return {
-        plan: memory_object_data_supply_plan,
-        invoke: invoke_memory_object_data_supply,
-        run: run_memory_object_data_supply,
-      };
+      return routine_memory_object_data_supply;
     case 2094:
-      return {
-        plan: memory_object_ready_plan,
-        invoke: invoke_memory_object_ready,
-        run: run_memory_object_ready,
-      };
+      return routine_memory_object_ready;
     case 2095:
-      return {
-        plan: memory_object_change_attributes_plan,
-        invoke: invoke_memory_object_change_attributes,
-        run: run_memory_object_change_attributes,
-      };
+      return routine_memory_object_change_attributes;
     default:
       return undefined;
   }

@@ -2090,6 +2090,62 @@ function as_promise<T>(value: T | Promise<T>): Promise<T> | undefined {
 
 function ignore_value(): void {}
 
+const routine_seqnos_memory_object_init: MigServerRoutine<SeqnosMemoryObjectHandlers> = {
+  plan: memory_object_init_plan,
+  invoke: invoke_seqnos_memory_object_init,
+  run: run_seqnos_memory_object_init,
+};
+
+const routine_seqnos_memory_object_terminate: MigServerRoutine<SeqnosMemoryObjectHandlers> = {
+  plan: memory_object_terminate_plan,
+  invoke: invoke_seqnos_memory_object_terminate,
+  run: run_seqnos_memory_object_terminate,
+};
+
+const routine_seqnos_memory_object_copy: MigServerRoutine<SeqnosMemoryObjectHandlers> = {
+  plan: memory_object_copy_plan,
+  invoke: invoke_seqnos_memory_object_copy,
+  run: run_seqnos_memory_object_copy,
+};
+
+const routine_seqnos_memory_object_data_request: MigServerRoutine<SeqnosMemoryObjectHandlers> = {
+  plan: memory_object_data_request_plan,
+  invoke: invoke_seqnos_memory_object_data_request,
+  run: run_seqnos_memory_object_data_request,
+};
+
+const routine_seqnos_memory_object_data_unlock: MigServerRoutine<SeqnosMemoryObjectHandlers> = {
+  plan: memory_object_data_unlock_plan,
+  invoke: invoke_seqnos_memory_object_data_unlock,
+  run: run_seqnos_memory_object_data_unlock,
+};
+
+const routine_seqnos_memory_object_lock_completed: MigServerRoutine<SeqnosMemoryObjectHandlers> = {
+  plan: memory_object_lock_completed_plan,
+  invoke: invoke_seqnos_memory_object_lock_completed,
+  run: run_seqnos_memory_object_lock_completed,
+};
+
+const routine_seqnos_memory_object_supply_completed: MigServerRoutine<SeqnosMemoryObjectHandlers> =
+  {
+    plan: memory_object_supply_completed_plan,
+    invoke: invoke_seqnos_memory_object_supply_completed,
+    run: run_seqnos_memory_object_supply_completed,
+  };
+
+const routine_seqnos_memory_object_data_return: MigServerRoutine<SeqnosMemoryObjectHandlers> = {
+  plan: memory_object_data_return_plan,
+  invoke: invoke_seqnos_memory_object_data_return,
+  run: run_seqnos_memory_object_data_return,
+};
+
+const routine_seqnos_memory_object_change_completed: MigServerRoutine<SeqnosMemoryObjectHandlers> =
+  {
+    plan: memory_object_change_completed_plan,
+    invoke: invoke_seqnos_memory_object_change_completed,
+    run: run_seqnos_memory_object_change_completed,
+  };
+
 /**
  * The routine for request id `id`, or undefined (MIG_BAD_ID): chain these to serve
  * several subsystems on one port set.
@@ -2099,59 +2155,23 @@ export function seqnos_memory_object_server_routine(
 ): MigServerRoutine<SeqnosMemoryObjectHandlers> | undefined {
   switch (id) {
     case 2200:
-      return {
-        plan: memory_object_init_plan,
-        invoke: invoke_seqnos_memory_object_init,
-        run: run_seqnos_memory_object_init,
-      };
+      return routine_seqnos_memory_object_init;
     case 2201:
-      return {
-        plan: memory_object_terminate_plan,
-        invoke: invoke_seqnos_memory_object_terminate,
-        run: run_seqnos_memory_object_terminate,
-      };
+      return routine_seqnos_memory_object_terminate;
     case 2202:
-      return {
-        plan: memory_object_copy_plan,
-        invoke: invoke_seqnos_memory_object_copy,
-        run: run_seqnos_memory_object_copy,
-      };
+      return routine_seqnos_memory_object_copy;
     case 2203:
-      return {
-        plan: memory_object_data_request_plan,
-        invoke: invoke_seqnos_memory_object_data_request,
-        run: run_seqnos_memory_object_data_request,
-      };
+      return routine_seqnos_memory_object_data_request;
     case 2204:
-      return {
-        plan: memory_object_data_unlock_plan,
-        invoke: invoke_seqnos_memory_object_data_unlock,
-        run: run_seqnos_memory_object_data_unlock,
-      };
+      return routine_seqnos_memory_object_data_unlock;
     case 2206:
-      return {
-        plan: memory_object_lock_completed_plan,
-        invoke: invoke_seqnos_memory_object_lock_completed,
-        run: run_seqnos_memory_object_lock_completed,
-      };
+      return routine_seqnos_memory_object_lock_completed;
     case 2207:
-      return {
-        plan: memory_object_supply_completed_plan,
-        invoke: invoke_seqnos_memory_object_supply_completed,
-        run: run_seqnos_memory_object_supply_completed,
-      };
+      return routine_seqnos_memory_object_supply_completed;
     case 2208:
-      return {
-        plan: memory_object_data_return_plan,
-        invoke: invoke_seqnos_memory_object_data_return,
-        run: run_seqnos_memory_object_data_return,
-      };
+      return routine_seqnos_memory_object_data_return;
     case 2209:
-      return {
-        plan: memory_object_change_completed_plan,
-        invoke: invoke_seqnos_memory_object_change_completed,
-        run: run_seqnos_memory_object_change_completed,
-      };
+      return routine_seqnos_memory_object_change_completed;
     default:
       return undefined;
   }

@@ -742,6 +742,18 @@ function as_promise<T>(value: T | Promise<T>): Promise<T> | undefined {
 
 function ignore_value(): void {}
 
+const routine_memory_object_create: MigServerRoutine<MemoryObjectDefaultHandlers> = {
+  plan: memory_object_create_plan,
+  invoke: invoke_memory_object_create,
+  run: run_memory_object_create,
+};
+
+const routine_memory_object_data_initialize: MigServerRoutine<MemoryObjectDefaultHandlers> = {
+  plan: memory_object_data_initialize_plan,
+  invoke: invoke_memory_object_data_initialize,
+  run: run_memory_object_data_initialize,
+};
+
 /**
  * The routine for request id `id`, or undefined (MIG_BAD_ID): chain these to serve
  * several subsystems on one port set.
@@ -751,17 +763,9 @@ export function memory_object_default_server_routine(
 ): MigServerRoutine<MemoryObjectDefaultHandlers> | undefined {
   switch (id) {
     case 2250:
-      return {
-        plan: memory_object_create_plan,
-        invoke: invoke_memory_object_create,
-        run: run_memory_object_create,
-      };
+      return routine_memory_object_create;
     case 2251:
-      return {
-        plan: memory_object_data_initialize_plan,
-        invoke: invoke_memory_object_data_initialize,
-        run: run_memory_object_data_initialize,
-      };
+      return routine_memory_object_data_initialize;
     default:
       return undefined;
   }

@@ -883,6 +883,42 @@ function as_promise<T>(value: T | Promise<T>): Promise<T> | undefined {
 
 function ignore_value(): void {}
 
+const routine_do_seqnos_mach_notify_port_deleted: MigServerRoutine<SeqnosNotifyHandlers> = {
+  plan: mach_notify_port_deleted_plan,
+  invoke: invoke_do_seqnos_mach_notify_port_deleted,
+  run: run_do_seqnos_mach_notify_port_deleted,
+};
+
+const routine_do_seqnos_mach_notify_msg_accepted: MigServerRoutine<SeqnosNotifyHandlers> = {
+  plan: mach_notify_msg_accepted_plan,
+  invoke: invoke_do_seqnos_mach_notify_msg_accepted,
+  run: run_do_seqnos_mach_notify_msg_accepted,
+};
+
+const routine_do_seqnos_mach_notify_port_destroyed: MigServerRoutine<SeqnosNotifyHandlers> = {
+  plan: mach_notify_port_destroyed_plan,
+  invoke: invoke_do_seqnos_mach_notify_port_destroyed,
+  run: run_do_seqnos_mach_notify_port_destroyed,
+};
+
+const routine_do_seqnos_mach_notify_no_senders: MigServerRoutine<SeqnosNotifyHandlers> = {
+  plan: mach_notify_no_senders_plan,
+  invoke: invoke_do_seqnos_mach_notify_no_senders,
+  run: run_do_seqnos_mach_notify_no_senders,
+};
+
+const routine_do_seqnos_mach_notify_send_once: MigServerRoutine<SeqnosNotifyHandlers> = {
+  plan: mach_notify_send_once_plan,
+  invoke: invoke_do_seqnos_mach_notify_send_once,
+  run: run_do_seqnos_mach_notify_send_once,
+};
+
+const routine_do_seqnos_mach_notify_dead_name: MigServerRoutine<SeqnosNotifyHandlers> = {
+  plan: mach_notify_dead_name_plan,
+  invoke: invoke_do_seqnos_mach_notify_dead_name,
+  run: run_do_seqnos_mach_notify_dead_name,
+};
+
 /**
  * The routine for request id `id`, or undefined (MIG_BAD_ID): chain these to serve
  * several subsystems on one port set.
@@ -892,41 +928,17 @@ export function seqnos_notify_server_routine(
 ): MigServerRoutine<SeqnosNotifyHandlers> | undefined {
   switch (id) {
     case 65:
-      return {
-        plan: mach_notify_port_deleted_plan,
-        invoke: invoke_do_seqnos_mach_notify_port_deleted,
-        run: run_do_seqnos_mach_notify_port_deleted,
-      };
+      return routine_do_seqnos_mach_notify_port_deleted;
     case 66:
-      return {
-        plan: mach_notify_msg_accepted_plan,
-        invoke: invoke_do_seqnos_mach_notify_msg_accepted,
-        run: run_do_seqnos_mach_notify_msg_accepted,
-      };
+      return routine_do_seqnos_mach_notify_msg_accepted;
     case 69:
-      return {
-        plan: mach_notify_port_destroyed_plan,
-        invoke: invoke_do_seqnos_mach_notify_port_destroyed,
-        run: run_do_seqnos_mach_notify_port_destroyed,
-      };
+      return routine_do_seqnos_mach_notify_port_destroyed;
     case 70:
-      return {
-        plan: mach_notify_no_senders_plan,
-        invoke: invoke_do_seqnos_mach_notify_no_senders,
-        run: run_do_seqnos_mach_notify_no_senders,
-      };
+      return routine_do_seqnos_mach_notify_no_senders;
     case 71:
-      return {
-        plan: mach_notify_send_once_plan,
-        invoke: invoke_do_seqnos_mach_notify_send_once,
-        run: run_do_seqnos_mach_notify_send_once,
-      };
+      return routine_do_seqnos_mach_notify_send_once;
     case 72:
-      return {
-        plan: mach_notify_dead_name_plan,
-        invoke: invoke_do_seqnos_mach_notify_dead_name,
-        run: run_do_seqnos_mach_notify_dead_name,
-      };
+      return routine_do_seqnos_mach_notify_dead_name;
     default:
       return undefined;
   }

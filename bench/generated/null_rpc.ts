@@ -237,11 +237,14 @@ export class NullRpcClient {
   }
 
   /** routine null_rpc (5300). */
-  async null_rpc(options?: CallOptions): Promise<void> {
+  null_rpc(options?: CallOptions): Promise<void> {
     const args: MigValue[] = [null, null, null];
-    await this.#caller.routine(null_rpc_plan, args, options);
+    return this.#caller.routine(null_rpc_plan, args, options, no_outs);
   }
 }
+
+/** What a routine without out values resolves to. */
+function no_outs(): void {}
 
 /**
  * Server functions of subsystem null_rpc. Return the out arguments; throw MachError to
@@ -282,6 +285,12 @@ function as_promise<T>(value: T | Promise<T>): Promise<T> | undefined {
 
 function ignore_value(): void {}
 
+const routine_null_rpc: MigServerRoutine<NullRpcHandlers> = {
+  plan: null_rpc_plan,
+  invoke: invoke_null_rpc,
+  run: run_null_rpc,
+};
+
 /**
  * The routine for request id `id`, or undefined (MIG_BAD_ID): chain these to serve
  * several subsystems on one port set.
@@ -289,7 +298,7 @@ function ignore_value(): void {}
 export function null_rpc_server_routine(id: number): MigServerRoutine<NullRpcHandlers> | undefined {
   switch (id) {
     case 5300:
-      return { plan: null_rpc_plan, invoke: invoke_null_rpc, run: run_null_rpc };
+      return routine_null_rpc;
     default:
       return undefined;
   }

@@ -5,8 +5,9 @@
  *
  * The generated code talks to the runtime through a few type-only names from `mig-ts/runtime`:
  *   MigValue        a value slot (runtime/codec/plan.ts "VALUE MODEL")
- *   MigCaller       sends a request built from a plan and value slots; `routine` resolves to the
- *                   reply's slots (rejecting with MachError), `simpleroutine` once queued
+ *   MigCaller       sends a request built from a plan and value slots; `routine` resolves to what
+ *                   the stub's `outs_<routine>` makes of the reply's slots (rejecting with
+ *                   MachError), `simpleroutine` once queued
  *   CallOptions     { timeout?, msgOption?, replyPort? }
  *   MigServerRoutine<H>, MigDemux<H>
  *                   what a receive loop needs: the plan of a request id and a function that calls
@@ -141,7 +142,7 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
     parts.types ? name : imports.use(options.typesImport ?? "./types.js", name, { typeOnly: /^[A-Z]|_t$/.test(name) });
 
   // Names the module defines, so imports and helpers never collide with them.
-  imports.reserve(...[...namedTypes].map(safeName), "Port", "Awaitable", "as_promise", "ignore_value", "stored");
+  imports.reserve(...[...namedTypes].map(safeName), "Port", "Awaitable", "as_promise", "ignore_value", "stored", "no_outs");
 
   // ----- types
   const structTypes = ir.types.filter((t) => t.structFields && t.structFields.length > 0 && !t.varArray);
@@ -539,6 +540,8 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
     const migCaller = imports.type(runtime, "MigCaller");
     const callOptions = imports.type(runtime, "CallOptions");
     const migValue = imports.type(runtime, "MigValue");
+    const outsDecls: Decl[] = [];
+    let needNoOuts = false;
     const members: ClassMember[] = [
       { m: "field", name: "#caller", type: tref(migCaller), readonly: true },
       { m: "blank" },
@@ -602,7 +605,6 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
       };
       const optionsName = fresh("options");
       const argsName = fresh("args");
-      const replyName = fresh("reply");
       params.push({ name: optionsName, type: tref(callOptions), optional: true });
       const body: Stmt[] = [{ s: "const", name: argsName, type: tref(`${migValue}[]`), init: arr(slots) }];
       const defaults: string[] = [];
@@ -619,30 +621,54 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
       }
       const caller = member(id("this"), "#caller");
       const callArgs = [id(info.planName), id(argsName), optionsExpr];
+      // A routine hands the caller the function that turns the reply's slots into its result
+      // (module-level, no closure per call), so the caller's promise is the call's only one.
+      // Converting an argument (a struct) can throw: such a stub stays async, so that the
+      // throw rejects the call as before.
+      const converts = slots.some((e) => e.e === "call");
       if (r.kind === "simpleroutine") {
         body.push({ s: "return", expr: call(member(caller, "simpleroutine"), callArgs) });
-      } else if (info.outs.length === 0) {
-        body.push({ s: "expr", expr: awaitExpr(call(member(caller, "routine"), callArgs)) });
       } else {
-        body.push({ s: "const", name: replyName, init: awaitExpr(call(member(caller, "routine"), callArgs)) });
-        if (info.outs.length === 1) body.push({ s: "return", expr: fromSlot(index(id(replyName), num(info.outs[0].slot)), info.outs[0].arg) });
+        let outsName = "no_outs";
+        if (info.outs.length === 0) needNoOuts = true;
         else {
-          body.push({
-            s: "return",
-            expr: obj(info.outs.map((o) => ({ key: o.key, value: fromSlot(index(id(replyName), num(o.slot)), o.arg) }))),
-          });
+          outsName = `outs_${info.clientName}`;
+          const value =
+            info.outs.length === 1
+              ? fromSlot(index(id("reply"), num(info.outs[0].slot)), info.outs[0].arg)
+              : obj(info.outs.map((o) => ({ key: o.key, value: fromSlot(index(id("reply"), num(o.slot)), o.arg) })));
+          outsDecls.push(
+            { d: "blank" },
+            { d: "comment", text: `What ${info.clientName} resolves to, from its reply's slots.` },
+            {
+              d: "function",
+              name: outsName,
+              params: [{ name: "reply", type: tref(`${migValue}[]`) }],
+              returns: info.outType,
+              body: [{ s: "return", expr: value }],
+            },
+          );
         }
+        const routineCall = call(member(caller, "routine"), [...callArgs, id(outsName)]);
+        body.push({ s: "return", expr: converts ? awaitExpr(routineCall) : routineCall });
       }
       members.push({ m: "blank" });
       members.push({
         m: "method",
         name: info.clientName,
-        async: r.kind === "routine",
+        async: r.kind === "routine" && converts,
         doc: `${r.kind} ${r.name} (${r.requestId}).`,
         params,
         returns: tref("Promise", [info.outType]),
         body,
       });
+    }
+    if (needNoOuts) {
+      outsDecls.push(
+        { d: "blank" },
+        { d: "comment", text: "What a routine without out values resolves to." },
+        { d: "function", name: "no_outs", params: [], returns: tref("void"), body: [] },
+      );
     }
     const className = `${pascal(prefix + subsystem)}Client`;
     clientDecls.push(
@@ -652,6 +678,7 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
         text: `Client stubs of subsystem ${subsystem}, bound to a caller (a task and a send right to the\nserver). Routines resolve to their out arguments and reject with MachError.`,
       },
       { d: "class", name: className, exported: true, members },
+      ...outsDecls,
     );
   }
 
@@ -863,19 +890,29 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
         },
       );
     }
-    const cases: Array<{ test: Expr | null; body: Stmt[] }> = infos.map((info) => ({
-      test: num(info.routine.requestId),
-      body: [
+    // Each routine's entry is made once (a lookup per request allocates nothing).
+    const entryType = trans.params.length > 0 ? "TranslatedRoutine" : `${serverRoutine}<${handlersName}${genericArgs}>`;
+    const entryConsts: Decl[] = [];
+    const cases: Array<{ test: Expr | null; body: Stmt[] }> = infos.map((info) => {
+      const name = `routine_${info.serverName}`;
+      entryConsts.push(
+        { d: "blank" },
         {
-          s: "return",
-          expr: obj([
-            { key: "plan", value: id(info.planName) },
-            { key: "invoke", value: id(`invoke_${info.serverName}`) },
-            ...(withRun.has(info.serverName) ? [{ key: "run", value: id(`run_${info.serverName}`) }] : []),
-          ]),
+          d: "stmt",
+          stmt: {
+            s: "const",
+            name,
+            type: tref(entryType),
+            init: obj([
+              { key: "plan", value: id(info.planName) },
+              { key: "invoke", value: id(`invoke_${info.serverName}`) },
+              ...(withRun.has(info.serverName) ? [{ key: "run", value: id(`run_${info.serverName}`) }] : []),
+            ]),
+          },
         },
-      ],
-    }));
+      );
+      return { test: num(info.routine.requestId), body: [{ s: "return", expr: id(name) }] };
+    });
     cases.push({ test: null, body: [{ s: "return", expr: raw("undefined") }] });
     const routineType = tref(`${serverRoutine}<${handlersName}${genericArgs}> | undefined`);
     const typeParams = trans.params.map((p) => `${p.name} = ${p.default}`);
@@ -992,6 +1029,7 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
       { d: "interface", name: handlersName, exported: true, members: methods, typeParams },
       ...translationDecls,
       ...routineDecls,
+      ...entryConsts,
       ...entryDecls,
       { d: "blank" },
       {

@@ -5,7 +5,7 @@
  */
 import type { AbiInfo } from "../abi.js";
 import { alignUp } from "../abi.js";
-import { readDescriptor, newDescriptor, type TypeDescriptor } from "../codec/descriptor.js";
+import type { TypeDescriptor } from "../codec/descriptor.js";
 import { isPortRightType, ReturnCode } from "../constants.js";
 
 /** A body item: its descriptor's fields plus where its data is. */
@@ -28,42 +28,100 @@ export interface ParsedBody {
 
 /** Parses the body of a message whose bytes are `view[0, size)`. */
 export function parseBody(abi: AbiInfo, view: DataView, size: number): ParsedBody {
+  return parseBodyBytes(abi, new Uint8Array(view.buffer, view.byteOffset, view.byteLength), size);
+}
+
+/** `parseBody` over the message's bytes (no DataView: see `nextBodyItem`). */
+export function parseBodyBytes(abi: AbiInfo, bytes: Uint8Array, size: number): ParsedBody {
   const items: BodyItem[] = [];
-  const d = newDescriptor();
+  const item = newBodyItem();
   let offset = abi.headerSize;
   let oolIndex = 0;
   while (offset < size) {
-    const n = readDescriptor(view, offset, size, abi, d);
-    if (n < 0) return { items, code: ReturnCode.MACH_SEND_MSG_TOO_SMALL };
-    const word = view.getUint32(offset, true);
-    if (abi.descriptorSize === 8) {
-      if ((word & 0x1f000000) !== 0) return { items, code: ReturnCode.MACH_SEND_INVALID_TYPE };
-    } else {
-      if ((word & 0x80000000) !== 0) return { items, code: ReturnCode.MACH_SEND_INVALID_TYPE };
-      if (d.longForm && (word & 0x0fffffff) !== 0) return { items, code: ReturnCode.MACH_SEND_INVALID_TYPE };
-    }
-    if (d.inline && d.deallocate) return { items, code: ReturnCode.MACH_SEND_INVALID_TYPE };
-    const isPort = isPortRightType(d.name);
-    if (isPort && d.size !== (d.inline ? abi.inlinePortBits : 32)) {
-      return { items, code: ReturnCode.MACH_SEND_INVALID_TYPE };
-    }
-    const dataOffset = offset + n;
-    const dataBytes = Math.ceil((d.number * d.size) / 8);
-    const slot = d.inline ? dataBytes : abi.pointerSize;
-    if (dataOffset + slot > size) return { items, code: ReturnCode.MACH_SEND_MSG_TOO_SMALL };
-    items.push({
-      descOffset: offset,
-      name: d.name,
-      size: d.size,
-      number: d.number,
-      inline: d.inline,
-      longForm: d.longForm,
-      deallocate: d.deallocate,
-      dataOffset,
-      dataBytes,
-      oolIndex: d.inline ? -1 : oolIndex++,
-    });
-    offset = dataOffset + alignUp(slot, abi.alignment);
+    const next = nextBodyItem(abi, bytes, offset, size, item);
+    if (next < 0) return { items, code: -next };
+    if (!item.inline) item.oolIndex = oolIndex++;
+    items.push({ ...item });
+    offset = next;
   }
   return { items, code: 0 };
+}
+
+export function newBodyItem(): BodyItem {
+  return { name: 0, size: 0, number: 0, inline: true, longForm: false, deallocate: false, descOffset: 0, dataOffset: 0, dataBytes: 0, oolIndex: -1 };
+}
+
+/**
+ * Reads and checks the body item at `offset` of `bytes[0, size)` into `item` (its `oolIndex` is
+ * the caller's: left as it was for an out-of-line item, -1 for an inline one). Returns the
+ * offset of the next item, or the negated MACH_SEND_* code of a bad item. Byte by byte: the
+ * kernel's copy of a small message is an on-heap typed array, and a DataView over it would make
+ * V8 materialise its ArrayBuffer on every complex message.
+ */
+export function nextBodyItem(abi: AbiInfo, b: Uint8Array, offset: number, size: number, item: BodyItem): number {
+  let n: number;
+  let word: number;
+  if (abi.descriptorSize === 8) {
+    if (offset + 8 > size) return -ReturnCode.MACH_SEND_MSG_TOO_SMALL;
+    word = rd32(b, offset);
+    item.name = word & 0xff;
+    item.size = (word >>> 8) & 0xffff;
+    item.inline = (word & (1 << 29)) !== 0;
+    item.longForm = (word & (1 << 30)) !== 0;
+    item.deallocate = (word & (1 << 31)) !== 0;
+    item.number = rd32(b, offset + 4);
+    n = 8;
+    if ((word & 0x1f000000) !== 0) return -ReturnCode.MACH_SEND_INVALID_TYPE;
+  } else {
+    if (offset + 4 > size) return -ReturnCode.MACH_SEND_MSG_TOO_SMALL;
+    word = rd32(b, offset);
+    item.inline = (word & (1 << 28)) !== 0;
+    item.longForm = (word & (1 << 29)) !== 0;
+    item.deallocate = (word & (1 << 30)) !== 0;
+    if (item.longForm) {
+      if (offset + 12 > size) return -ReturnCode.MACH_SEND_MSG_TOO_SMALL;
+      item.name = b[offset + 4] | (b[offset + 5] << 8);
+      item.size = b[offset + 6] | (b[offset + 7] << 8);
+      item.number = rd32(b, offset + 8);
+      n = 12;
+    } else {
+      item.name = word & 0xff;
+      item.size = (word >>> 8) & 0xff;
+      item.number = (word >>> 16) & 0xfff;
+      n = 4;
+    }
+    if ((word & 0x80000000) !== 0) return -ReturnCode.MACH_SEND_INVALID_TYPE;
+    if (item.longForm && (word & 0x0fffffff) !== 0) return -ReturnCode.MACH_SEND_INVALID_TYPE;
+  }
+  if (item.inline && item.deallocate) return -ReturnCode.MACH_SEND_INVALID_TYPE;
+  const isPort = isPortRightType(item.name);
+  if (isPort && item.size !== (item.inline ? abi.inlinePortBits : 32)) return -ReturnCode.MACH_SEND_INVALID_TYPE;
+  const dataOffset = offset + n;
+  const dataBytes = Math.ceil((item.number * item.size) / 8);
+  const slot = item.inline ? dataBytes : abi.pointerSize;
+  if (dataOffset + slot > size) return -ReturnCode.MACH_SEND_MSG_TOO_SMALL;
+  item.descOffset = offset;
+  item.dataOffset = dataOffset;
+  item.dataBytes = dataBytes;
+  if (item.inline) item.oolIndex = -1;
+  return dataOffset + alignUp(slot, abi.alignment);
+}
+
+/**
+ * Rewrites the descriptor of a checked item in place: its type name (a port right's received
+ * type) and its deallocate bit (an out-of-line region's). The other fields stay as they are,
+ * which is what re-encoding them would write (the checks above leave no stray bits).
+ */
+export function rewriteDescriptor(abi: AbiInfo, b: Uint8Array, item: BodyItem, name: number, deallocate: boolean): void {
+  const o = item.descOffset;
+  if (abi.descriptorSize === 4 && item.longForm) {
+    b[o + 4] = name;
+    b[o + 5] = name >>> 8;
+  } else b[o] = name;
+  const bit = abi.descriptorSize === 8 ? 0x80 : 0x40;
+  b[o + 3] = deallocate ? b[o + 3] | bit : b[o + 3] & ~bit;
+}
+
+function rd32(b: Uint8Array, o: number): number {
+  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
 }

@@ -64,9 +64,13 @@ export class Kernel {
    * receive (Mach's handoff: the server runs while the client waits), instead of in a microtask.
    */
   rpcSend = false;
-  /** Runnables handed a message, FIFO from `readyHead` (`schedule`, `runReady`). */
+  /**
+   * Runnables handed a message, FIFO in `ready[readyHead, readyTail)` (`schedule`, `runReady`).
+   * The array is never shrunk (setting an array's length costs more than the run).
+   */
   private readonly ready: Array<Runnable | undefined> = [];
   private readyHead = 0;
+  private readyTail = 0;
   /** `runReady` is running the queue (a runnable that sends never runs another one nested). */
   private running = false;
   /** A microtask that runs the queue is pending. */
@@ -319,7 +323,7 @@ export class Kernel {
    * kernel operation is ever re-entered.
    */
   schedule(r: Runnable): void {
-    this.ready.push(r);
+    this.ready[this.readyTail++] = r;
     if (this.running || this.runQueued || this.rpcSend) return;
     this.runQueued = true;
     queueMicrotask(this.runLater);
@@ -330,7 +334,7 @@ export class Kernel {
    * callback running, no runnable already running); otherwise leaves them to a microtask.
    */
   runReady(): void {
-    if (this.readyHead === this.ready.length || this.running) return;
+    if (this.readyHead === this.readyTail || this.running) return;
     if (this.handoff || this.draining || this.callbacks > 0) {
       if (!this.runQueued) {
         this.runQueued = true;
@@ -341,7 +345,7 @@ export class Kernel {
     this.running = true;
     const ready = this.ready;
     try {
-      while (this.readyHead < ready.length) {
+      while (this.readyHead < this.readyTail) {
         const r = ready[this.readyHead]!;
         ready[this.readyHead++] = undefined;
         try {
@@ -355,8 +359,8 @@ export class Kernel {
         }
       }
     } finally {
-      ready.length = 0;
       this.readyHead = 0;
+      this.readyTail = 0;
       this.running = false;
     }
   }

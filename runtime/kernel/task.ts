@@ -6,8 +6,7 @@
  * index is reused, and freed indexes are recycled only after a delay, so a just-freed name never
  * comes back at once.
  */
-import { writeDescriptor } from "../codec/descriptor.js";
-import { MACH_MSGH_BITS_COMPLEX, msghBits, readHeader, newHeader, writeHeader, writePortSlot } from "../codec/header.js";
+import { MACH_MSGH_BITS_COMPLEX, msghBits, writeHeader } from "../codec/header.js";
 import {
   isPortRightType,
   MACH_MSG_TYPE_COPY_SEND,
@@ -49,7 +48,7 @@ import {
   ReturnCode,
 } from "../constants.js";
 import type { MachMessage } from "../message.js";
-import { parseBody } from "./body.js";
+import { newBodyItem, nextBodyItem, parseBodyBytes, rewriteDescriptor } from "./body.js";
 import type { Kernel } from "./kernel.js";
 import type { CarriedRight, Entry, KMsg, ReceiveWaiter } from "./objects.js";
 import { NameTable } from "./names.js";
@@ -94,6 +93,8 @@ function isValidName(name: number): boolean {
 
 /** The `rights` of every simple message: nothing may be added to it. */
 const NO_RIGHTS: CarriedRight[] = Object.freeze([]) as unknown as CarriedRight[];
+/** The `ool` of every message without regions (as the codec shares its own): never added to. */
+const NO_OOL: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
 
 /** Little-endian 32-bit read and write (the kernel's copy of a message starts its buffer). */
 function rd32(b: Uint8Array, o: number): number {
@@ -249,7 +250,9 @@ export class Task {
   forgetPort(e: Entry): void {
     const port = e.port;
     if (!port) return;
-    if (this.byPort.get(port) === e) this.byPort.delete(port);
+    // Only an entry with send or receive is in `byPort` (a send-once entry, freed on every
+    // reply, skips the map).
+    if ((e.type & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_RECEIVE)) !== 0 && this.byPort.get(port) === e) this.byPort.delete(port);
     removeHolder(port, e);
   }
 
@@ -753,6 +756,20 @@ export class Task {
     return { code: R.KERN_SUCCESS, right: this.copyinEntry(e, disposition) };
   }
 
+  /** `copyinRight(name, disposition, true)` into `right` (a body item's right): the code. */
+  private copyinRightInto(name: number, disposition: number, right: CarriedRight): number {
+    if (!isValidName(name)) {
+      right.dead = name === MACH_PORT_DEAD;
+      right.type = receivedPortType(disposition);
+      return R.KERN_SUCCESS;
+    }
+    const e = this.entries.get(name);
+    if (!e) return R.KERN_INVALID_NAME;
+    if (!this.canSupply(e, disposition, true)) return R.KERN_INVALID_RIGHT;
+    this.copyinEntryInto(e, disposition, right);
+    return R.KERN_SUCCESS;
+  }
+
   /** The mutation half of copy-in; `canSupply` has said yes. */
   private copyinEntry(e: Entry, disposition: number): CarriedRight {
     const right = noRight();
@@ -977,13 +994,14 @@ export class Task {
       reply,
       rights: NO_RIGHTS,
       bytes,
-      ool: [],
+      ool: NO_OOL,
       seqno: 0,
       fromKernel: false,
     };
     if (bits & MACH_MSGH_BITS_COMPLEX) {
       kmsg.rights = [];
-      const code = this.copyinBody(kmsg, new DataView(bytes.buffer), msg);
+      kmsg.ool = [];
+      const code = this.copyinBody(kmsg, msg);
       if (code !== 0) {
         k.destroyKmsg(kmsg);
         return code;
@@ -1069,25 +1087,36 @@ export class Task {
     return port;
   }
 
-  /** Body copy-in (§3.6). On failure the rights copied so far stay in `kmsg` for destruction. */
-  private copyinBody(kmsg: KMsg, view: DataView, msg: MachMessage): number {
+  /**
+   * Body copy-in (§3.6), item by item as the body is checked (a bad item stops it with its code,
+   * the items before it copied in). On failure the rights copied so far stay in `kmsg` for
+   * destruction. Works on the bytes (see `nextBodyItem`).
+   */
+  private copyinBody(kmsg: KMsg, msg: MachMessage): number {
     const abi = this.kernel.abi;
-    const parsed = parseBody(abi, view, kmsg.size);
+    const b = kmsg.bytes;
+    const size = kmsg.size;
+    const item = newBodyItem();
     let carriesRights = false;
-    for (const item of parsed.items) {
+    let oolIndex = 0;
+    for (let offset = abi.headerSize; offset < size; ) {
+      const next = nextBodyItem(abi, b, offset, size, item);
+      if (next < 0) return -next;
+      offset = next;
       const isPort = isPortRightType(item.name);
       if (isPort || !item.inline) carriesRights = true;
       if (item.inline) {
         if (!isPort) continue;
         for (let i = 0; i < item.number; i++) {
           const at = item.dataOffset + i * abi.inlinePortSize;
-          const c = this.copyinRight(view.getUint32(at, true), item.name, true);
-          if (c.code !== 0) return R.MACH_SEND_INVALID_RIGHT;
-          c.right.offset = at;
-          kmsg.rights.push(c.right);
-          writePortSlot(view, at, abi, 0);
+          const right = noRight();
+          if (this.copyinRightInto(rd32(b, at), item.name, right) !== 0) return R.MACH_SEND_INVALID_RIGHT;
+          right.offset = at;
+          kmsg.rights.push(right);
+          wr32(b, at, 0);
+          if (abi.inlinePortSize === 8) wr32(b, at + 4, 0);
         }
-        writeDescriptor(view, item.descOffset, abi, { ...item, name: receivedPortType(item.name) });
+        rewriteDescriptor(abi, b, item, receivedPortType(item.name), false);
         continue;
       }
       // Out of line. Without deallocate the kernel takes its own copy of the region. With
@@ -1096,36 +1125,31 @@ export class Task {
       // sender's slot in msg.ool is emptied; a sender that kept another reference to the same
       // bytes must not write them again (they are the receiver's now). A region longer than the
       // descriptor's count is moved as a view of its first `length` bytes.
-      const region = msg.ool[item.oolIndex];
+      const index = oolIndex++;
+      const region = msg.ool[index];
       const length = item.dataBytes;
       if (length > 0 && (!region || region.length < length)) return R.MACH_SEND_INVALID_MEMORY;
       let copy: Uint8Array;
       if (length === 0) copy = new Uint8Array(0);
       else if (item.deallocate) copy = region!.length === length ? region! : region!.subarray(0, length);
       else copy = region!.slice(0, length);
-      if (item.deallocate && length > 0) msg.ool[item.oolIndex] = new Uint8Array(0);
-      const oolIndex = kmsg.ool.length;
+      if (item.deallocate && length > 0) msg.ool[index] = new Uint8Array(0);
+      const kIndex = kmsg.ool.length;
       kmsg.ool.push(copy);
       if (isPort) {
-        const names = new DataView(copy.buffer, copy.byteOffset, copy.byteLength);
         for (let i = 0; i < item.number; i++) {
-          const c = this.copyinRight(names.getUint32(i * 4, true), item.name, true);
-          if (c.code !== 0) return R.MACH_SEND_INVALID_RIGHT;
-          c.right.ool = oolIndex;
-          c.right.offset = i * 4;
-          kmsg.rights.push(c.right);
-          names.setUint32(i * 4, 0, true);
+          const right = noRight();
+          if (this.copyinRightInto(rd32(copy, i * 4), item.name, right) !== 0) return R.MACH_SEND_INVALID_RIGHT;
+          right.ool = kIndex;
+          right.offset = i * 4;
+          kmsg.rights.push(right);
+          wr32(copy, i * 4, 0);
         }
       }
-      view.setUint32(item.dataOffset, 0, true);
-      if (abi.pointerSize === 8) view.setUint32(item.dataOffset + 4, 0, true);
-      writeDescriptor(view, item.descOffset, abi, {
-        ...item,
-        name: isPort ? receivedPortType(item.name) : item.name,
-        deallocate: true,
-      });
+      wr32(b, item.dataOffset, 0);
+      if (abi.pointerSize === 8) wr32(b, item.dataOffset + 4, 0);
+      rewriteDescriptor(abi, b, item, isPort ? receivedPortType(item.name) : item.name, true);
     }
-    if (parsed.code !== 0) return parsed.code;
     if (!carriesRights) kmsg.flags = (kmsg.flags & ~MACH_MSGH_BITS_COMPLEX) >>> 0;
     return 0;
   }
@@ -1151,14 +1175,15 @@ export class Task {
 
   private copyoutBody(kmsg: KMsg): void {
     const abi = this.kernel.abi;
-    const view = new DataView(kmsg.bytes.buffer);
-    for (const r of kmsg.rights) {
+    const b = kmsg.bytes;
+    const rights = kmsg.rights;
+    for (let i = 0; i < rights.length; i++) {
+      const r = rights[i];
       const name = this.copyoutRight(r);
-      if (r.ool < 0) writePortSlot(view, r.offset, abi, name);
-      else {
-        const region = kmsg.ool[r.ool];
-        new DataView(region.buffer, region.byteOffset, region.byteLength).setUint32(r.offset, name, true);
-      }
+      if (r.ool < 0) {
+        wr32(b, r.offset, name);
+        if (abi.inlinePortSize === 8) wr32(b, r.offset + 4, 0);
+      } else wr32(kmsg.ool[r.ool], r.offset, name);
     }
   }
 
@@ -1294,26 +1319,22 @@ export class Task {
   mach_msg_destroy(msg: MachMessage): void {
     const abi = this.kernel.abi;
     if (msg.bytes.length < abi.headerSize) return;
-    const view = new DataView(msg.bytes.buffer, msg.bytes.byteOffset, msg.bytes.byteLength);
-    const h = readHeader(view, abi, newHeader());
-    this.destroyName(h.remotePort, h.bits & 0xff);
-    if (!(h.bits & MACH_MSGH_BITS_COMPLEX)) return;
-    const size = Math.min(h.size, msg.bytes.length);
-    for (const item of parseBody(abi, view, size).items) {
+    const b = msg.bytes;
+    const o = abi.header;
+    const bits = rd32(b, o.bits);
+    this.destroyName(rd32(b, o.remotePort), bits & 0xff);
+    if (!(bits & MACH_MSGH_BITS_COMPLEX)) return;
+    const size = Math.min(rd32(b, o.size), b.length);
+    for (const item of parseBodyBytes(abi, b, size).items) {
       const isPort = isPortRightType(item.name);
       if (item.inline) {
         if (!isPort) continue;
-        for (let i = 0; i < item.number; i++) {
-          this.destroyName(view.getUint32(item.dataOffset + i * abi.inlinePortSize, true), item.name);
-        }
+        for (let i = 0; i < item.number; i++) this.destroyName(rd32(b, item.dataOffset + i * abi.inlinePortSize), item.name);
         continue;
       }
       const region = msg.ool[item.oolIndex];
       if (region && isPort) {
-        const names = new DataView(region.buffer, region.byteOffset, region.byteLength);
-        for (let i = 0; i < item.number && (i + 1) * 4 <= region.length; i++) {
-          this.destroyName(names.getUint32(i * 4, true), item.name);
-        }
+        for (let i = 0; i < item.number && (i + 1) * 4 <= region.length; i++) this.destroyName(rd32(region, i * 4), item.name);
       }
       if (region) msg.ool[item.oolIndex] = new Uint8Array(0);
     }

@@ -12,9 +12,8 @@
 import { MACH_MSGH_BITS_COMPLEX, type MessageHeader } from "../codec/header.js";
 import { isPortRightType, MACH_PORT_NULL } from "../constants.js";
 import type { MachMessage } from "../message.js";
-import { parseBody } from "../kernel/body.js";
+import { parseBodyBytes } from "../kernel/body.js";
 import type { Task } from "../kernel/task.js";
-import { viewOf } from "./reply.js";
 
 interface RightItem {
   name: number;
@@ -162,16 +161,17 @@ export class ReceivedMessage implements MachMessage {
 /** The rights a complex message's body carries, in body order. */
 function bodyRights(task: Task, msg: MachMessage): RightItem[] {
   const abi = task.kernel.abi;
-  const view = viewOf(msg);
+  const b = msg.bytes;
   const rights: RightItem[] = [];
-  for (const item of parseBody(abi, view, msg.bytes.length).items) {
+  // Byte by byte, no DataView (it would materialise the ArrayBuffer of a small message).
+  for (const item of parseBodyBytes(abi, b, b.length).items) {
     if (!isPortRightType(item.name)) continue;
     for (let i = 0; i < item.number; i++) {
       let name = MACH_PORT_NULL;
-      if (item.inline) name = view.getUint32(item.dataOffset + i * abi.inlinePortSize, true);
+      if (item.inline) name = rd32(b, item.dataOffset + i * abi.inlinePortSize);
       else {
         const r = msg.ool[item.oolIndex];
-        if (r && (i + 1) * 4 <= r.length) name = new DataView(r.buffer, r.byteOffset, r.byteLength).getUint32(i * 4, true);
+        if (r && (i + 1) * 4 <= r.length) name = rd32(r, i * 4);
       }
       rights.push({ name, type: item.name, gone: false });
     }

@@ -59,8 +59,12 @@ export interface CallOptions {
 
 /** What generated client classes call. */
 export interface MigCaller {
-  /** Sends the request built from `args`; resolves to the reply's value slots. */
-  routine(plan: RoutinePlan, args: MigValue[], options?: CallOptions): Promise<MigValue[]>;
+  /**
+   * Sends the request built from `args`; resolves to `outs` of the reply's value slots (to the
+   * slots themselves without `outs`). Generated stubs pass their `outs_<routine>` function, so
+   * that a reply already there costs the call one promise, the one returned here.
+   */
+  routine<T = MigValue[]>(plan: RoutinePlan, args: MigValue[], options?: CallOptions, outs?: (reply: MigValue[]) => T): Promise<T>;
   /** Sends the request built from `args`; resolves once it is queued. */
   simpleroutine(plan: RoutinePlan, args: MigValue[], options?: CallOptions): Promise<void>;
 }
@@ -141,7 +145,7 @@ export function createCaller(task: Task, port: number, options: CallerOptions = 
   const pool = options.pool === null ? undefined : (options.pool ?? sharedPool(task));
   const defaults = options.defaults ?? {};
   return {
-    routine(plan, args, callOptions) {
+    routine<T>(plan: RoutinePlan, args: MigValue[], callOptions?: CallOptions, outs?: (reply: MigValue[]) => T): Promise<T> {
       try {
         const o = callOptions ? { ...defaults, ...callOptions } : defaults;
         const values = requestSlots(plan, args, port);
@@ -161,9 +165,11 @@ export function createCaller(task: Task, port: number, options: CallerOptions = 
         // A server that answered at once (run during the send) has queued the reply by now: it
         // is checked and decoded here, and the call costs one promise hop, its own.
         if (sent instanceof Promise || sent.code === ReturnCode.MACH_RCV_TOO_LARGE) {
-          return awaitReply(task, plan, request, sent, own ? pool : null, replyPort, option, timeout);
+          const later = awaitReply(task, plan, request, sent, own ? pool : null, replyPort, option, timeout);
+          return (outs ? later.then(outs) : later) as Promise<T>;
         }
-        return Promise.resolve(replyValues(task, plan, request, sent, own ? pool : null, replyPort));
+        const reply = replyValues(task, plan, request, sent, own ? pool : null, replyPort);
+        return Promise.resolve(outs ? outs(reply) : (reply as T));
       } catch (error) {
         return Promise.reject(error);
       }

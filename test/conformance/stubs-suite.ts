@@ -70,13 +70,14 @@ class CapturingCaller implements MigCaller {
     return request;
   }
 
-  async routine(plan: RoutinePlan, args: MigValue[], options?: CallOptions): Promise<MigValue[]> {
+  async routine<T = MigValue[]>(plan: RoutinePlan, args: MigValue[], options?: CallOptions, outs?: (reply: MigValue[]) => T): Promise<T> {
     this.encode(plan, args, options);
     if (!this.reply) throw new Error("no reply to deliver");
     const out = new Array<MigValue>(plan.args.length).fill(null);
     const code = decodeReply(plan, vectorMessage(this.reply), out);
     if (code !== 0) throw new MachError(code, plan.name);
-    return out;
+    // The generated stub passes its `outs` function (what it resolves to from the reply slots).
+    return outs ? outs(out) : (out as T);
   }
 
   async simpleroutine(plan: RoutinePlan, args: MigValue[], options?: CallOptions): Promise<void> {

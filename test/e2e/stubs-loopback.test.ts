@@ -20,7 +20,8 @@ interface Demux<H> {
 function loopback<H>(demux: Demux<H>, port: number) {
   let seqno = 0x40;
   return {
-    async routine(plan: RoutinePlan, args: Slots): Promise<Slots> {
+    // The generated stub passes its `outs` function (what it resolves to from the reply slots).
+    async routine<T = Slots>(plan: RoutinePlan, args: Slots, _options?: unknown, outs?: (reply: Slots) => T): Promise<T> {
       const entry = demux.routine(plan.request.id);
       if (!entry) throw new Error("MIG_BAD_ID");
       const slots = [...args];
@@ -28,7 +29,7 @@ function loopback<H>(demux: Demux<H>, port: number) {
       if (plan.seqnoSlot >= 0) slots[plan.seqnoSlot] = seqno;
       seqno++;
       await entry.invoke(demux.handlers, slots);
-      return slots;
+      return outs ? outs(slots) : (slots as T);
     },
     async simpleroutine(plan: RoutinePlan, args: Slots): Promise<void> {
       await this.routine(plan, args);

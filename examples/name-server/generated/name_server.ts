@@ -567,36 +567,51 @@ export class NameServerClient {
   }
 
   /** routine name_register (5100). */
-  async name_register(
+  name_register(
     name: name_t,
     service: mach_port_copy_send_t,
     options?: CallOptions,
   ): Promise<mach_port_make_send_t> {
     const args: MigValue[] = [null, null, null, name, service, null];
-    const reply = await this.#caller.routine(name_register_plan, args, options);
-    return reply[5] as mach_port_make_send_t;
+    return this.#caller.routine(name_register_plan, args, options, outs_name_register);
   }
 
   /** routine name_lookup (5101). */
-  async name_lookup(name: name_t, options?: CallOptions): Promise<mach_port_copy_send_t> {
+  name_lookup(name: name_t, options?: CallOptions): Promise<mach_port_copy_send_t> {
     const args: MigValue[] = [null, null, null, name, null];
-    const reply = await this.#caller.routine(name_lookup_plan, args, options);
-    return reply[4] as mach_port_copy_send_t;
+    return this.#caller.routine(name_lookup_plan, args, options, outs_name_lookup);
   }
 
   /** routine name_unregister (5102). */
-  async name_unregister(options?: CallOptions): Promise<void> {
+  name_unregister(options?: CallOptions): Promise<void> {
     const args: MigValue[] = [null, null, null];
-    await this.#caller.routine(name_unregister_plan, args, options);
+    return this.#caller.routine(name_unregister_plan, args, options, no_outs);
   }
 
   /** routine name_list (5103). */
-  async name_list(options?: CallOptions): Promise<name_list_outs> {
+  name_list(options?: CallOptions): Promise<name_list_outs> {
     const args: MigValue[] = [null, null, null, null, null];
-    const reply = await this.#caller.routine(name_list_plan, args, options);
-    return { names: reply[3] as name_list_t, count: reply[4] as natural_t };
+    return this.#caller.routine(name_list_plan, args, options, outs_name_list);
   }
 }
+
+/** What name_register resolves to, from its reply's slots. */
+function outs_name_register(reply: MigValue[]): mach_port_make_send_t {
+  return reply[5] as mach_port_make_send_t;
+}
+
+/** What name_lookup resolves to, from its reply's slots. */
+function outs_name_lookup(reply: MigValue[]): mach_port_copy_send_t {
+  return reply[4] as mach_port_copy_send_t;
+}
+
+/** What name_list resolves to, from its reply's slots. */
+function outs_name_list(reply: MigValue[]): name_list_outs {
+  return { names: reply[3] as name_list_t, count: reply[4] as natural_t };
+}
+
+/** What a routine without out values resolves to. */
+function no_outs(): void {}
 
 /**
  * Server functions of subsystem name_server. Return the out arguments; throw MachError to
@@ -743,6 +758,30 @@ function stored<T, X>(
   return out.then((value) => store(args, value, translations));
 }
 
+const routine_name_register: MigServerRoutine<NameServerHandlers> = {
+  plan: name_register_plan,
+  invoke: invoke_name_register,
+  run: run_name_register,
+};
+
+const routine_name_lookup: MigServerRoutine<NameServerHandlers> = {
+  plan: name_lookup_plan,
+  invoke: invoke_name_lookup,
+  run: run_name_lookup,
+};
+
+const routine_name_unregister: MigServerRoutine<NameServerHandlers> = {
+  plan: name_unregister_plan,
+  invoke: invoke_name_unregister,
+  run: run_name_unregister,
+};
+
+const routine_name_list: MigServerRoutine<NameServerHandlers> = {
+  plan: name_list_plan,
+  invoke: invoke_name_list,
+  run: run_name_list,
+};
+
 /**
  * The routine for request id `id`, or undefined (MIG_BAD_ID): chain these to serve
  * several subsystems on one port set.
@@ -752,17 +791,13 @@ export function name_server_server_routine(
 ): MigServerRoutine<NameServerHandlers> | undefined {
   switch (id) {
     case 5100:
-      return { plan: name_register_plan, invoke: invoke_name_register, run: run_name_register };
+      return routine_name_register;
     case 5101:
-      return { plan: name_lookup_plan, invoke: invoke_name_lookup, run: run_name_lookup };
+      return routine_name_lookup;
     case 5102:
-      return {
-        plan: name_unregister_plan,
-        invoke: invoke_name_unregister,
-        run: run_name_unregister,
-      };
+      return routine_name_unregister;
     case 5103:
-      return { plan: name_list_plan, invoke: invoke_name_list, run: run_name_list };
+      return routine_name_list;
     default:
       return undefined;
   }
