@@ -265,7 +265,7 @@ export class DefaultPagerCore<Port = unknown> {
     name: Port,
     pageSize: number,
     then?: InOrder<InitReply>,
-  ): Promise<InitReply> {
+  ): InitReply | Promise<InitReply> {
     return this.ordered(object, seqno, "init", then, (): InitReply => {
       if (!object.live) return { kind: "protocol-error", reason: "init on a destroyed object" };
       if (pageSize !== this.pageSize)
@@ -290,36 +290,52 @@ export class DefaultPagerCore<Port = unknown> {
     length: number,
     _desiredAccess: number,
     then?: InOrder<DataRequestReply>,
-  ): Promise<DataRequestReply> {
-    return this.ordered(object, seqno, "data_request", then, (): DataRequestReply => {
-      const error = (reason: string, code: number = ReturnCode.KERN_FAILURE): DataRequestReply => ({
-        kind: "error",
+  ): DataRequestReply | Promise<DataRequestReply> {
+    return this.ordered(object, seqno, "data_request", then, () =>
+      this.answerRequest(object, offset, length),
+    );
+  }
+
+  /** The answer to a data_request, in the object's turn. */
+  private answerRequest(
+    object: PagerObject<Port>,
+    offset: number,
+    length: number,
+  ): DataRequestReply {
+    if (!object.live) return this.requestError(offset, length, "object destroyed");
+    if (length !== this.pageSize || offset % this.pageSize !== 0 || offset < 0) {
+      return this.requestError(
         offset,
-        size: Math.max(length, this.pageSize),
-        error: code,
-        reason,
-      });
-      if (!object.live) return error("object destroyed");
-      if (length !== this.pageSize || offset % this.pageSize !== 0 || offset < 0) {
-        return error(`request of ${length} bytes at ${offset}`, ReturnCode.KERN_INVALID_ARGUMENT);
-      }
-      const page = offset / this.pageSize;
-      if (object.kind === "external" && offset >= object.sizeBytes)
-        return error(`offset ${offset} beyond the object's size`);
-      if (
-        this.writeErrorPolicy === "object" ? object.writeErrors > 0 : object.lostPages.has(page)
-      ) {
-        return error("an earlier page-out of this object failed");
-      }
-      const data = this.newPageBuffer();
-      const read = this.storage.readPage(object.map, page, data);
-      if (!read.ok) return error(read.error.message);
-      if (!read.value) data.fill(0); // a pooled frame holds old bytes
-      if (read.value || object.kind === "external") {
-        return { kind: "supply", offset, data, lockValue: VM_PROT_NONE, precious: false };
-      }
-      return { kind: "unavailable", offset, size: this.pageSize };
-    });
+        length,
+        `request of ${length} bytes at ${offset}`,
+        ReturnCode.KERN_INVALID_ARGUMENT,
+      );
+    }
+    const page = offset / this.pageSize;
+    if (object.kind === "external" && offset >= object.sizeBytes)
+      return this.requestError(offset, length, `offset ${offset} beyond the object's size`);
+    if (this.writeErrorPolicy === "object" ? object.writeErrors > 0 : object.lostPages.has(page)) {
+      return this.requestError(offset, length, "an earlier page-out of this object failed");
+    }
+    const data = this.newPageBuffer();
+    const read = this.storage.readPage(object.map, page, data);
+    if (!read.ok) return this.requestError(offset, length, read.error.message);
+    if (!read.value) data.fill(0); // a pooled frame holds old bytes
+    if (read.value || object.kind === "external") {
+      return { kind: "supply", offset, data, lockValue: VM_PROT_NONE, precious: false };
+    }
+    return { kind: "unavailable", offset, size: this.pageSize };
+  }
+
+  // A method, not a closure in answerRequest: under tsx (esbuild keepNames) every named closure
+  // costs an Object.defineProperty when it is made, about a microsecond per page-in.
+  private requestError(
+    offset: number,
+    length: number,
+    reason: string,
+    code: number = ReturnCode.KERN_FAILURE,
+  ): DataRequestReply {
+    return { kind: "error", offset, size: Math.max(length, this.pageSize), error: code, reason };
   }
 
   /**
@@ -335,7 +351,7 @@ export class DefaultPagerCore<Port = unknown> {
     _dirty: boolean,
     _kernelCopy: boolean,
     then?: InOrder<WriteOutcome>,
-  ): Promise<WriteOutcome> {
+  ): WriteOutcome | Promise<WriteOutcome> {
     return this.ordered(object, seqno, "data_return", then, () =>
       this.store(object, offset, data, false),
     );
@@ -348,7 +364,7 @@ export class DefaultPagerCore<Port = unknown> {
     offset: number,
     data: Uint8Array,
     then?: InOrder<WriteOutcome>,
-  ): Promise<WriteOutcome> {
+  ): WriteOutcome | Promise<WriteOutcome> {
     return this.ordered(object, seqno, "data_initialize", then, () =>
       this.store(object, offset, data, true),
     );
@@ -362,7 +378,9 @@ export class DefaultPagerCore<Port = unknown> {
     object: PagerObject<Port>,
     seqno: number,
     then?: InOrder<{ control: Port | null; name: Port | null }>,
-  ): Promise<{ control: Port | null; name: Port | null }> {
+  ):
+    | { control: Port | null; name: Port | null }
+    | Promise<{ control: Port | null; name: Port | null }> {
     return this.ordered(object, seqno, "terminate", then, () => {
       const released = { control: object.control, name: object.name };
       object.control = null;
@@ -379,7 +397,7 @@ export class DefaultPagerCore<Port = unknown> {
     object: PagerObject<Port>,
     seqno: number,
     then?: InOrder<KernResult<number>>,
-  ): Promise<KernResult<number>> {
+  ): KernResult<number> | Promise<KernResult<number>> {
     return this.ordered(object, seqno, "no_senders", then, (): KernResult<number> => {
       if (!object.live)
         return { code: ReturnCode.KERN_INVALID_ARGUMENT, error: "object already gone" };
@@ -405,7 +423,7 @@ export class DefaultPagerCore<Port = unknown> {
     seqno: number,
     what: string,
     then?: InOrder<KernResult>,
-  ): Promise<KernResult> {
+  ): KernResult | Promise<KernResult> {
     return this.ordered(object, seqno, what, then, () => ({
       code: ReturnCode.KERN_FAILURE,
       error: `unexpected ${what} for a default-pager object`,
@@ -414,21 +432,37 @@ export class DefaultPagerCore<Port = unknown> {
 
   // ---- internals ----
 
-  /** Runs `work` in the object's turn for `seqno`, then `then` with its result, still in turn. */
+  /**
+   * Runs `work` in the object's turn for `seqno`, then `then` with its result, still in turn.
+   * The result comes back as a plain value when the turn had come and nothing was asynchronous
+   * (the usual page-in), else as a promise.
+   */
   private ordered<T>(
     object: PagerObject<Port>,
     seqno: number,
     what: string,
     then: InOrder<T> | undefined,
     work: () => T,
-  ): Promise<T> {
-    return object.ordering.run(seqno, (): T | Promise<T> => {
-      this.onOrdered?.(object.id, seqno, what);
-      const result = work();
-      if (then === undefined) return result;
-      const sent = then(result);
-      return sent instanceof Promise ? sent.then(() => result) : result;
-    });
+  ): T | Promise<T> {
+    // Arrows passed straight as arguments: a named one would cost a defineProperty under tsx.
+    const ordering = object.ordering;
+    if (ordering.runOrValue !== undefined)
+      return ordering.runOrValue(seqno, () => this.inTurn(object, seqno, what, then, work));
+    return ordering.run(seqno, () => this.inTurn(object, seqno, what, then, work));
+  }
+
+  private inTurn<T>(
+    object: PagerObject<Port>,
+    seqno: number,
+    what: string,
+    then: InOrder<T> | undefined,
+    work: () => T,
+  ): T | Promise<T> {
+    this.onOrdered?.(object.id, seqno, what);
+    const result = work();
+    if (then === undefined) return result;
+    const sent = then(result);
+    return sent instanceof Promise ? sent.then(() => result) : result;
   }
 
   /**

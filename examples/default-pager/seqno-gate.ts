@@ -16,6 +16,12 @@
 export interface RequestOrdering {
   /** Runs `work` once every lower seqno has finished; resolves (or rejects) with its result. */
   run<T>(seqno: number, work: () => T | Promise<T>): Promise<T>;
+  /**
+   * Optional: `run` that hands back what `work` returned, without a promise, when it is already
+   * `seqno`'s turn and `work` returns a value. A page-in is a chain of such steps (message in,
+   * read, message out); a promise per step was a measurable share of it.
+   */
+  runOrValue?<T>(seqno: number, work: () => T | Promise<T>): T | Promise<T>;
 }
 
 export class SeqnoOrderError extends Error {}
@@ -38,6 +44,11 @@ export class SeqnoGate implements RequestOrdering {
   }
 
   run<T>(seqno: number, work: () => T | Promise<T>): Promise<T> {
+    const r = this.runOrValue(seqno, work);
+    return r instanceof Promise ? r : Promise.resolve(r);
+  }
+
+  runOrValue<T>(seqno: number, work: () => T | Promise<T>): T | Promise<T> {
     if (!Number.isInteger(seqno) || seqno < this.turn || this.waiting.has(seqno)) {
       return Promise.reject(
         new SeqnoOrderError(`seqno ${seqno} already used or invalid (next is ${this.turn})`),
@@ -51,7 +62,7 @@ export class SeqnoGate implements RequestOrdering {
   }
 
   /** Runs `work` in its turn; the turn passes when it returns, or when its promise settles. */
-  private runNow<T>(work: () => T | Promise<T>): Promise<T> {
+  private runNow<T>(work: () => T | Promise<T>): T | Promise<T> {
     let result: T | Promise<T>;
     try {
       result = work();
@@ -61,7 +72,7 @@ export class SeqnoGate implements RequestOrdering {
     }
     if (!(result instanceof Promise)) {
       this.advance();
-      return Promise.resolve(result);
+      return result;
     }
     return result.then(
       (value) => {

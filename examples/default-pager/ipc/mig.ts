@@ -10,7 +10,9 @@ import {
   serve,
   type AnyMigDemux,
   type Demux,
+  type DemuxResult,
   type MigCaller,
+  type ReceivedMessage,
   type Task,
 } from "../../../runtime/index.js";
 
@@ -51,12 +53,12 @@ export function serveChained(
     unhandled === undefined
       ? [demux]
       : [
-          async (request, seqno) => {
-            const result = await demux(request, seqno);
-            // The glue answers MIG_BAD_ARGUMENTS itself when the request does not fit the plan.
-            if (result === ReturnCode.MIG_BAD_ARGUMENTS)
-              unhandled(request.requestPort, seqno, request.id);
-            return result;
+          // Synchronous when the demux is (no async frame per request).
+          (request, seqno) => {
+            const result = demux(request, seqno);
+            if (!(result instanceof Promise))
+              return checkHandled(result, request, seqno, unhandled);
+            return result.then((r) => checkHandled(r, request, seqno, unhandled));
           },
           (request, seqno) => {
             unhandled(request.requestPort, seqno, request.id);
@@ -67,6 +69,17 @@ export function serveChained(
     concurrency: options.concurrency ?? 64,
     ...(onError === undefined ? {} : { onError: (e: unknown) => onError(e) }),
   });
+}
+
+/** The glue answers MIG_BAD_ARGUMENTS itself when the request does not fit the plan. */
+function checkHandled(
+  result: DemuxResult,
+  request: ReceivedMessage,
+  seqno: number,
+  unhandled: NonNullable<ChainedServeOptions["unhandled"]>,
+): DemuxResult {
+  if (result === ReturnCode.MIG_BAD_ARGUMENTS) unhandled(request.requestPort, seqno, request.id);
+  return result;
 }
 
 /** Messages waiting in a port set's queue (received by nobody yet). */

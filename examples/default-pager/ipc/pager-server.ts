@@ -21,6 +21,7 @@ import {
   MACH_NOTIFY_NO_SENDERS,
   MACH_PORT_NULL,
   MACH_PORT_QLIMIT_MAX,
+  MACH_PORT_RIGHT_DEAD_NAME,
   MACH_PORT_RIGHT_PORT_SET,
   MACH_PORT_RIGHT_RECEIVE,
   MACH_PORT_RIGHT_SEND,
@@ -50,7 +51,12 @@ import {
   type SeqnosNotifyHandlers,
 } from "../../../generated/notify-seqnos.js";
 import { MachClient } from "../../../generated/mach.js";
-import type { DefaultPagerCore, PagerObject, WriteOutcome } from "../pager-core.js";
+import type {
+  DataRequestReply,
+  DefaultPagerCore,
+  PagerObject,
+  WriteOutcome,
+} from "../pager-core.js";
 import { callerFor, queuedOn, serveChained, type ChainedServer } from "./mig.js";
 
 type Handlers = SeqnosDefaultPagerHandlers &
@@ -89,6 +95,8 @@ export class DefaultPagerServer {
   /** Object port (receive right name) → object. */
   private readonly byPort = new Map<number, PagerObject<number>>();
   private readonly controlClients = new Map<number, MachClient>();
+  /** Control port name → user references received and not released yet (releaseControl). */
+  private readonly controlRefs = new Map<number, number>();
   private server: ChainedServer | null = null;
   private readonly options: PagerServerOptions;
 
@@ -240,13 +248,13 @@ export class DefaultPagerServer {
       this.adoptObjectPort(newObject, r.value, 0);
     },
 
-    seqnos_memory_object_data_initialize: async (port, seqno, control, offset, data) => {
-      const object = await this.enter(port, seqno, "data_initialize");
-      await this.core.dataInitialize(object, seqno, Number(offset), data, (outcome) => {
-        this.stats.writeFailures.push(...outcome.failed);
-        this.release(control);
-      });
-    },
+    seqnos_memory_object_data_initialize: (port, seqno, control, offset, data) =>
+      this.inTurnOf(port, seqno, "data_initialize", (object) =>
+        this.core.dataInitialize(object, seqno, Number(offset), data, (outcome) => {
+          this.recordWrite(outcome);
+          this.releaseControl(control);
+        }),
+      ),
 
     // memory_object.defs (object ports)
     seqnos_memory_object_init: async (port, seqno, control, name, pageSize) => {
@@ -267,66 +275,30 @@ export class DefaultPagerServer {
       });
     },
 
-    seqnos_memory_object_data_request: async (port, seqno, control, offset, length, access) => {
-      const object = await this.enter(port, seqno, "data_request");
-      await this.core.dataRequest(
-        object,
-        seqno,
-        Number(offset),
-        Number(length),
-        access,
-        async (reply) => {
-          const kernel = this.kernel(control);
-          switch (reply.kind) {
-            case "supply":
-              await kernel.memory_object_data_supply(
-                BigInt(reply.offset),
-                reply.data,
-                true,
-                reply.lockValue,
-                reply.precious ? 1 : 0,
-                MACH_PORT_NULL as Parameters<MachClient["memory_object_data_supply"]>[5],
-              );
-              break;
-            case "unavailable":
-              await kernel.memory_object_data_unavailable(BigInt(reply.offset), BigInt(reply.size));
-              break;
-            case "error":
-              await kernel.memory_object_data_error(
-                BigInt(reply.offset),
-                BigInt(reply.size),
-                reply.error,
-              );
-              break;
-          }
-          this.release(control);
-        },
-      );
-    },
+    // A page-in runs synchronously from here to the queued data_supply when it is the object's
+    // turn: no promise per step (the handler returns no promise, so neither does the stub).
+    seqnos_memory_object_data_request: (port, seqno, control, offset, length, access) =>
+      this.inTurnOf(port, seqno, "data_request", (object) =>
+        this.core.dataRequest(object, seqno, Number(offset), Number(length), access, (reply) =>
+          this.answerRequest(control, reply),
+        ),
+      ),
 
-    seqnos_memory_object_data_return: async (
-      port,
-      seqno,
-      control,
-      offset,
-      data,
-      dirty,
-      kernelCopy,
-    ) => {
-      const object = await this.enter(port, seqno, "data_return");
-      await this.core.dataReturn(
-        object,
-        seqno,
-        Number(offset),
-        data,
-        dirty !== 0,
-        kernelCopy !== 0,
-        (outcome) => {
-          this.stats.writeFailures.push(...outcome.failed);
-          this.release(control);
-        },
-      );
-    },
+    seqnos_memory_object_data_return: (port, seqno, control, offset, data, dirty, kernelCopy) =>
+      this.inTurnOf(port, seqno, "data_return", (object) =>
+        this.core.dataReturn(
+          object,
+          seqno,
+          Number(offset),
+          data,
+          dirty !== 0,
+          kernelCopy !== 0,
+          (outcome) => {
+            this.recordWrite(outcome);
+            this.releaseControl(control);
+          },
+        ),
+      ),
 
     seqnos_memory_object_terminate: async (port, seqno, control, name) => {
       const object = await this.enter(port, seqno, "terminate");
@@ -404,6 +376,89 @@ export class DefaultPagerServer {
     return object;
   }
 
+  /**
+   * Runs `go` with the object of a message on an object port: at once (so a handler that stays
+   * synchronous returns no promise), or after the test hook when there is one.
+   */
+  private inTurnOf(
+    port: number,
+    seqno: number,
+    what: string,
+    go: (object: PagerObject<number>) => unknown,
+  ): void | Promise<void> {
+    const object = this.byPort.get(port);
+    if (object === undefined)
+      throw new MachError(ReturnCode.KERN_INVALID_ARGUMENT, `${what}: not an object port`);
+    const hook = this.options.beforeTurn;
+    const r =
+      hook === undefined
+        ? go(object)
+        : Promise.resolve(hook(object.id, seqno, what)).then(() => go(object));
+    if (r instanceof Promise) return r.then(ignore);
+  }
+
+  /**
+   * Sends the answer to a data_request on the control port, in the object's turn. The send is
+   * queued inside the stub call (control ports have no queue limit), so the turn can pass
+   * without waiting for the stub's promise; a failure is only logged (the kernel's faulting
+   * thread then waits, as in Mach when a reply is lost).
+   */
+  private answerRequest(control: number, reply: DataRequestReply): void {
+    const kernel = this.kernel(control);
+    let sent: Promise<void>;
+    switch (reply.kind) {
+      case "supply":
+        // dataDealloc: the page leaves with the message (moved, not copied).
+        sent = kernel.memory_object_data_supply(
+          BigInt(reply.offset),
+          reply.data,
+          true,
+          reply.lockValue,
+          reply.precious ? 1 : 0,
+          MACH_PORT_NULL as Parameters<MachClient["memory_object_data_supply"]>[5],
+        );
+        break;
+      case "unavailable":
+        sent = kernel.memory_object_data_unavailable(BigInt(reply.offset), BigInt(reply.size));
+        break;
+      case "error":
+        sent = kernel.memory_object_data_error(
+          BigInt(reply.offset),
+          BigInt(reply.size),
+          reply.error,
+        );
+        break;
+    }
+    sent.then(undefined, this.replyFailed);
+    this.releaseControl(control);
+  }
+
+  private readonly replyFailed = (e: unknown): void => {
+    this.stats.errors.push(`reply to data_request not sent: ${describe(e)}`);
+  };
+
+  private recordWrite(outcome: WriteOutcome): void {
+    if (outcome.failed.length > 0) this.stats.writeFailures.push(...outcome.failed);
+  }
+
+  /**
+   * Drops the user reference to a control port that a kernel message brought (every one carries
+   * a MAKE_SEND, §1). As mach-defpager does, the references are let pile up and trimmed in one
+   * mach_port_mod_refs when they pass default_pager_max_urefs, instead of a
+   * mach_port_deallocate per message; terminate destroys the name with whatever is left.
+   */
+  private releaseControl(name: number): void {
+    if (name === MACH_PORT_NULL) return;
+    const n = (this.controlRefs.get(name) ?? 0) + 1;
+    if (n < MAX_UREFS) {
+      this.controlRefs.set(name, n);
+      return;
+    }
+    this.controlRefs.delete(name);
+    if (this.task.mach_port_mod_refs(name, MACH_PORT_RIGHT_SEND, -n) !== ReturnCode.KERN_SUCCESS)
+      this.task.mach_port_mod_refs(name, MACH_PORT_RIGHT_DEAD_NAME, -n); // the port died meanwhile
+  }
+
   private async unexpected(
     port: number,
     seqno: number,
@@ -437,7 +492,9 @@ export class DefaultPagerServer {
   }
 
   private destroy(name: number | null): void {
-    if (name !== null && name !== MACH_PORT_NULL) this.task.mach_port_destroy(name);
+    if (name === null || name === MACH_PORT_NULL) return;
+    this.controlRefs.delete(name); // the references it held go with the name
+    this.task.mach_port_destroy(name);
   }
 
   private check(r: { code: number; name: number }, what: string): number {
@@ -449,6 +506,11 @@ export class DefaultPagerServer {
     if (code !== ReturnCode.KERN_SUCCESS) throw new MachError(code, what);
   }
 }
+
+/** [HD] default_pager_max_urefs: control-port references kept before they are trimmed. */
+const MAX_UREFS = 10000;
+
+function ignore(): void {}
 
 function describe(error: unknown): string {
   if (error === undefined) return "failed";

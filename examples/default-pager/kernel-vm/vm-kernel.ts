@@ -27,7 +27,7 @@ import {
 } from "../constants.js";
 import type { DefaultPagerLink, MemoryManagerLink, MemoryObjectPort, ReplyPort } from "./links.js";
 import { KernelObjectPort, MemoryControl } from "./ports.js";
-import { Placeholder, ResidentPage, VmObject, Wakeup } from "./vm-object.js";
+import { PageQueue, Placeholder, ResidentPage, VmObject, Wakeup } from "./vm-object.js";
 import type { PageFramePool } from "../page-pool.js";
 
 /** A failure of a kernel call, carrying the kern_return_t. */
@@ -58,6 +58,9 @@ export interface MapEntry {
   readonly offset: number;
   readonly protection: number;
 }
+
+/** What a fault on a resident page returns (its work is done synchronously). */
+const DONE: Promise<void> = Promise.resolve();
 
 /** Page frames per slab (newFrame). */
 const FRAME_SLAB = 16;
@@ -124,8 +127,8 @@ export class VmKernel {
   private defaultPagerWakeup: (() => void)[] = [];
   /** Port → VM object (the port's kernel-object type PAGER). */
   private readonly bound = new Map<MemoryObjectPort, VmObject>();
-  private readonly active = new Map<ResidentPage, true>();
-  private readonly inactive = new Map<ResidentPage, true>();
+  private readonly active = new PageQueue();
+  private readonly inactive = new PageQueue();
   private nextTaskId = 1;
   /** Sends (page-outs, terminations) that have not settled, so tests can wait for quiescence. */
   private inFlight = 0;
@@ -194,7 +197,7 @@ export class VmKernel {
     const start = this.chooseAddress(task, options.address, length);
     let object: VmObject;
     if (port === null) {
-      object = new VmObject(true, true, length);
+      object = new VmObject(true, true, length, this.pageSize);
       object.refs = 1;
     } else {
       object = await this.enterObject(port, offset + length);
@@ -237,7 +240,20 @@ export class VmKernel {
   }
 
   /** Like read, into the caller's buffer (`into.length` bytes from `address`). */
-  async readInto(task: Task, address: number, into: Uint8Array): Promise<void> {
+  readInto(task: Task, address: number, into: Uint8Array): Promise<void> {
+    const inPage = address % this.pageSize;
+    const length = into.length;
+    // Within one page (the usual case): one access, no loop frame.
+    if (inPage + length <= this.pageSize && length > 0)
+      return this.access(task, address, VM_PROT_READ, (page) =>
+        into.set(
+          length === this.pageSize ? page.data : page.data.subarray(inPage, inPage + length),
+        ),
+      );
+    return this.readIntoPages(task, address, into);
+  }
+
+  private async readIntoPages(task: Task, address: number, into: Uint8Array): Promise<void> {
     const length = into.length;
     let done = 0;
     while (done < length) {
@@ -252,7 +268,17 @@ export class VmKernel {
     }
   }
 
-  async write(task: Task, address: number, data: Uint8Array): Promise<void> {
+  write(task: Task, address: number, data: Uint8Array): Promise<void> {
+    const inPage = address % this.pageSize;
+    if (inPage + data.length <= this.pageSize && data.length > 0)
+      return this.access(task, address, VM_PROT_READ | VM_PROT_WRITE, (page) => {
+        page.data.set(data, inPage);
+        page.dirty = true;
+      });
+    return this.writePages(task, address, data);
+  }
+
+  private async writePages(task: Task, address: number, data: Uint8Array): Promise<void> {
     let done = 0;
     while (done < data.length) {
       const at = address + done;
@@ -539,7 +565,7 @@ export class VmKernel {
         existing.cached = false;
         return existing; // live or cached: no message, the size is ignored
       }
-      const object = new VmObject(false, false, size);
+      const object = new VmObject(false, false, size, this.pageSize);
       object.refs = 1;
       object.pager = port;
       object.control = new MemoryControl(object);
@@ -585,7 +611,7 @@ export class VmKernel {
       const port = object.pager;
       const control = object.control;
       const sends: Promise<boolean>[] = [];
-      for (const [offset, slot] of [...object.slots]) {
+      for (const [offset, slot] of object.slots.entries()) {
         if (slot instanceof ResidentPage) {
           if (
             !object.temporary &&
@@ -636,40 +662,141 @@ export class VmKernel {
 
   /**
    * Faults the page in and runs `use` on it synchronously, while it is certainly resident: anything
-   * awaited in between could let a page-out take it.
+   * awaited in between could let a page-out take it. A resident page is used at once (no
+   * promise made but the returned settled one); a page-in waits once, for its supply.
    */
-  private async access(
+  private access(
     task: Task,
     address: number,
     access: number,
     use: (page: ResidentPage) => void,
   ): Promise<void> {
-    if (!task.alive) throw new MemoryFault(ReturnCode.KERN_INVALID_TASK, address, "task is dead");
+    if (!task.alive)
+      return Promise.reject(new MemoryFault(ReturnCode.KERN_INVALID_TASK, address, "task is dead"));
     const entry = this.entryAt(task, address);
     if (entry === undefined)
-      throw new MemoryFault(ReturnCode.KERN_INVALID_ADDRESS, address, "unmapped address");
+      return Promise.reject(
+        new MemoryFault(ReturnCode.KERN_INVALID_ADDRESS, address, "unmapped address"),
+      );
     if ((entry.protection & access) !== access)
-      throw new MemoryFault(ReturnCode.KERN_PROTECTION_FAILURE, address, "protection");
+      return Promise.reject(
+        new MemoryFault(ReturnCode.KERN_PROTECTION_FAILURE, address, "protection"),
+      );
     const pageAddress = address - (address % this.pageSize);
     const offset = entry.offset + (pageAddress - entry.start);
+    const object = entry.object;
+    let found: ResidentPage | Promise<ResidentPage | void>;
+    try {
+      found = this.fault(object, offset, access, address);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    if (found instanceof ResidentPage && object.slots.get(offset) === found) {
+      this.touch(found);
+      use(found);
+      return DONE;
+    }
+    return this.accessLater(object, offset, access, address, use, found);
+  }
+
+  /** The rest of `access` once the fault had to wait. */
+  private async accessLater(
+    object: VmObject,
+    offset: number,
+    access: number,
+    address: number,
+    use: (page: ResidentPage) => void,
+    found: ResidentPage | Promise<ResidentPage | void>,
+  ): Promise<void> {
     for (;;) {
-      const page = await this.fault(entry.object, offset, access, address);
-      // Another fault may have evicted it between its arrival and this continuation.
-      if (entry.object.slots.get(offset) === page) {
+      const page = found instanceof ResidentPage ? found : await found;
+      // undefined: a page-in's placeholder was settled; look again. A page may also have been
+      // evicted by another fault between its arrival and this continuation.
+      if (page !== undefined && object.slots.get(offset) === page) {
         this.touch(page);
         use(page);
         return;
       }
+      found =
+        page === undefined
+          ? this.faultStep(object, offset, access, address)
+          : this.fault(object, offset, access, address);
     }
   }
 
-  private async fault(
+  /**
+   * The page at `offset`, or a promise: for a ResidentPage, or (a page-in) for the settling of
+   * the request's placeholder, after which the caller looks again (faultStep).
+   */
+  private fault(
+    object: VmObject,
+    offset: number,
+    access: number,
+    address: number,
+  ): ResidentPage | Promise<ResidentPage | void> {
+    this.stats.faults++;
+    return this.faultStep(object, offset, access, address);
+  }
+
+  private faultStep(
+    object: VmObject,
+    offset: number,
+    access: number,
+    address: number,
+  ): ResidentPage | Promise<ResidentPage | void> {
+    const slot = object.slots.get(offset);
+    if (slot instanceof ResidentPage) {
+      if ((slot.lock & access) === 0) return slot;
+    } else if (
+      slot === undefined &&
+      object.alive &&
+      object.pagerReady &&
+      object.pager !== null &&
+      object.control !== null &&
+      (object.internal ? object.existence.has(offset) : !object.pagerLost)
+    ) {
+      return this.pageIn(object, offset, access);
+    }
+    return this.faultSlow(object, offset, access, address);
+  }
+
+  /**
+   * §3.1 step 2: a busy+absent placeholder, then data_request. The send is queued inside the
+   * link call, so nothing waits for its promise; a failed send settles the placeholder
+   * ("unsent"), and the waiting fault fails with KERN_MEMORY_ERROR.
+   */
+  private pageIn(object: VmObject, offset: number, access: number): Promise<void> {
+    const placeholder = new Placeholder("requested");
+    object.slots.set(offset, placeholder);
+    let sent: Promise<void>;
+    try {
+      sent = this.manager.dataRequest(
+        object.pager!,
+        object.control!,
+        offset,
+        this.pageSize,
+        access,
+      );
+    } catch {
+      sent = Promise.reject(new Error("data_request could not be sent"));
+    }
+    sent.then(undefined, () => this.requestNotSent(object, offset, placeholder));
+    return placeholder.done.promise;
+  }
+
+  private requestNotSent(object: VmObject, offset: number, placeholder: Placeholder): void {
+    if (placeholder.state !== "requested") return; // settled meanwhile (terminated, port died)
+    placeholder.state = "unsent";
+    placeholder.done.wake();
+  }
+
+  /** Every other case of §3.1: locks, busy pages, settled placeholders, zero fill, waiting for ready. */
+  private async faultSlow(
     object: VmObject,
     offset: number,
     access: number,
     address: number,
   ): Promise<ResidentPage> {
-    this.stats.faults++;
     for (;;) {
       const slot = object.slots.get(offset);
       if (slot instanceof ResidentPage) {
@@ -713,6 +840,12 @@ export class VmKernel {
             address,
             "the memory manager reported an error",
           );
+        if (slot.state === "unsent")
+          throw new MemoryFault(
+            ReturnCode.KERN_MEMORY_ERROR,
+            address,
+            "data_request could not be sent",
+          );
         return this.zeroFill(object, offset); // unavailable
       }
       if (!object.alive)
@@ -729,26 +862,7 @@ export class VmKernel {
         await object.readyWakeup.promise;
         continue;
       }
-      const placeholder = new Placeholder("requested");
-      object.slots.set(offset, placeholder);
-      try {
-        await this.manager.dataRequest(
-          object.pager!,
-          object.control!,
-          offset,
-          this.pageSize,
-          access,
-        );
-      } catch {
-        if (object.slots.get(offset) === placeholder) object.slots.delete(offset);
-        placeholder.done.wake();
-        throw new MemoryFault(
-          ReturnCode.KERN_MEMORY_ERROR,
-          address,
-          "data_request could not be sent",
-        );
-      }
-      await placeholder.done.promise;
+      await this.pageIn(object, offset, access);
     }
   }
 
@@ -784,27 +898,30 @@ export class VmKernel {
   private insertResident(page: ResidentPage, queue: "active" | "inactive"): void {
     page.object.slots.set(page.offset, page);
     page.object.residentPages++;
-    (queue === "active" ? this.active : this.inactive).set(page, true);
+    (queue === "active" ? this.active : this.inactive).push(page);
     this.stats.resident = this.residentCount;
     this.pageoutPass();
   }
 
   private removeResident(page: ResidentPage): void {
     if (page.object.slots.get(page.offset) === page) page.object.slots.delete(page.offset);
-    if (this.active.delete(page) || this.inactive.delete(page)) page.object.residentPages--;
+    const queue = page.queue;
+    if (queue !== null) {
+      queue.remove(page);
+      page.object.residentPages--;
+    }
     this.stats.resident = this.residentCount;
   }
 
   private touch(page: ResidentPage): void {
-    if (this.inactive.delete(page)) {
-      this.active.set(page, true);
-    } else if (this.active.delete(page)) {
-      this.active.set(page, true);
-    }
+    const queue = page.queue;
+    if (queue === null || (queue === this.active && page === this.active.tail)) return;
+    queue.remove(page);
+    this.active.push(page);
   }
 
   private deactivate(page: ResidentPage): void {
-    if (this.active.delete(page)) this.inactive.set(page, true);
+    if (this.active.remove(page)) this.inactive.push(page);
   }
 
   /**
@@ -841,11 +958,11 @@ export class VmKernel {
   }
 
   private chooseVictim(): ResidentPage | undefined {
-    for (const page of this.inactive.keys()) {
+    for (let page = this.inactive.head; page !== null; page = page.next) {
       if (page.object.internal && this.defaultPager === null) continue;
       return page;
     }
-    for (const page of this.active.keys()) {
+    for (let page = this.active.head; page !== null; page = page.next) {
       if (page.object.internal && this.defaultPager === null) continue;
       return page;
     }
@@ -917,7 +1034,7 @@ export class VmKernel {
             back.dirty = true;
             object.slots.set(page.offset, back);
             object.residentPages++;
-            this.inactive.set(back, true);
+            this.inactive.push(back);
           }
         }
         holding.done.wake();

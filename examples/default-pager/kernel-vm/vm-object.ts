@@ -31,6 +31,10 @@ export class Wakeup {
 
 export class ResidentPage {
   readonly kind = "resident" as const;
+  /** The page queue it is on (active or inactive), and its neighbours there. */
+  queue: PageQueue | null = null;
+  prev: ResidentPage | null = null;
+  next: ResidentPage | null = null;
   dirty = false;
   precious = false;
   /** Accesses the manager forbids (page_lock). */
@@ -47,15 +51,53 @@ export class ResidentPage {
 }
 
 /**
+ * An LRU page queue (active or inactive), oldest first, linked through the pages themselves as
+ * GNU Mach's vm_page queues are. A Map keyed by page objects cost ~0.7 µs per insertion (each
+ * new page needs an identity hash, and the table is rebuilt as deletions pile up), several
+ * times per page-in.
+ */
+export class PageQueue {
+  head: ResidentPage | null = null;
+  tail: ResidentPage | null = null;
+  size = 0;
+
+  /** Appends `page` (newest); it must be on no queue. */
+  push(page: ResidentPage): void {
+    page.queue = this;
+    page.prev = this.tail;
+    page.next = null;
+    if (this.tail === null) this.head = page;
+    else this.tail.next = page;
+    this.tail = page;
+    this.size++;
+  }
+
+  /** Takes `page` off this queue; false if it is not on it. */
+  remove(page: ResidentPage): boolean {
+    if (page.queue !== this) return false;
+    if (page.prev === null) this.head = page.next;
+    else page.prev.next = page.next;
+    if (page.next === null) this.tail = page.prev;
+    else page.next.prev = page.prev;
+    page.queue = null;
+    page.prev = null;
+    page.next = null;
+    this.size--;
+    return true;
+  }
+}
+
+/**
  * A non-resident slot:
  * - requested: busy+absent, a data_request is outstanding (one per page);
  * - holding: busy, the page is on its way out in a data_return;
  * - unavailable: absent, not busy (data_unavailable): zero-fill on the next look;
- * - error: data_error: the first thread to look fails with KERN_MEMORY_ERROR and frees it.
+ * - error: data_error: the first thread to look fails with KERN_MEMORY_ERROR and frees it;
+ * - unsent: the data_request could not be sent: likewise.
  */
 export class Placeholder {
   readonly done = new Wakeup();
-  constructor(public state: "requested" | "holding" | "unavailable" | "error") {}
+  constructor(public state: "requested" | "holding" | "unavailable" | "error" | "unsent") {}
   get busy(): boolean {
     return this.state === "requested" || this.state === "holding";
   }
@@ -63,14 +105,103 @@ export class Placeholder {
 
 export type PageSlot = ResidentPage | Placeholder;
 
+/** Slots per chunk of a SlotTable. */
+const SLOT_CHUNK = 256;
+
+/**
+ * An object's page slots by offset (the resident page or placeholder at each page), in chunks
+ * of SLOT_CHUNK pages found by chunk number: what GNU Mach's object/offset hash of vm_pages is
+ * for. A Map keyed by offset was rebuilt (a fresh table, page faults in new memory) every few
+ * hundred page-ins, as the deletions of evicted pages piled up in it. The Map operations the VM
+ * model uses; iteration is in ascending offset order.
+ */
+export class SlotTable {
+  private readonly chunks = new Map<number, (PageSlot | undefined)[]>();
+
+  constructor(readonly pageSize: number) {}
+
+  get(offset: number): PageSlot | undefined {
+    const page = offset / this.pageSize;
+    return this.chunks.get(Math.floor(page / SLOT_CHUNK))?.[page % SLOT_CHUNK];
+  }
+
+  set(offset: number, slot: PageSlot): void {
+    const page = offset / this.pageSize;
+    const c = Math.floor(page / SLOT_CHUNK);
+    let chunk = this.chunks.get(c);
+    if (chunk === undefined) {
+      chunk = new Array<PageSlot | undefined>(SLOT_CHUNK).fill(undefined);
+      this.chunks.set(c, chunk);
+    }
+    chunk[page % SLOT_CHUNK] = slot;
+  }
+
+  delete(offset: number): void {
+    const page = offset / this.pageSize;
+    const chunk = this.chunks.get(Math.floor(page / SLOT_CHUNK));
+    if (chunk !== undefined) chunk[page % SLOT_CHUNK] = undefined;
+  }
+
+  /** [offset, slot] pairs, ascending; a snapshot, so the table may change meanwhile. */
+  entries(): [number, PageSlot][] {
+    const out: [number, PageSlot][] = [];
+    for (const c of [...this.chunks.keys()].sort((a, b) => a - b)) {
+      const chunk = this.chunks.get(c)!;
+      for (let i = 0; i < SLOT_CHUNK; i++) {
+        const slot = chunk[i];
+        if (slot !== undefined) out.push([(c * SLOT_CHUNK + i) * this.pageSize, slot]);
+      }
+    }
+    return out;
+  }
+
+  values(): PageSlot[] {
+    return this.entries().map((e) => e[1]);
+  }
+}
+
+/**
+ * The existence map (MACH_PAGEMAP, memory-object-reference §2.4): one bit per page, set once
+ * the page has been paged out. A bitmap, as in GNU Mach's vm_external: a hash set of offsets
+ * cost a cache-missing lookup on every fault of a large object. Pages past the end of the
+ * bitmap grow it.
+ */
+export class ExistenceMap {
+  private bits: Uint8Array;
+
+  constructor(
+    readonly pageSize: number,
+    size: number,
+  ) {
+    this.bits = new Uint8Array(Math.ceil(Math.ceil(size / pageSize) / 8));
+  }
+
+  has(offset: number): boolean {
+    const page = offset / this.pageSize;
+    const byte = page >>> 3;
+    return byte < this.bits.length && (this.bits[byte] & (1 << (page & 7))) !== 0;
+  }
+
+  add(offset: number): void {
+    const page = offset / this.pageSize;
+    const byte = page >>> 3;
+    if (byte >= this.bits.length) {
+      const grown = new Uint8Array(Math.max(byte + 1, this.bits.length * 2));
+      grown.set(this.bits);
+      this.bits = grown;
+    }
+    this.bits[byte] |= 1 << (page & 7);
+  }
+}
+
 let nextObjectId = 1;
 
 export class VmObject {
   readonly id = nextObjectId++;
   readonly name = new MemoryObjectName();
-  readonly slots = new Map<number, PageSlot>();
+  readonly slots: SlotTable;
   /** Offsets of an internal object that have been paged out (the existence map, MACH_PAGEMAP). */
-  readonly existence = new Set<number>();
+  readonly existence: ExistenceMap;
   pager: MemoryObjectPort | null = null;
   control: MemoryControl | null = null;
   pagerCreated = false;
@@ -93,7 +224,11 @@ export class VmObject {
     readonly internal: boolean,
     public temporary: boolean,
     public size: number,
-  ) {}
+    pageSize = 4096,
+  ) {
+    this.slots = new SlotTable(pageSize);
+    this.existence = new ExistenceMap(pageSize, internal ? size : 0);
+  }
 
   setReady(): void {
     this.pagerReady = true;

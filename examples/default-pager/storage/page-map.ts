@@ -15,13 +15,98 @@ export function packBlock(fileId: number, page: number): number {
   return fileId * FILE_UNIT + page;
 }
 
+/** The file id of a packed block (unpackBlock without the object). */
+export function blockFile(packed: number): number {
+  return Math.floor(packed / FILE_UNIT);
+}
+
+/** The page in its file of a packed block. */
+export function blockPage(packed: number): number {
+  return packed % FILE_UNIT;
+}
+
 export function unpackBlock(packed: number): BlockAddress {
   return { fileId: Math.floor(packed / FILE_UNIT), page: packed % FILE_UNIT };
 }
 
+/** Pages per chunk of a BlockTable (8 KiB of blocks). */
+const CHUNK_PAGES = 1024;
+
+/**
+ * object page -> packed block, as arrays indexed by object page in chunks of CHUNK_PAGES (the
+ * two-level block map of mach-defpager, memory-object-reference §7.4, without its 24-bit
+ * encoding). Every page-in looks a page up here: a hash map of thousands of entries missed the
+ * cache on most lookups. The Map operations the storage uses, nothing more.
+ */
+export class BlockTable {
+  private readonly chunks: (Float64Array | undefined)[] = [];
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  get(page: number): number | undefined {
+    const chunk = this.chunks[Math.floor(page / CHUNK_PAGES)];
+    if (chunk === undefined) return undefined;
+    const packed = chunk[page % CHUNK_PAGES]!;
+    return packed < 0 ? undefined : packed;
+  }
+
+  has(page: number): boolean {
+    return this.get(page) !== undefined;
+  }
+
+  set(page: number, packed: number): this {
+    const c = Math.floor(page / CHUNK_PAGES);
+    let chunk = this.chunks[c];
+    if (chunk === undefined) {
+      chunk = new Float64Array(CHUNK_PAGES).fill(-1);
+      this.chunks[c] = chunk;
+    }
+    const i = page % CHUNK_PAGES;
+    if (chunk[i]! < 0) this.count++;
+    chunk[i] = packed;
+    return this;
+  }
+
+  delete(page: number): boolean {
+    const chunk = this.chunks[Math.floor(page / CHUNK_PAGES)];
+    const i = page % CHUNK_PAGES;
+    if (chunk === undefined || chunk[i]! < 0) return false;
+    chunk[i] = -1;
+    this.count--;
+    return true;
+  }
+
+  clear(): void {
+    this.chunks.length = 0;
+    this.count = 0;
+  }
+
+  /** [object page, packed block] in ascending page order. */
+  *[Symbol.iterator](): IterableIterator<[number, number]> {
+    for (const [c, chunk] of this.chunks.entries()) {
+      if (chunk === undefined) continue;
+      for (let i = 0; i < CHUNK_PAGES; i++) {
+        const packed = chunk[i]!;
+        if (packed >= 0) yield [c * CHUNK_PAGES + i, packed];
+      }
+    }
+  }
+
+  *keys(): IterableIterator<number> {
+    for (const [page] of this) yield page;
+  }
+
+  *values(): IterableIterator<number> {
+    for (const [, packed] of this) yield packed;
+  }
+}
+
 export class PageMap {
   /** @internal object page -> packed block */
-  readonly entries = new Map<number, number>();
+  readonly entries = new BlockTable();
   /** @internal the file new pages of this object go to first (§7.4: "the object's current partition"). */
   preferredFileId = -1;
   /** @internal false once the storage released it */
@@ -44,6 +129,6 @@ export class PageMap {
 
   /** Stored object pages, ascending. */
   pages(): number[] {
-    return [...this.entries.keys()].sort((a, b) => a - b);
+    return [...this.entries.keys()];
   }
 }

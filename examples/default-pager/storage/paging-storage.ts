@@ -1,8 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
-import { PageMap, packBlock, unpackBlock } from "./page-map.js";
+import { PageMap, blockFile, blockPage, packBlock, unpackBlock } from "./page-map.js";
 import { PagingFile } from "./paging-file.js";
 import { fail, ok, type Result, type StorageError } from "./result.js";
+
+// readPage's answers are the same objects every time (results are read-only): one page-in,
+// one allocation fewer.
+const STORED: Result<boolean> = ok(true);
+const NOT_STORED: Result<boolean> = ok(false);
 
 export const DEFAULT_PAGE_SIZE = 4096;
 
@@ -204,14 +209,13 @@ export class PagingStorage {
     if (into.length < this.pageSize)
       return fail("INVALID_ARGUMENT", `buffer of ${into.length} bytes for a page`);
     const packed = map.entries.get(objectPage);
-    if (packed === undefined) return ok(false);
-    const { fileId, page } = unpackBlock(packed);
+    if (packed === undefined) return NOT_STORED;
     try {
-      this.fileById(fileId).read(page, into);
+      this.fileById(blockFile(packed)).read(blockPage(packed), into);
     } catch (e) {
       return fail("IO_ERROR", `reading object page ${objectPage}: ${describe(e)}`);
     }
-    return ok(true);
+    return STORED;
   }
 
   /**
