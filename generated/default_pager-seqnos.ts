@@ -1317,6 +1317,19 @@ async function invoke_seqnos_default_pager_object_create(
   await run_seqnos_default_pager_object_create(handlers, args, request);
 }
 
+function call_seqnos_default_pager_object_create(
+  handlers: SeqnosDefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<memory_object_t> {
+  return handlers.seqnos_default_pager_object_create(
+    args[2] as mach_port_t,
+    args[3] as number,
+    args[5] as vm_size_t,
+    request,
+  );
+}
+
 function store_seqnos_default_pager_info(args: MigValue[], out: default_pager_info_t): void {
   args[4] = default_pager_info_t_to_wire(out);
 }
@@ -1344,6 +1357,14 @@ async function invoke_seqnos_default_pager_info(
   request: MigRequest,
 ): Promise<void> {
   await run_seqnos_default_pager_info(handlers, args, request);
+}
+
+function call_seqnos_default_pager_info(
+  handlers: SeqnosDefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<default_pager_info_t> {
+  return handlers.seqnos_default_pager_info(args[2] as mach_port_t, args[3] as number, request);
 }
 
 function store_seqnos_default_pager_objects(
@@ -1379,6 +1400,14 @@ async function invoke_seqnos_default_pager_objects(
   await run_seqnos_default_pager_objects(handlers, args, request);
 }
 
+function call_seqnos_default_pager_objects(
+  handlers: SeqnosDefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<default_pager_objects_outs> {
+  return handlers.seqnos_default_pager_objects(args[2] as mach_port_t, args[3] as number, request);
+}
+
 function store_seqnos_default_pager_object_pages(
   args: MigValue[],
   out: default_pager_page_array_t,
@@ -1412,6 +1441,19 @@ async function invoke_seqnos_default_pager_object_pages(
   await run_seqnos_default_pager_object_pages(handlers, args, request);
 }
 
+function call_seqnos_default_pager_object_pages(
+  handlers: SeqnosDefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<default_pager_page_array_t> {
+  return handlers.seqnos_default_pager_object_pages(
+    args[2] as mach_port_t,
+    args[3] as number,
+    args[4] as memory_object_name_t,
+    request,
+  );
+}
+
 function run_seqnos_default_pager_paging_file(
   handlers: SeqnosDefaultPagerHandlers,
   args: MigValue[],
@@ -1439,6 +1481,21 @@ async function invoke_seqnos_default_pager_paging_file(
   await run_seqnos_default_pager_paging_file(handlers, args, request);
 }
 
+function call_seqnos_default_pager_paging_file(
+  handlers: SeqnosDefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.seqnos_default_pager_paging_file(
+    args[2] as mach_port_t,
+    args[3] as number,
+    args[4] as mach_port_t,
+    args[5] as default_pager_filename_t,
+    args[6] as boolean_t,
+    request,
+  );
+}
+
 function run_seqnos_default_pager_register_fileserver(
   handlers: SeqnosDefaultPagerHandlers,
   args: MigValue[],
@@ -1462,6 +1519,19 @@ async function invoke_seqnos_default_pager_register_fileserver(
   request: MigRequest,
 ): Promise<void> {
   await run_seqnos_default_pager_register_fileserver(handlers, args, request);
+}
+
+function call_seqnos_default_pager_register_fileserver(
+  handlers: SeqnosDefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.seqnos_default_pager_register_fileserver(
+    args[2] as mach_port_t,
+    args[3] as number,
+    args[4] as mach_port_t,
+    request,
+  );
 }
 
 /** What a handler returned, as a promise when it is a thenable (what `await` waits for). */
@@ -1488,30 +1558,39 @@ const routine_seqnos_default_pager_object_create: MigServerRoutine<SeqnosDefault
   plan: default_pager_object_create_plan,
   invoke: invoke_seqnos_default_pager_object_create,
   run: run_seqnos_default_pager_object_create,
+  call: call_seqnos_default_pager_object_create,
+  store: store_seqnos_default_pager_object_create,
 };
 
 const routine_seqnos_default_pager_info: MigServerRoutine<SeqnosDefaultPagerHandlers> = {
   plan: default_pager_info_plan,
   invoke: invoke_seqnos_default_pager_info,
   run: run_seqnos_default_pager_info,
+  call: call_seqnos_default_pager_info,
+  store: store_seqnos_default_pager_info,
 };
 
 const routine_seqnos_default_pager_objects: MigServerRoutine<SeqnosDefaultPagerHandlers> = {
   plan: default_pager_objects_plan,
   invoke: invoke_seqnos_default_pager_objects,
   run: run_seqnos_default_pager_objects,
+  call: call_seqnos_default_pager_objects,
+  store: store_seqnos_default_pager_objects,
 };
 
 const routine_seqnos_default_pager_object_pages: MigServerRoutine<SeqnosDefaultPagerHandlers> = {
   plan: default_pager_object_pages_plan,
   invoke: invoke_seqnos_default_pager_object_pages,
   run: run_seqnos_default_pager_object_pages,
+  call: call_seqnos_default_pager_object_pages,
+  store: store_seqnos_default_pager_object_pages,
 };
 
 const routine_seqnos_default_pager_paging_file: MigServerRoutine<SeqnosDefaultPagerHandlers> = {
   plan: default_pager_paging_file_plan,
   invoke: invoke_seqnos_default_pager_paging_file,
   run: run_seqnos_default_pager_paging_file,
+  call: call_seqnos_default_pager_paging_file,
 };
 
 const routine_seqnos_default_pager_register_fileserver: MigServerRoutine<SeqnosDefaultPagerHandlers> =
@@ -1519,6 +1598,7 @@ const routine_seqnos_default_pager_register_fileserver: MigServerRoutine<SeqnosD
     plan: default_pager_register_fileserver_plan,
     invoke: invoke_seqnos_default_pager_register_fileserver,
     run: run_seqnos_default_pager_register_fileserver,
+    call: call_seqnos_default_pager_register_fileserver,
   };
 
 /**

@@ -1300,6 +1300,18 @@ async function invoke_default_pager_object_create(
   await run_default_pager_object_create(handlers, args, request);
 }
 
+function call_default_pager_object_create(
+  handlers: DefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<memory_object_t> {
+  return handlers.default_pager_object_create(
+    args[2] as mach_port_t,
+    args[4] as vm_size_t,
+    request,
+  );
+}
+
 function store_default_pager_info(args: MigValue[], out: default_pager_info_t): void {
   args[3] = default_pager_info_t_to_wire(out);
 }
@@ -1323,6 +1335,14 @@ async function invoke_default_pager_info(
   request: MigRequest,
 ): Promise<void> {
   await run_default_pager_info(handlers, args, request);
+}
+
+function call_default_pager_info(
+  handlers: DefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<default_pager_info_t> {
+  return handlers.default_pager_info(args[2] as mach_port_t, request);
 }
 
 function store_default_pager_objects(args: MigValue[], out: default_pager_objects_outs): void {
@@ -1349,6 +1369,14 @@ async function invoke_default_pager_objects(
   request: MigRequest,
 ): Promise<void> {
   await run_default_pager_objects(handlers, args, request);
+}
+
+function call_default_pager_objects(
+  handlers: DefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<default_pager_objects_outs> {
+  return handlers.default_pager_objects(args[2] as mach_port_t, request);
 }
 
 function store_default_pager_object_pages(args: MigValue[], out: default_pager_page_array_t): void {
@@ -1380,6 +1408,18 @@ async function invoke_default_pager_object_pages(
   await run_default_pager_object_pages(handlers, args, request);
 }
 
+function call_default_pager_object_pages(
+  handlers: DefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<default_pager_page_array_t> {
+  return handlers.default_pager_object_pages(
+    args[2] as mach_port_t,
+    args[3] as memory_object_name_t,
+    request,
+  );
+}
+
 function run_default_pager_paging_file(
   handlers: DefaultPagerHandlers,
   args: MigValue[],
@@ -1406,6 +1446,20 @@ async function invoke_default_pager_paging_file(
   await run_default_pager_paging_file(handlers, args, request);
 }
 
+function call_default_pager_paging_file(
+  handlers: DefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.default_pager_paging_file(
+    args[2] as mach_port_t,
+    args[3] as mach_port_t,
+    args[4] as default_pager_filename_t,
+    args[5] as boolean_t,
+    request,
+  );
+}
+
 function run_default_pager_register_fileserver(
   handlers: DefaultPagerHandlers,
   args: MigValue[],
@@ -1428,6 +1482,18 @@ async function invoke_default_pager_register_fileserver(
   request: MigRequest,
 ): Promise<void> {
   await run_default_pager_register_fileserver(handlers, args, request);
+}
+
+function call_default_pager_register_fileserver(
+  handlers: DefaultPagerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.default_pager_register_fileserver(
+    args[2] as mach_port_t,
+    args[3] as mach_port_t,
+    request,
+  );
 }
 
 /** What a handler returned, as a promise when it is a thenable (what `await` waits for). */
@@ -1454,36 +1520,46 @@ const routine_default_pager_object_create: MigServerRoutine<DefaultPagerHandlers
   plan: default_pager_object_create_plan,
   invoke: invoke_default_pager_object_create,
   run: run_default_pager_object_create,
+  call: call_default_pager_object_create,
+  store: store_default_pager_object_create,
 };
 
 const routine_default_pager_info: MigServerRoutine<DefaultPagerHandlers> = {
   plan: default_pager_info_plan,
   invoke: invoke_default_pager_info,
   run: run_default_pager_info,
+  call: call_default_pager_info,
+  store: store_default_pager_info,
 };
 
 const routine_default_pager_objects: MigServerRoutine<DefaultPagerHandlers> = {
   plan: default_pager_objects_plan,
   invoke: invoke_default_pager_objects,
   run: run_default_pager_objects,
+  call: call_default_pager_objects,
+  store: store_default_pager_objects,
 };
 
 const routine_default_pager_object_pages: MigServerRoutine<DefaultPagerHandlers> = {
   plan: default_pager_object_pages_plan,
   invoke: invoke_default_pager_object_pages,
   run: run_default_pager_object_pages,
+  call: call_default_pager_object_pages,
+  store: store_default_pager_object_pages,
 };
 
 const routine_default_pager_paging_file: MigServerRoutine<DefaultPagerHandlers> = {
   plan: default_pager_paging_file_plan,
   invoke: invoke_default_pager_paging_file,
   run: run_default_pager_paging_file,
+  call: call_default_pager_paging_file,
 };
 
 const routine_default_pager_register_fileserver: MigServerRoutine<DefaultPagerHandlers> = {
   plan: default_pager_register_fileserver_plan,
   invoke: invoke_default_pager_register_fileserver,
   run: run_default_pager_register_fileserver,
+  call: call_default_pager_register_fileserver,
 };
 
 /**

@@ -1779,6 +1779,19 @@ async function invoke_memory_object_data_unavailable(
   await run_memory_object_data_unavailable(handlers, args, request);
 }
 
+function call_memory_object_data_unavailable(
+  handlers: MachHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.memory_object_data_unavailable(
+    args[1] as memory_object_control_t,
+    args[2] as vm_offset_t,
+    args[3] as vm_size_t,
+    request,
+  );
+}
+
 function store_memory_object_get_attributes(
   args: MigValue[],
   out: memory_object_get_attributes_outs,
@@ -1809,6 +1822,14 @@ async function invoke_memory_object_get_attributes(
   await run_memory_object_get_attributes(handlers, args, request);
 }
 
+function call_memory_object_get_attributes(
+  handlers: MachHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<memory_object_get_attributes_outs> {
+  return handlers.memory_object_get_attributes(args[2] as memory_object_control_t, request);
+}
+
 function store_vm_set_default_memory_manager(args: MigValue[], out: mach_port_make_send_t): void {
   args[3] = out;
 }
@@ -1836,6 +1857,18 @@ async function invoke_vm_set_default_memory_manager(
   request: MigRequest,
 ): Promise<void> {
   await run_vm_set_default_memory_manager(handlers, args, request);
+}
+
+function call_vm_set_default_memory_manager(
+  handlers: MachHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<mach_port_make_send_t> {
+  return handlers.vm_set_default_memory_manager(
+    args[2] as host_priv_t,
+    args[3] as mach_port_make_send_t,
+    request,
+  );
 }
 
 function run_memory_object_lock_request(
@@ -1868,6 +1901,24 @@ async function invoke_memory_object_lock_request(
   await run_memory_object_lock_request(handlers, args, request);
 }
 
+function call_memory_object_lock_request(
+  handlers: MachHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.memory_object_lock_request(
+    args[1] as memory_object_control_t,
+    args[2] as vm_offset_t,
+    args[3] as vm_size_t,
+    args[4] as memory_object_return_t,
+    args[5] as boolean_t,
+    args[6] as vm_prot_t,
+    args[7] as mach_port_t,
+    args[8] as number,
+    request,
+  );
+}
+
 function run_memory_object_data_error(
   handlers: MachHandlers,
   args: MigValue[],
@@ -1894,6 +1945,20 @@ async function invoke_memory_object_data_error(
   await run_memory_object_data_error(handlers, args, request);
 }
 
+function call_memory_object_data_error(
+  handlers: MachHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.memory_object_data_error(
+    args[1] as memory_object_control_t,
+    args[2] as vm_offset_t,
+    args[3] as vm_size_t,
+    args[4] as kern_return_t,
+    request,
+  );
+}
+
 function run_memory_object_destroy(
   handlers: MachHandlers,
   args: MigValue[],
@@ -1916,6 +1981,18 @@ async function invoke_memory_object_destroy(
   request: MigRequest,
 ): Promise<void> {
   await run_memory_object_destroy(handlers, args, request);
+}
+
+function call_memory_object_destroy(
+  handlers: MachHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.memory_object_destroy(
+    args[1] as memory_object_control_t,
+    args[2] as kern_return_t,
+    request,
+  );
 }
 
 function run_memory_object_data_supply(
@@ -1947,6 +2024,23 @@ async function invoke_memory_object_data_supply(
   await run_memory_object_data_supply(handlers, args, request);
 }
 
+function call_memory_object_data_supply(
+  handlers: MachHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.memory_object_data_supply(
+    args[1] as memory_object_control_t,
+    args[2] as vm_offset_t,
+    args[3] as pointer_t,
+    args[6] as vm_prot_t,
+    args[7] as boolean_t,
+    args[8] as mach_port_t,
+    args[9] as number,
+    request,
+  );
+}
+
 function run_memory_object_ready(
   handlers: MachHandlers,
   args: MigValue[],
@@ -1970,6 +2064,19 @@ async function invoke_memory_object_ready(
   request: MigRequest,
 ): Promise<void> {
   await run_memory_object_ready(handlers, args, request);
+}
+
+function call_memory_object_ready(
+  handlers: MachHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.memory_object_ready(
+    args[1] as memory_object_control_t,
+    args[2] as boolean_t,
+    args[3] as memory_object_copy_strategy_t,
+    request,
+  );
 }
 
 function run_memory_object_change_attributes(
@@ -1999,6 +2106,21 @@ async function invoke_memory_object_change_attributes(
   await run_memory_object_change_attributes(handlers, args, request);
 }
 
+function call_memory_object_change_attributes(
+  handlers: MachHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.memory_object_change_attributes(
+    args[1] as memory_object_control_t,
+    args[2] as boolean_t,
+    args[3] as memory_object_copy_strategy_t,
+    args[4] as mach_port_t,
+    args[5] as number,
+    request,
+  );
+}
+
 /** What a handler returned, as a promise when it is a thenable (what `await` waits for). */
 function as_promise<T>(value: T | Promise<T>): Promise<T> | undefined {
   const v: unknown = value;
@@ -2023,54 +2145,65 @@ const routine_memory_object_data_unavailable: MigServerRoutine<MachHandlers> = {
   plan: memory_object_data_unavailable_plan,
   invoke: invoke_memory_object_data_unavailable,
   run: run_memory_object_data_unavailable,
+  call: call_memory_object_data_unavailable,
 };
 
 const routine_memory_object_get_attributes: MigServerRoutine<MachHandlers> = {
   plan: memory_object_get_attributes_plan,
   invoke: invoke_memory_object_get_attributes,
   run: run_memory_object_get_attributes,
+  call: call_memory_object_get_attributes,
+  store: store_memory_object_get_attributes,
 };
 
 const routine_vm_set_default_memory_manager: MigServerRoutine<MachHandlers> = {
   plan: vm_set_default_memory_manager_plan,
   invoke: invoke_vm_set_default_memory_manager,
   run: run_vm_set_default_memory_manager,
+  call: call_vm_set_default_memory_manager,
+  store: store_vm_set_default_memory_manager,
 };
 
 const routine_memory_object_lock_request: MigServerRoutine<MachHandlers> = {
   plan: memory_object_lock_request_plan,
   invoke: invoke_memory_object_lock_request,
   run: run_memory_object_lock_request,
+  call: call_memory_object_lock_request,
 };
 
 const routine_memory_object_data_error: MigServerRoutine<MachHandlers> = {
   plan: memory_object_data_error_plan,
   invoke: invoke_memory_object_data_error,
   run: run_memory_object_data_error,
+  call: call_memory_object_data_error,
 };
 
 const routine_memory_object_destroy: MigServerRoutine<MachHandlers> = {
   plan: memory_object_destroy_plan,
   invoke: invoke_memory_object_destroy,
   run: run_memory_object_destroy,
+  call: call_memory_object_destroy,
 };
 
 const routine_memory_object_data_supply: MigServerRoutine<MachHandlers> = {
   plan: memory_object_data_supply_plan,
   invoke: invoke_memory_object_data_supply,
   run: run_memory_object_data_supply,
+  call: call_memory_object_data_supply,
 };
 
 const routine_memory_object_ready: MigServerRoutine<MachHandlers> = {
   plan: memory_object_ready_plan,
   invoke: invoke_memory_object_ready,
   run: run_memory_object_ready,
+  call: call_memory_object_ready,
 };
 
 const routine_memory_object_change_attributes: MigServerRoutine<MachHandlers> = {
   plan: memory_object_change_attributes_plan,
   invoke: invoke_memory_object_change_attributes,
   run: run_memory_object_change_attributes,
+  call: call_memory_object_change_attributes,
 };
 
 /**

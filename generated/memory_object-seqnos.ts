@@ -1859,6 +1859,21 @@ async function invoke_seqnos_memory_object_init(
   await run_seqnos_memory_object_init(handlers, args, request);
 }
 
+function call_seqnos_memory_object_init(
+  handlers: SeqnosMemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.seqnos_memory_object_init(
+    args[1] as memory_object_t,
+    args[2] as number,
+    args[3] as memory_object_control_t,
+    args[4] as memory_object_name_t,
+    args[5] as vm_size_t,
+    request,
+  );
+}
+
 function run_seqnos_memory_object_terminate(
   handlers: SeqnosMemoryObjectHandlers,
   args: MigValue[],
@@ -1883,6 +1898,20 @@ async function invoke_seqnos_memory_object_terminate(
   request: MigRequest,
 ): Promise<void> {
   await run_seqnos_memory_object_terminate(handlers, args, request);
+}
+
+function call_seqnos_memory_object_terminate(
+  handlers: SeqnosMemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.seqnos_memory_object_terminate(
+    args[1] as memory_object_t,
+    args[2] as number,
+    args[3] as memory_object_control_t,
+    args[4] as memory_object_name_t,
+    request,
+  );
 }
 
 function run_seqnos_memory_object_copy(
@@ -1913,6 +1942,22 @@ async function invoke_seqnos_memory_object_copy(
   await run_seqnos_memory_object_copy(handlers, args, request);
 }
 
+function call_seqnos_memory_object_copy(
+  handlers: SeqnosMemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.seqnos_memory_object_copy(
+    args[1] as memory_object_t,
+    args[2] as number,
+    args[3] as memory_object_control_t,
+    args[4] as vm_offset_t,
+    args[5] as vm_size_t,
+    args[6] as memory_object_t,
+    request,
+  );
+}
+
 function run_seqnos_memory_object_data_request(
   handlers: SeqnosMemoryObjectHandlers,
   args: MigValue[],
@@ -1939,6 +1984,22 @@ async function invoke_seqnos_memory_object_data_request(
   request: MigRequest,
 ): Promise<void> {
   await run_seqnos_memory_object_data_request(handlers, args, request);
+}
+
+function call_seqnos_memory_object_data_request(
+  handlers: SeqnosMemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.seqnos_memory_object_data_request(
+    args[1] as memory_object_t,
+    args[2] as number,
+    args[3] as memory_object_control_t,
+    args[4] as vm_offset_t,
+    args[5] as vm_size_t,
+    args[6] as vm_prot_t,
+    request,
+  );
 }
 
 function run_seqnos_memory_object_data_unlock(
@@ -1969,6 +2030,22 @@ async function invoke_seqnos_memory_object_data_unlock(
   await run_seqnos_memory_object_data_unlock(handlers, args, request);
 }
 
+function call_seqnos_memory_object_data_unlock(
+  handlers: SeqnosMemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.seqnos_memory_object_data_unlock(
+    args[1] as memory_object_t,
+    args[2] as number,
+    args[3] as memory_object_control_t,
+    args[4] as vm_offset_t,
+    args[5] as vm_size_t,
+    args[6] as vm_prot_t,
+    request,
+  );
+}
+
 function run_seqnos_memory_object_lock_completed(
   handlers: SeqnosMemoryObjectHandlers,
   args: MigValue[],
@@ -1994,6 +2071,21 @@ async function invoke_seqnos_memory_object_lock_completed(
   request: MigRequest,
 ): Promise<void> {
   await run_seqnos_memory_object_lock_completed(handlers, args, request);
+}
+
+function call_seqnos_memory_object_lock_completed(
+  handlers: SeqnosMemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.seqnos_memory_object_lock_completed(
+    args[1] as memory_object_t,
+    args[3] as number,
+    args[4] as memory_object_control_t,
+    args[5] as vm_offset_t,
+    args[6] as vm_size_t,
+    request,
+  );
 }
 
 function run_seqnos_memory_object_supply_completed(
@@ -2025,6 +2117,23 @@ async function invoke_seqnos_memory_object_supply_completed(
   await run_seqnos_memory_object_supply_completed(handlers, args, request);
 }
 
+function call_seqnos_memory_object_supply_completed(
+  handlers: SeqnosMemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.seqnos_memory_object_supply_completed(
+    args[1] as memory_object_t,
+    args[3] as number,
+    args[4] as memory_object_control_t,
+    args[5] as vm_offset_t,
+    args[6] as vm_size_t,
+    args[7] as kern_return_t,
+    args[8] as vm_offset_t,
+    request,
+  );
+}
+
 function run_seqnos_memory_object_data_return(
   handlers: SeqnosMemoryObjectHandlers,
   args: MigValue[],
@@ -2054,6 +2163,23 @@ async function invoke_seqnos_memory_object_data_return(
   await run_seqnos_memory_object_data_return(handlers, args, request);
 }
 
+function call_seqnos_memory_object_data_return(
+  handlers: SeqnosMemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.seqnos_memory_object_data_return(
+    args[1] as memory_object_t,
+    args[2] as number,
+    args[3] as memory_object_control_t,
+    args[4] as vm_offset_t,
+    args[5] as pointer_t,
+    args[7] as boolean_t,
+    args[8] as boolean_t,
+    request,
+  );
+}
+
 function run_seqnos_memory_object_change_completed(
   handlers: SeqnosMemoryObjectHandlers,
   args: MigValue[],
@@ -2080,6 +2206,20 @@ async function invoke_seqnos_memory_object_change_completed(
   await run_seqnos_memory_object_change_completed(handlers, args, request);
 }
 
+function call_seqnos_memory_object_change_completed(
+  handlers: SeqnosMemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.seqnos_memory_object_change_completed(
+    args[1] as memory_object_t,
+    args[3] as number,
+    args[4] as boolean_t,
+    args[5] as memory_object_copy_strategy_t,
+    request,
+  );
+}
+
 /** What a handler returned, as a promise when it is a thenable (what `await` waits for). */
 function as_promise<T>(value: T | Promise<T>): Promise<T> | undefined {
   const v: unknown = value;
@@ -2094,36 +2234,42 @@ const routine_seqnos_memory_object_init: MigServerRoutine<SeqnosMemoryObjectHand
   plan: memory_object_init_plan,
   invoke: invoke_seqnos_memory_object_init,
   run: run_seqnos_memory_object_init,
+  call: call_seqnos_memory_object_init,
 };
 
 const routine_seqnos_memory_object_terminate: MigServerRoutine<SeqnosMemoryObjectHandlers> = {
   plan: memory_object_terminate_plan,
   invoke: invoke_seqnos_memory_object_terminate,
   run: run_seqnos_memory_object_terminate,
+  call: call_seqnos_memory_object_terminate,
 };
 
 const routine_seqnos_memory_object_copy: MigServerRoutine<SeqnosMemoryObjectHandlers> = {
   plan: memory_object_copy_plan,
   invoke: invoke_seqnos_memory_object_copy,
   run: run_seqnos_memory_object_copy,
+  call: call_seqnos_memory_object_copy,
 };
 
 const routine_seqnos_memory_object_data_request: MigServerRoutine<SeqnosMemoryObjectHandlers> = {
   plan: memory_object_data_request_plan,
   invoke: invoke_seqnos_memory_object_data_request,
   run: run_seqnos_memory_object_data_request,
+  call: call_seqnos_memory_object_data_request,
 };
 
 const routine_seqnos_memory_object_data_unlock: MigServerRoutine<SeqnosMemoryObjectHandlers> = {
   plan: memory_object_data_unlock_plan,
   invoke: invoke_seqnos_memory_object_data_unlock,
   run: run_seqnos_memory_object_data_unlock,
+  call: call_seqnos_memory_object_data_unlock,
 };
 
 const routine_seqnos_memory_object_lock_completed: MigServerRoutine<SeqnosMemoryObjectHandlers> = {
   plan: memory_object_lock_completed_plan,
   invoke: invoke_seqnos_memory_object_lock_completed,
   run: run_seqnos_memory_object_lock_completed,
+  call: call_seqnos_memory_object_lock_completed,
 };
 
 const routine_seqnos_memory_object_supply_completed: MigServerRoutine<SeqnosMemoryObjectHandlers> =
@@ -2131,12 +2277,14 @@ const routine_seqnos_memory_object_supply_completed: MigServerRoutine<SeqnosMemo
     plan: memory_object_supply_completed_plan,
     invoke: invoke_seqnos_memory_object_supply_completed,
     run: run_seqnos_memory_object_supply_completed,
+    call: call_seqnos_memory_object_supply_completed,
   };
 
 const routine_seqnos_memory_object_data_return: MigServerRoutine<SeqnosMemoryObjectHandlers> = {
   plan: memory_object_data_return_plan,
   invoke: invoke_seqnos_memory_object_data_return,
   run: run_seqnos_memory_object_data_return,
+  call: call_seqnos_memory_object_data_return,
 };
 
 const routine_seqnos_memory_object_change_completed: MigServerRoutine<SeqnosMemoryObjectHandlers> =
@@ -2144,6 +2292,7 @@ const routine_seqnos_memory_object_change_completed: MigServerRoutine<SeqnosMemo
     plan: memory_object_change_completed_plan,
     invoke: invoke_seqnos_memory_object_change_completed,
     run: run_seqnos_memory_object_change_completed,
+    call: call_seqnos_memory_object_change_completed,
   };
 
 /**

@@ -1800,6 +1800,20 @@ async function invoke_memory_object_init(
   await run_memory_object_init(handlers, args, request);
 }
 
+function call_memory_object_init(
+  handlers: MemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.memory_object_init(
+    args[1] as memory_object_t,
+    args[2] as memory_object_control_t,
+    args[3] as memory_object_name_t,
+    args[4] as vm_size_t,
+    request,
+  );
+}
+
 function run_memory_object_terminate(
   handlers: MemoryObjectHandlers,
   args: MigValue[],
@@ -1823,6 +1837,19 @@ async function invoke_memory_object_terminate(
   request: MigRequest,
 ): Promise<void> {
   await run_memory_object_terminate(handlers, args, request);
+}
+
+function call_memory_object_terminate(
+  handlers: MemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.memory_object_terminate(
+    args[1] as memory_object_t,
+    args[2] as memory_object_control_t,
+    args[3] as memory_object_name_t,
+    request,
+  );
 }
 
 function run_memory_object_copy(
@@ -1852,6 +1879,21 @@ async function invoke_memory_object_copy(
   await run_memory_object_copy(handlers, args, request);
 }
 
+function call_memory_object_copy(
+  handlers: MemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.memory_object_copy(
+    args[1] as memory_object_t,
+    args[2] as memory_object_control_t,
+    args[3] as vm_offset_t,
+    args[4] as vm_size_t,
+    args[5] as memory_object_t,
+    request,
+  );
+}
+
 function run_memory_object_data_request(
   handlers: MemoryObjectHandlers,
   args: MigValue[],
@@ -1877,6 +1919,21 @@ async function invoke_memory_object_data_request(
   request: MigRequest,
 ): Promise<void> {
   await run_memory_object_data_request(handlers, args, request);
+}
+
+function call_memory_object_data_request(
+  handlers: MemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.memory_object_data_request(
+    args[1] as memory_object_t,
+    args[2] as memory_object_control_t,
+    args[3] as vm_offset_t,
+    args[4] as vm_size_t,
+    args[5] as vm_prot_t,
+    request,
+  );
 }
 
 function run_memory_object_data_unlock(
@@ -1906,6 +1963,21 @@ async function invoke_memory_object_data_unlock(
   await run_memory_object_data_unlock(handlers, args, request);
 }
 
+function call_memory_object_data_unlock(
+  handlers: MemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.memory_object_data_unlock(
+    args[1] as memory_object_t,
+    args[2] as memory_object_control_t,
+    args[3] as vm_offset_t,
+    args[4] as vm_size_t,
+    args[5] as vm_prot_t,
+    request,
+  );
+}
+
 function run_memory_object_lock_completed(
   handlers: MemoryObjectHandlers,
   args: MigValue[],
@@ -1930,6 +2002,20 @@ async function invoke_memory_object_lock_completed(
   request: MigRequest,
 ): Promise<void> {
   await run_memory_object_lock_completed(handlers, args, request);
+}
+
+function call_memory_object_lock_completed(
+  handlers: MemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.memory_object_lock_completed(
+    args[1] as memory_object_t,
+    args[3] as memory_object_control_t,
+    args[4] as vm_offset_t,
+    args[5] as vm_size_t,
+    request,
+  );
 }
 
 function run_memory_object_supply_completed(
@@ -1960,6 +2046,22 @@ async function invoke_memory_object_supply_completed(
   await run_memory_object_supply_completed(handlers, args, request);
 }
 
+function call_memory_object_supply_completed(
+  handlers: MemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.memory_object_supply_completed(
+    args[1] as memory_object_t,
+    args[3] as memory_object_control_t,
+    args[4] as vm_offset_t,
+    args[5] as vm_size_t,
+    args[6] as kern_return_t,
+    args[7] as vm_offset_t,
+    request,
+  );
+}
+
 function run_memory_object_data_return(
   handlers: MemoryObjectHandlers,
   args: MigValue[],
@@ -1988,6 +2090,22 @@ async function invoke_memory_object_data_return(
   await run_memory_object_data_return(handlers, args, request);
 }
 
+function call_memory_object_data_return(
+  handlers: MemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.memory_object_data_return(
+    args[1] as memory_object_t,
+    args[2] as memory_object_control_t,
+    args[3] as vm_offset_t,
+    args[4] as pointer_t,
+    args[6] as boolean_t,
+    args[7] as boolean_t,
+    request,
+  );
+}
+
 function run_memory_object_change_completed(
   handlers: MemoryObjectHandlers,
   args: MigValue[],
@@ -2013,6 +2131,19 @@ async function invoke_memory_object_change_completed(
   await run_memory_object_change_completed(handlers, args, request);
 }
 
+function call_memory_object_change_completed(
+  handlers: MemoryObjectHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.memory_object_change_completed(
+    args[1] as memory_object_t,
+    args[3] as boolean_t,
+    args[4] as memory_object_copy_strategy_t,
+    request,
+  );
+}
+
 /** What a handler returned, as a promise when it is a thenable (what `await` waits for). */
 function as_promise<T>(value: T | Promise<T>): Promise<T> | undefined {
   const v: unknown = value;
@@ -2027,54 +2158,63 @@ const routine_memory_object_init: MigServerRoutine<MemoryObjectHandlers> = {
   plan: memory_object_init_plan,
   invoke: invoke_memory_object_init,
   run: run_memory_object_init,
+  call: call_memory_object_init,
 };
 
 const routine_memory_object_terminate: MigServerRoutine<MemoryObjectHandlers> = {
   plan: memory_object_terminate_plan,
   invoke: invoke_memory_object_terminate,
   run: run_memory_object_terminate,
+  call: call_memory_object_terminate,
 };
 
 const routine_memory_object_copy: MigServerRoutine<MemoryObjectHandlers> = {
   plan: memory_object_copy_plan,
   invoke: invoke_memory_object_copy,
   run: run_memory_object_copy,
+  call: call_memory_object_copy,
 };
 
 const routine_memory_object_data_request: MigServerRoutine<MemoryObjectHandlers> = {
   plan: memory_object_data_request_plan,
   invoke: invoke_memory_object_data_request,
   run: run_memory_object_data_request,
+  call: call_memory_object_data_request,
 };
 
 const routine_memory_object_data_unlock: MigServerRoutine<MemoryObjectHandlers> = {
   plan: memory_object_data_unlock_plan,
   invoke: invoke_memory_object_data_unlock,
   run: run_memory_object_data_unlock,
+  call: call_memory_object_data_unlock,
 };
 
 const routine_memory_object_lock_completed: MigServerRoutine<MemoryObjectHandlers> = {
   plan: memory_object_lock_completed_plan,
   invoke: invoke_memory_object_lock_completed,
   run: run_memory_object_lock_completed,
+  call: call_memory_object_lock_completed,
 };
 
 const routine_memory_object_supply_completed: MigServerRoutine<MemoryObjectHandlers> = {
   plan: memory_object_supply_completed_plan,
   invoke: invoke_memory_object_supply_completed,
   run: run_memory_object_supply_completed,
+  call: call_memory_object_supply_completed,
 };
 
 const routine_memory_object_data_return: MigServerRoutine<MemoryObjectHandlers> = {
   plan: memory_object_data_return_plan,
   invoke: invoke_memory_object_data_return,
   run: run_memory_object_data_return,
+  call: call_memory_object_data_return,
 };
 
 const routine_memory_object_change_completed: MigServerRoutine<MemoryObjectHandlers> = {
   plan: memory_object_change_completed_plan,
   invoke: invoke_memory_object_change_completed,
   run: run_memory_object_change_completed,
+  call: call_memory_object_change_completed,
 };
 
 /**

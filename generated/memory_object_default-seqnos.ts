@@ -712,6 +712,23 @@ async function invoke_seqnos_memory_object_create(
   await run_seqnos_memory_object_create(handlers, args, request);
 }
 
+function call_seqnos_memory_object_create(
+  handlers: SeqnosMemoryObjectDefaultHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.seqnos_memory_object_create(
+    args[1] as memory_object_t,
+    args[2] as number,
+    args[3] as memory_object_t,
+    args[4] as vm_size_t,
+    args[5] as memory_object_control_t,
+    args[6] as memory_object_name_t,
+    args[7] as vm_size_t,
+    request,
+  );
+}
+
 function run_seqnos_memory_object_data_initialize(
   handlers: SeqnosMemoryObjectDefaultHandlers,
   args: MigValue[],
@@ -739,6 +756,21 @@ async function invoke_seqnos_memory_object_data_initialize(
   await run_seqnos_memory_object_data_initialize(handlers, args, request);
 }
 
+function call_seqnos_memory_object_data_initialize(
+  handlers: SeqnosMemoryObjectDefaultHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.seqnos_memory_object_data_initialize(
+    args[1] as memory_object_t,
+    args[2] as number,
+    args[3] as memory_object_control_t,
+    args[4] as vm_offset_t,
+    args[5] as pointer_t,
+    request,
+  );
+}
+
 /** What a handler returned, as a promise when it is a thenable (what `await` waits for). */
 function as_promise<T>(value: T | Promise<T>): Promise<T> | undefined {
   const v: unknown = value;
@@ -753,6 +785,7 @@ const routine_seqnos_memory_object_create: MigServerRoutine<SeqnosMemoryObjectDe
   plan: memory_object_create_plan,
   invoke: invoke_seqnos_memory_object_create,
   run: run_seqnos_memory_object_create,
+  call: call_seqnos_memory_object_create,
 };
 
 const routine_seqnos_memory_object_data_initialize: MigServerRoutine<SeqnosMemoryObjectDefaultHandlers> =
@@ -760,6 +793,7 @@ const routine_seqnos_memory_object_data_initialize: MigServerRoutine<SeqnosMemor
     plan: memory_object_data_initialize_plan,
     invoke: invoke_seqnos_memory_object_data_initialize,
     run: run_seqnos_memory_object_data_initialize,
+    call: call_seqnos_memory_object_data_initialize,
   };
 
 /**

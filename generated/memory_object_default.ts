@@ -706,6 +706,22 @@ async function invoke_memory_object_create(
   await run_memory_object_create(handlers, args, request);
 }
 
+function call_memory_object_create(
+  handlers: MemoryObjectDefaultHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.memory_object_create(
+    args[1] as memory_object_t,
+    args[2] as memory_object_t,
+    args[3] as vm_size_t,
+    args[4] as memory_object_control_t,
+    args[5] as memory_object_name_t,
+    args[6] as vm_size_t,
+    request,
+  );
+}
+
 function run_memory_object_data_initialize(
   handlers: MemoryObjectDefaultHandlers,
   args: MigValue[],
@@ -732,6 +748,20 @@ async function invoke_memory_object_data_initialize(
   await run_memory_object_data_initialize(handlers, args, request);
 }
 
+function call_memory_object_data_initialize(
+  handlers: MemoryObjectDefaultHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.memory_object_data_initialize(
+    args[1] as memory_object_t,
+    args[2] as memory_object_control_t,
+    args[3] as vm_offset_t,
+    args[4] as pointer_t,
+    request,
+  );
+}
+
 /** What a handler returned, as a promise when it is a thenable (what `await` waits for). */
 function as_promise<T>(value: T | Promise<T>): Promise<T> | undefined {
   const v: unknown = value;
@@ -746,12 +776,14 @@ const routine_memory_object_create: MigServerRoutine<MemoryObjectDefaultHandlers
   plan: memory_object_create_plan,
   invoke: invoke_memory_object_create,
   run: run_memory_object_create,
+  call: call_memory_object_create,
 };
 
 const routine_memory_object_data_initialize: MigServerRoutine<MemoryObjectDefaultHandlers> = {
   plan: memory_object_data_initialize_plan,
   invoke: invoke_memory_object_data_initialize,
   run: run_memory_object_data_initialize,
+  call: call_memory_object_data_initialize,
 };
 
 /**

@@ -749,6 +749,19 @@ async function invoke_do_seqnos_mach_notify_port_deleted(
   await run_do_seqnos_mach_notify_port_deleted(handlers, args, request);
 }
 
+function call_do_seqnos_mach_notify_port_deleted(
+  handlers: SeqnosNotifyHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.do_seqnos_mach_notify_port_deleted(
+    args[1] as notify_port_t,
+    args[2] as number,
+    args[3] as mach_port_name_t,
+    request,
+  );
+}
+
 function run_do_seqnos_mach_notify_msg_accepted(
   handlers: SeqnosNotifyHandlers,
   args: MigValue[],
@@ -772,6 +785,19 @@ async function invoke_do_seqnos_mach_notify_msg_accepted(
   request: MigRequest,
 ): Promise<void> {
   await run_do_seqnos_mach_notify_msg_accepted(handlers, args, request);
+}
+
+function call_do_seqnos_mach_notify_msg_accepted(
+  handlers: SeqnosNotifyHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.do_seqnos_mach_notify_msg_accepted(
+    args[1] as notify_port_t,
+    args[2] as number,
+    args[3] as mach_port_name_t,
+    request,
+  );
 }
 
 function run_do_seqnos_mach_notify_port_destroyed(
@@ -799,6 +825,19 @@ async function invoke_do_seqnos_mach_notify_port_destroyed(
   await run_do_seqnos_mach_notify_port_destroyed(handlers, args, request);
 }
 
+function call_do_seqnos_mach_notify_port_destroyed(
+  handlers: SeqnosNotifyHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.do_seqnos_mach_notify_port_destroyed(
+    args[1] as notify_port_t,
+    args[2] as number,
+    args[3] as mach_port_receive_t,
+    request,
+  );
+}
+
 function run_do_seqnos_mach_notify_no_senders(
   handlers: SeqnosNotifyHandlers,
   args: MigValue[],
@@ -824,6 +863,19 @@ async function invoke_do_seqnos_mach_notify_no_senders(
   await run_do_seqnos_mach_notify_no_senders(handlers, args, request);
 }
 
+function call_do_seqnos_mach_notify_no_senders(
+  handlers: SeqnosNotifyHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.do_seqnos_mach_notify_no_senders(
+    args[1] as notify_port_t,
+    args[2] as number,
+    args[3] as mach_port_mscount_t,
+    request,
+  );
+}
+
 function run_do_seqnos_mach_notify_send_once(
   handlers: SeqnosNotifyHandlers,
   args: MigValue[],
@@ -846,6 +898,18 @@ async function invoke_do_seqnos_mach_notify_send_once(
   request: MigRequest,
 ): Promise<void> {
   await run_do_seqnos_mach_notify_send_once(handlers, args, request);
+}
+
+function call_do_seqnos_mach_notify_send_once(
+  handlers: SeqnosNotifyHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.do_seqnos_mach_notify_send_once(
+    args[1] as notify_port_t,
+    args[2] as number,
+    request,
+  );
 }
 
 function run_do_seqnos_mach_notify_dead_name(
@@ -873,6 +937,19 @@ async function invoke_do_seqnos_mach_notify_dead_name(
   await run_do_seqnos_mach_notify_dead_name(handlers, args, request);
 }
 
+function call_do_seqnos_mach_notify_dead_name(
+  handlers: SeqnosNotifyHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.do_seqnos_mach_notify_dead_name(
+    args[1] as notify_port_t,
+    args[2] as number,
+    args[3] as mach_port_name_t,
+    request,
+  );
+}
+
 /** What a handler returned, as a promise when it is a thenable (what `await` waits for). */
 function as_promise<T>(value: T | Promise<T>): Promise<T> | undefined {
   const v: unknown = value;
@@ -887,36 +964,42 @@ const routine_do_seqnos_mach_notify_port_deleted: MigServerRoutine<SeqnosNotifyH
   plan: mach_notify_port_deleted_plan,
   invoke: invoke_do_seqnos_mach_notify_port_deleted,
   run: run_do_seqnos_mach_notify_port_deleted,
+  call: call_do_seqnos_mach_notify_port_deleted,
 };
 
 const routine_do_seqnos_mach_notify_msg_accepted: MigServerRoutine<SeqnosNotifyHandlers> = {
   plan: mach_notify_msg_accepted_plan,
   invoke: invoke_do_seqnos_mach_notify_msg_accepted,
   run: run_do_seqnos_mach_notify_msg_accepted,
+  call: call_do_seqnos_mach_notify_msg_accepted,
 };
 
 const routine_do_seqnos_mach_notify_port_destroyed: MigServerRoutine<SeqnosNotifyHandlers> = {
   plan: mach_notify_port_destroyed_plan,
   invoke: invoke_do_seqnos_mach_notify_port_destroyed,
   run: run_do_seqnos_mach_notify_port_destroyed,
+  call: call_do_seqnos_mach_notify_port_destroyed,
 };
 
 const routine_do_seqnos_mach_notify_no_senders: MigServerRoutine<SeqnosNotifyHandlers> = {
   plan: mach_notify_no_senders_plan,
   invoke: invoke_do_seqnos_mach_notify_no_senders,
   run: run_do_seqnos_mach_notify_no_senders,
+  call: call_do_seqnos_mach_notify_no_senders,
 };
 
 const routine_do_seqnos_mach_notify_send_once: MigServerRoutine<SeqnosNotifyHandlers> = {
   plan: mach_notify_send_once_plan,
   invoke: invoke_do_seqnos_mach_notify_send_once,
   run: run_do_seqnos_mach_notify_send_once,
+  call: call_do_seqnos_mach_notify_send_once,
 };
 
 const routine_do_seqnos_mach_notify_dead_name: MigServerRoutine<SeqnosNotifyHandlers> = {
   plan: mach_notify_dead_name_plan,
   invoke: invoke_do_seqnos_mach_notify_dead_name,
   run: run_do_seqnos_mach_notify_dead_name,
+  call: call_do_seqnos_mach_notify_dead_name,
 };
 
 /**

@@ -738,6 +738,18 @@ async function invoke_do_mach_notify_port_deleted(
   await run_do_mach_notify_port_deleted(handlers, args, request);
 }
 
+function call_do_mach_notify_port_deleted(
+  handlers: NotifyHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.do_mach_notify_port_deleted(
+    args[1] as notify_port_t,
+    args[2] as mach_port_name_t,
+    request,
+  );
+}
+
 function run_do_mach_notify_msg_accepted(
   handlers: NotifyHandlers,
   args: MigValue[],
@@ -760,6 +772,18 @@ async function invoke_do_mach_notify_msg_accepted(
   request: MigRequest,
 ): Promise<void> {
   await run_do_mach_notify_msg_accepted(handlers, args, request);
+}
+
+function call_do_mach_notify_msg_accepted(
+  handlers: NotifyHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.do_mach_notify_msg_accepted(
+    args[1] as notify_port_t,
+    args[2] as mach_port_name_t,
+    request,
+  );
 }
 
 function run_do_mach_notify_port_destroyed(
@@ -786,6 +810,18 @@ async function invoke_do_mach_notify_port_destroyed(
   await run_do_mach_notify_port_destroyed(handlers, args, request);
 }
 
+function call_do_mach_notify_port_destroyed(
+  handlers: NotifyHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.do_mach_notify_port_destroyed(
+    args[1] as notify_port_t,
+    args[2] as mach_port_receive_t,
+    request,
+  );
+}
+
 function run_do_mach_notify_no_senders(
   handlers: NotifyHandlers,
   args: MigValue[],
@@ -810,6 +846,18 @@ async function invoke_do_mach_notify_no_senders(
   await run_do_mach_notify_no_senders(handlers, args, request);
 }
 
+function call_do_mach_notify_no_senders(
+  handlers: NotifyHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.do_mach_notify_no_senders(
+    args[1] as notify_port_t,
+    args[2] as mach_port_mscount_t,
+    request,
+  );
+}
+
 function run_do_mach_notify_send_once(
   handlers: NotifyHandlers,
   args: MigValue[],
@@ -828,6 +876,14 @@ async function invoke_do_mach_notify_send_once(
   request: MigRequest,
 ): Promise<void> {
   await run_do_mach_notify_send_once(handlers, args, request);
+}
+
+function call_do_mach_notify_send_once(
+  handlers: NotifyHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.do_mach_notify_send_once(args[1] as notify_port_t, request);
 }
 
 function run_do_mach_notify_dead_name(
@@ -854,6 +910,18 @@ async function invoke_do_mach_notify_dead_name(
   await run_do_mach_notify_dead_name(handlers, args, request);
 }
 
+function call_do_mach_notify_dead_name(
+  handlers: NotifyHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.do_mach_notify_dead_name(
+    args[1] as notify_port_t,
+    args[2] as mach_port_name_t,
+    request,
+  );
+}
+
 /** What a handler returned, as a promise when it is a thenable (what `await` waits for). */
 function as_promise<T>(value: T | Promise<T>): Promise<T> | undefined {
   const v: unknown = value;
@@ -868,36 +936,42 @@ const routine_do_mach_notify_port_deleted: MigServerRoutine<NotifyHandlers> = {
   plan: mach_notify_port_deleted_plan,
   invoke: invoke_do_mach_notify_port_deleted,
   run: run_do_mach_notify_port_deleted,
+  call: call_do_mach_notify_port_deleted,
 };
 
 const routine_do_mach_notify_msg_accepted: MigServerRoutine<NotifyHandlers> = {
   plan: mach_notify_msg_accepted_plan,
   invoke: invoke_do_mach_notify_msg_accepted,
   run: run_do_mach_notify_msg_accepted,
+  call: call_do_mach_notify_msg_accepted,
 };
 
 const routine_do_mach_notify_port_destroyed: MigServerRoutine<NotifyHandlers> = {
   plan: mach_notify_port_destroyed_plan,
   invoke: invoke_do_mach_notify_port_destroyed,
   run: run_do_mach_notify_port_destroyed,
+  call: call_do_mach_notify_port_destroyed,
 };
 
 const routine_do_mach_notify_no_senders: MigServerRoutine<NotifyHandlers> = {
   plan: mach_notify_no_senders_plan,
   invoke: invoke_do_mach_notify_no_senders,
   run: run_do_mach_notify_no_senders,
+  call: call_do_mach_notify_no_senders,
 };
 
 const routine_do_mach_notify_send_once: MigServerRoutine<NotifyHandlers> = {
   plan: mach_notify_send_once_plan,
   invoke: invoke_do_mach_notify_send_once,
   run: run_do_mach_notify_send_once,
+  call: call_do_mach_notify_send_once,
 };
 
 const routine_do_mach_notify_dead_name: MigServerRoutine<NotifyHandlers> = {
   plan: mach_notify_dead_name_plan,
   invoke: invoke_do_mach_notify_dead_name,
   run: run_do_mach_notify_dead_name,
+  call: call_do_mach_notify_dead_name,
 };
 
 /**

@@ -275,6 +275,14 @@ async function invoke_null_rpc(
   await run_null_rpc(handlers, args, request);
 }
 
+function call_null_rpc(
+  handlers: NullRpcHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.null_rpc(args[2] as mach_port_t, request);
+}
+
 /** What a handler returned, as a promise when it is a thenable (what `await` waits for). */
 function as_promise<T>(value: T | Promise<T>): Promise<T> | undefined {
   const v: unknown = value;
@@ -289,6 +297,7 @@ const routine_null_rpc: MigServerRoutine<NullRpcHandlers> = {
   plan: null_rpc_plan,
   invoke: invoke_null_rpc,
   run: run_null_rpc,
+  call: call_null_rpc,
 };
 
 /**

@@ -702,6 +702,7 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
     let needThenable = false;
     let needStored = false;
     const withRun = new Set<string>();
+    const withCall = new Set<string>();
     for (const info of infos) {
       const r = info.routine;
       const params: Param[] = [];
@@ -848,6 +849,21 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
           },
         );
         withRun.add(info.serverName);
+        if (trans.params.length === 0) {
+          // The handler call alone: the demux then tells the handler's own failure (it consumed
+          // nothing) from a failure to store what it returned without tracking the call.
+          routineDecls.push(
+            { d: "blank" },
+            {
+              d: "function",
+              name: `call_${info.serverName}`,
+              params: invokeParams,
+              returns: tref(awaitable, [serverOutType]),
+              body: [{ s: "return", expr: handlerArgs }],
+            },
+          );
+          withCall.add(info.serverName);
+        }
       }
     }
     if (needThenable) {
@@ -907,6 +923,8 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
               { key: "plan", value: id(info.planName) },
               { key: "invoke", value: id(`invoke_${info.serverName}`) },
               ...(withRun.has(info.serverName) ? [{ key: "run", value: id(`run_${info.serverName}`) }] : []),
+              ...(withCall.has(info.serverName) ? [{ key: "call", value: id(`call_${info.serverName}`) }] : []),
+              ...(withCall.has(info.serverName) && info.outs.length > 0 ? [{ key: "store", value: id(`store_${info.serverName}`) }] : []),
             ]),
           },
         },

@@ -98,6 +98,15 @@ export interface MigServerRoutine<H> {
    * that (the handler returned one). Throws or rejects with what the handler threw.
    */
   run?(handlers: H, args: MigValue[], request?: MigRequest): void | Promise<void>;
+  /**
+   * The handler call alone (optional; the demux prefers it to `run`): calls the handler with the
+   * decoded slots of `args` and returns what it returned (a value or a promise); throws what it
+   * threw. With it the demux knows without tracking the call whether a failure is the handler's
+   * (it consumed nothing) or came after it returned (storing its out values).
+   */
+  call?(handlers: H, args: MigValue[], request: MigRequest): unknown;
+  /** Stores `out`, what `call` returned (awaited), as out values in `args`; absent without out values. */
+  store?(args: MigValue[], out: never): void;
 }
 
 /** What a generated `<subsystem>_server(handlers)` returns. */
@@ -361,7 +370,7 @@ export function migDemux(demuxes: AnyMigDemux | readonly AnyMigDemux[], options:
         seen[i] = handlers;
         tracked[i] = tracking(handlers);
       }
-      return runRoutine(tracked[i], entry, request, seqno, options);
+      return runRoutine(handlers, tracked[i], entry, request, seqno, options);
     }
     return null;
   };
@@ -372,6 +381,7 @@ function isList(d: AnyMigDemux | readonly AnyMigDemux[]): d is readonly AnyMigDe
 }
 
 function runRoutine(
+  handlers: unknown,
   tracked: unknown,
   entry: MigServerRoutine<unknown>,
   request: ReceivedMessage,
@@ -384,6 +394,7 @@ function runRoutine(
   if (plan.seqnoSlot >= 0) args[plan.seqnoSlot] = seqno;
   if (plan.replyPortSlot >= 0) args[plan.replyPortSlot] = request.replyPort;
   const view = new RequestView(request);
+  if (entry.call) return callRoutine(handlers, entry, plan, request, args, view, options);
   let running: void | Promise<void>;
   try {
     running = entry.run ? entry.run(tracked, args, view) : entry.invoke(tracked, args, view);
@@ -395,6 +406,60 @@ function runRoutine(
   }
   if (running === undefined) return succeeded(plan, request, args);
   return settle(running, plan, request, args, view, options);
+}
+
+/** `runRoutine` through the entry's `call` and `store` (no tracking of the handler call). */
+function callRoutine(
+  handlers: unknown,
+  entry: MigServerRoutine<unknown>,
+  plan: RoutinePlan,
+  request: ReceivedMessage,
+  args: MigValue[],
+  view: RequestView,
+  options: MigDemuxOptions,
+): DemuxResult | Promise<DemuxResult> {
+  let out: unknown;
+  try {
+    out = entry.call!(handlers, args, view);
+  } catch (error) {
+    return failedWith(error, false, request, options);
+  }
+  if (isThenable(out)) return settleCall(out, entry, plan, request, args, options);
+  return stored(entry, plan, request, args, out, options);
+}
+
+/** Stores what the handler returned; a throw there comes after the handler consumed the request. */
+function stored(entry: MigServerRoutine<unknown>, plan: RoutinePlan, request: ReceivedMessage, args: MigValue[], out: unknown, options: MigDemuxOptions): DemuxResult {
+  if (entry.store) {
+    try {
+      entry.store(args, out as never);
+    } catch (error) {
+      return failedWith(error, true, request, options);
+    }
+  }
+  return succeeded(plan, request, args);
+}
+
+/** Waits for a handler that returned a thenable (as `await` takes it): rejected is its failure. */
+async function settleCall(
+  out: PromiseLike<unknown>,
+  entry: MigServerRoutine<unknown>,
+  plan: RoutinePlan,
+  request: ReceivedMessage,
+  args: MigValue[],
+  options: MigDemuxOptions,
+): Promise<DemuxResult> {
+  let value: unknown;
+  try {
+    value = await out;
+  } catch (error) {
+    return failedWith(error, false, request, options);
+  }
+  return stored(entry, plan, request, args, value, options);
+}
+
+function isThenable(x: unknown): x is PromiseLike<unknown> {
+  return (typeof x === "object" || typeof x === "function") && x !== null && typeof (x as { then?: unknown }).then === "function";
 }
 
 /** The handler and the storing of its out values succeeded. */

@@ -667,6 +667,19 @@ async function invoke_name_register(
   await run_name_register(handlers, args, request);
 }
 
+function call_name_register(
+  handlers: NameServerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<mach_port_make_send_t> {
+  return handlers.name_register(
+    args[2] as mach_port_t,
+    args[3] as name_t,
+    args[4] as mach_port_copy_send_t,
+    request,
+  );
+}
+
 function store_name_lookup(args: MigValue[], out: mach_port_copy_send_t): void {
   args[4] = out;
 }
@@ -692,6 +705,14 @@ async function invoke_name_lookup(
   await run_name_lookup(handlers, args, request);
 }
 
+function call_name_lookup(
+  handlers: NameServerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<mach_port_copy_send_t> {
+  return handlers.name_lookup(args[2] as mach_port_t, args[3] as name_t, request);
+}
+
 function run_name_unregister(
   handlers: NameServerHandlers,
   args: MigValue[],
@@ -710,6 +731,14 @@ async function invoke_name_unregister(
   request: MigRequest,
 ): Promise<void> {
   await run_name_unregister(handlers, args, request);
+}
+
+function call_name_unregister(
+  handlers: NameServerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<void> {
+  return handlers.name_unregister(args[2] as mach_port_t, request);
 }
 
 function store_name_list(args: MigValue[], out: name_list_outs): void {
@@ -738,6 +767,14 @@ async function invoke_name_list(
   await run_name_list(handlers, args, request);
 }
 
+function call_name_list(
+  handlers: NameServerHandlers,
+  args: MigValue[],
+  request: MigRequest,
+): Awaitable<name_list_outs> {
+  return handlers.name_list(args[2] as mach_port_t, request);
+}
+
 /** What a handler returned, as a promise when it is a thenable (what `await` waits for). */
 function as_promise<T>(value: T | Promise<T>): Promise<T> | undefined {
   const v: unknown = value;
@@ -762,24 +799,31 @@ const routine_name_register: MigServerRoutine<NameServerHandlers> = {
   plan: name_register_plan,
   invoke: invoke_name_register,
   run: run_name_register,
+  call: call_name_register,
+  store: store_name_register,
 };
 
 const routine_name_lookup: MigServerRoutine<NameServerHandlers> = {
   plan: name_lookup_plan,
   invoke: invoke_name_lookup,
   run: run_name_lookup,
+  call: call_name_lookup,
+  store: store_name_lookup,
 };
 
 const routine_name_unregister: MigServerRoutine<NameServerHandlers> = {
   plan: name_unregister_plan,
   invoke: invoke_name_unregister,
   run: run_name_unregister,
+  call: call_name_unregister,
 };
 
 const routine_name_list: MigServerRoutine<NameServerHandlers> = {
   plan: name_list_plan,
   invoke: invoke_name_list,
   run: run_name_list,
+  call: call_name_list,
+  store: store_name_list,
 };
 
 /**
