@@ -39,7 +39,7 @@ import type { Kernel } from "../kernel/kernel.js";
 import type { CarriedRight, KMsg, Port } from "../kernel/objects.js";
 import { noRight } from "../kernel/objects.js";
 import type { Task } from "../kernel/task.js";
-import { parseBody } from "../kernel/body.js";
+import { newBodyItem, nextBodyItem } from "../kernel/body.js";
 import {
   isPortRightType,
   MACH_MSG_TYPE_COPY_SEND,
@@ -104,7 +104,20 @@ interface Import {
   sendReceived: number;
   /** A no-senders request is registered on the proxy. */
   armed: boolean;
+  /** On the list of the next release scan. */
+  pending: boolean;
 }
+
+/**
+ * Transfers are released in batches: a proxy that received send rights is looked at this many
+ * milliseconds later (all such proxies in one scan); if nothing holds it by then, one RELEASE
+ * gives back every transfer since the last one. A right passed on and dropped within the delay
+ * (a memory object handed out by every call) then costs no notification and no frame of its own,
+ * and the peer keeps its real send right across the calls instead of dropping and re-making it.
+ * Only a proxy still held at the scan gets a no-senders request, so a right kept for long is
+ * released as soon as it goes, without polling.
+ */
+const RELEASE_DELAY_MS = 5;
 
 export interface BridgeOptions {
   /** A name for tracing (task and proxy labels). */
@@ -157,6 +170,10 @@ export class Bridge {
   private bootstrapName = 0;
   private bootstrapSeen = false;
   private waiters: Waiter[] = [];
+  private readonly bodyItem = newBodyItem();
+  /** Proxies for the next release scan, and its timer. */
+  private releaseScan: Import[] = [];
+  private releaseTimer: ReturnType<typeof setTimeout> | null = null;
   private isClosed = false;
   private readonly maxImports: number;
   private resolveClosed!: (e: Error | undefined) => void;
@@ -279,9 +296,7 @@ export class Bridge {
   /** One send right to the proxy for the peer's `id`, counted as a transfer, put in `task`. */
   private importSend(task: Task, id: number): ImportResult {
     const imp = this.importFor(id);
-    this.kernel.makeSend(imp.proxy);
-    imp.sendReceived++;
-    this.arm(imp);
+    this.gotSend(imp);
     const name = task.copyoutRight({ port: imp.proxy, dead: false, type: MACH_MSG_TYPE_PORT_SEND, ool: -1, offset: -1 });
     return { code: name === 0 ? R.KERN_INVALID_TASK : R.KERN_SUCCESS, name };
   }
@@ -298,6 +313,9 @@ export class Bridge {
   private shutdown(error?: Error): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    if (this.releaseTimer !== null) clearTimeout(this.releaseTimer);
+    this.releaseTimer = null;
+    this.releaseScan = [];
     const imports = [...this.imports.values()];
     this.imports.clear();
     this.importsByPort.clear();
@@ -329,10 +347,45 @@ export class Bridge {
     let imp = this.imports.get(id);
     if (imp) return imp;
     const proxy = this.kernel.createKernelPort((kmsg) => this.forward(imp!, kmsg), `${this.label} proxy #${id}`);
-    imp = { id, proxy, notify: null, sendReceived: 0, armed: false };
+    imp = { id, proxy, notify: null, sendReceived: 0, armed: false, pending: false };
     this.imports.set(id, imp);
     this.importsByPort.set(proxy, imp);
     return imp;
+  }
+
+  /** The peer transferred one more send right under `imp`'s id: a send right to the proxy. */
+  private gotSend(imp: Import): void {
+    this.kernel.makeSend(imp.proxy);
+    imp.sendReceived++;
+    if (imp.armed || imp.pending) return;
+    imp.pending = true;
+    this.releaseScan.push(imp);
+    if (this.releaseTimer === null) {
+      this.releaseTimer = setTimeout(this.scanReleases, RELEASE_DELAY_MS);
+      // Nothing is lost if the process ends first: closing the connection releases everything.
+      this.releaseTimer.unref?.();
+    }
+  }
+
+  /** The release scan (RELEASE_DELAY_MS). */
+  private readonly scanReleases = (): void => {
+    this.releaseTimer = null;
+    const list = this.releaseScan;
+    this.releaseScan = [];
+    for (const imp of list) {
+      imp.pending = false;
+      if (this.imports.get(imp.id) !== imp) continue; // dead meanwhile
+      if (imp.proxy.srights === 0) this.release(imp);
+      else this.arm(imp);
+    }
+  };
+
+  /** Tells the peer that none of the transfers under `imp`'s id is held here any more. */
+  private release(imp: Import): void {
+    if (imp.sendReceived > 0) {
+      this.control(FRAME_RELEASE, imp.id, imp.sendReceived);
+      imp.sendReceived = 0;
+    }
   }
 
   /** Registers the no-senders request that tells us when the proxy's last send right goes. */
@@ -351,10 +404,7 @@ export class Bridge {
     kmsg.dest.sorights--; // the notification consumed the request's send-once right
     if (kmsg.id !== MACH_NOTIFY_NO_SENDERS || this.imports.get(imp.id) !== imp) return;
     imp.armed = false;
-    if (imp.sendReceived > 0) {
-      this.control(FRAME_RELEASE, imp.id, imp.sendReceived);
-      imp.sendReceived = 0;
-    }
+    this.release(imp);
   }
 
   /** Queues a control frame. */
@@ -604,8 +654,7 @@ export class Bridge {
     if (!f.skip(headerLength)) return this.fail("bad message frame from peer");
     const abi = this.kernel.abi;
     if (size < abi.headerSize) return this.fail("short message from peer");
-    // Bytes with rights or regions are read through DataViews (body parsing, copy-out).
-    const bytes = f.bytes(size, nrights + nregions > 0);
+    const bytes = f.bytes(size);
     if (bytes === null) return this.fail("message bytes missing from frame");
     let ool: Uint8Array[] = NO_REGIONS;
     if (nregions > 0) {
@@ -703,11 +752,8 @@ export class Bridge {
           return null;
         }
         const imp = this.importFor(id);
-        if (type === MACH_MSG_TYPE_PORT_SEND) {
-          this.kernel.makeSend(imp.proxy);
-          imp.sendReceived++;
-          this.arm(imp);
-        } else {
+        if (type === MACH_MSG_TYPE_PORT_SEND) this.gotSend(imp);
+        else {
           this.kernel.makeSendOnce(imp.proxy);
         }
         r.port = imp.proxy;
@@ -731,34 +777,39 @@ export class Bridge {
   private placeRights(flags: number, bytes: Uint8Array, ool: Uint8Array[], rights: CarriedRight[]): boolean {
     if (!(flags & MACH_MSGH_BITS_COMPLEX)) return rights.length === 0 && ool.length === 0;
     const abi = this.kernel.abi;
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const parsed = parseBody(abi, view, bytes.byteLength);
-    if (parsed.code !== 0) return false;
+    const size = bytes.byteLength;
+    // Byte by byte with one reused item (a DataView over the small on-heap copy would make V8
+    // move it off the heap).
+    const item = this.bodyItem;
     let next = 0;
     let regions = 0;
-    for (const item of parsed.items) {
+    for (let offset = abi.headerSize; offset < size; ) {
+      const after = nextBodyItem(abi, bytes, offset, size, item);
+      if (after < 0) return false;
+      offset = after;
       const isPort = isPortRightType(item.name);
       if (isPort && item.name > MACH_MSG_TYPE_PORT_SEND_ONCE) return false; // still a disposition
-      if (!item.inline) {
-        regions++;
-        const region = ool[item.oolIndex];
+      const oolIndex = item.inline ? -1 : regions++;
+      if (oolIndex >= 0) {
+        const region = ool[oolIndex];
         if (!region || region.byteLength !== item.dataBytes) return false;
       }
       if (!isPort) continue;
       for (let i = 0; i < item.number; i++) {
         const r = rights[next++];
         if (!r || r.type !== item.name) return false;
-        if (item.inline) {
+        if (oolIndex < 0) {
           r.ool = -1;
           r.offset = item.dataOffset + i * abi.inlinePortSize;
         } else {
-          r.ool = item.oolIndex;
+          r.ool = oolIndex;
           r.offset = i * 4;
         }
       }
     }
     return next === rights.length && regions === ool.length;
   }
+
 }
 
 function removeWatcher(rec: Export): void {

@@ -219,20 +219,11 @@ export class FrameReader {
   }
 
   /**
-   * The next payload as bytes of its own from offset 0 (what a kernel message's bytes must be);
-   * null if the frame has no such payload. With `offHeap` a small payload gets an ArrayBuffer of
-   * its own at once, for bytes that will be read through a DataView (a small array made on the V8
-   * heap is moved off it, at a cost, the first time its `.buffer` is read).
+   * The next payload as bytes of its own from offset 0 (what a kernel message's bytes must be;
+   * a small one lives on the V8 heap, as the kernel's own copy of a sent message does); null if
+   * the frame has no such payload.
    */
-  bytes(n: number, offHeap: boolean): Uint8Array | null {
-    if (offHeap && n < LARGE_PART) {
-      if (this.at + n > this.end) return null;
-      const out = new Uint8Array(new ArrayBuffer(n));
-      const b = this.buf;
-      for (let i = 0, at = this.at; i < n; i++) out[i] = b[at + i];
-      this.at += n;
-      return out;
-    }
+  bytes(n: number): Uint8Array | null {
     const p = this.part(n);
     if (p === null) return null;
     if (p.copied) return p.view;
