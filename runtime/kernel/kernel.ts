@@ -292,6 +292,28 @@ export class Kernel {
     }
     port.msgcount++;
     const q = port.pset ?? port;
+    // Hand-off: nothing queued ahead and a receiver waiting that can take it, so the message
+    // goes straight to that receiver (dequeued: its seqno is fixed now), as `kick` would
+    // do after queueing it, without the queue round trip.
+    if (!this.draining && q.queue.length === 0 && q.receivers.length > 0) {
+      const w = q.receivers[0];
+      if (kmsg.size <= w.rcvSize || (w.option & MACH_RCV_LARGE) === 0) {
+        q.receivers.shift();
+        kmsg.seqno = port.seqno;
+        port.seqno = (port.seqno + 1) >>> 0;
+        port.msgcount--;
+        if (port.blockedSenders.length > 0) this.wakeSenders(port, Infinity);
+        // As inside `kick`: what the receiver's copy-out sends is queued and drained after it.
+        this.draining = true;
+        try {
+          w.message(kmsg, this.handoff);
+          this.drainPending();
+        } finally {
+          this.draining = false;
+        }
+        return;
+      }
+    }
     q.queue.push(kmsg);
     this.kick(q);
   }
@@ -377,7 +399,7 @@ export class Kernel {
     kmsg.seqno = port.seqno;
     port.seqno = (port.seqno + 1) >>> 0;
     port.msgcount--;
-    this.wakeSenders(port, Infinity);
+    if (port.blockedSenders.length > 0) this.wakeSenders(port, Infinity);
     return kmsg;
   }
 
@@ -401,14 +423,19 @@ export class Kernel {
     this.draining = true;
     try {
       this.drain(q);
-      const pending = this.pending;
-      while (pending.size > 0) {
-        const next = pending.values().next().value as Port | PortSet;
-        pending.delete(next);
-        this.drain(next);
-      }
+      this.drainPending();
     } finally {
       this.draining = false;
+    }
+  }
+
+  /** Drains the queues kicked while draining, in the order they were kicked. */
+  private drainPending(): void {
+    const pending = this.pending;
+    while (pending.size > 0) {
+      const next = pending.values().next().value as Port | PortSet;
+      pending.delete(next);
+      this.drain(next);
     }
   }
 

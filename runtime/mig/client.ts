@@ -153,7 +153,7 @@ export function rpcOutcome(task: Task, request: MachMessage, r: MachMsgResult, p
 }
 
 /** After a clean call: back to the pool (or destroyed without one). */
-function releaseReplyPort(task: Task, pool: ReplyPortPool | undefined, name: number): void {
+export function releaseReplyPort(task: Task, pool: ReplyPortPool | undefined, name: number): void {
   if (pool) pool.put(name);
   else discardReplyPort(task, undefined, name);
 }

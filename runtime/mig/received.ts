@@ -126,6 +126,11 @@ export class ReceivedMessage implements MachMessage {
     return { name: this.remotePort, type: this.replyType };
   }
 
+  /** @internal The reply right left in the reply message (the loop's send took it). */
+  replySent(): void {
+    this.replyGone = true;
+  }
+
   /** The handler keeps everything the request carried (the success contract). */
   takeAll(): void {
     const rights = this.rights;

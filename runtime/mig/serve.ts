@@ -153,7 +153,7 @@ function finish(task: Task, request: ReceivedMessage, result: MachMessage | numb
 function sendReply(task: Task, reply: MachMessage, request: ReceivedMessage): Promise<void> | undefined {
   // The reply right now travels in the reply message.
   if (rd32(reply.bytes, task.kernel.abi.header.remotePort) === request.replyPort && request.replyPort !== 0) {
-    request.takeReplyPort();
+    request.replySent();
   }
   const sent = task.sendMessage(reply, MACH_SEND_MSG, reply.bytes.length);
   if (typeof sent === "number") {

@@ -36,7 +36,7 @@ import { MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_PORT_NULL, MachError, ReturnCode } f
 import type { MachMsgResult, Task } from "../kernel/task.js";
 import type { MachMessage } from "../message.js";
 import { rd32, wr32 } from "./bytes.js";
-import { mig_send, receiveLarge, ReplyPortPool, rpcOption, rpcOutcome, setReplyPort, takeReplyPort } from "./client.js";
+import { mig_send, receiveLarge, releaseReplyPort, ReplyPortPool, rpcOption, rpcOutcome, setReplyPort, takeReplyPort } from "./client.js";
 import type { ReceivedMessage } from "./received.js";
 import type { Demux, DemuxResult } from "./serve.js";
 
@@ -163,11 +163,17 @@ export function createCaller(task: Task, port: number, options: CallerOptions = 
         let userReply: number | undefined;
         if (local && local.slot >= 0) userReply = Number(values[local.slot] ?? 0);
         else if (o.replyPort !== undefined && o.replyPort !== MACH_PORT_NULL) userReply = o.replyPort;
-        const request = encodeRequest(plan, values, userReply ?? 0);
-        if (typeof request === "number") fail(request, plan);
         const own = userReply === undefined;
         const replyPort = own ? takeReplyPort(task, pool) : userReply!;
-        if (own) setReplyPort(task, request, replyPort);
+        const request = encodeRequest(plan, values, replyPort);
+        if (typeof request === "number") {
+          // Nothing was sent: MIG's own reply port is still clean.
+          if (own) releaseReplyPort(task, pool, replyPort);
+          fail(request, plan);
+        }
+        // The encoder put the reply port in the header with the plan's disposition, which for a
+        // routine's own reply port is MAKE_SEND_ONCE already.
+        if (own && local?.disposition !== MACH_MSG_TYPE_MAKE_SEND_ONCE) setReplyPort(task, request, replyPort);
         const timeout = o.timeout ?? 0;
         const option = rpcOption(o.msgOption ?? 0, timeout);
         const sent = task.machMsg(request, option, request.bytes.length, plan.reply.maxSize, replyPort, timeout);
