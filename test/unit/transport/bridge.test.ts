@@ -170,6 +170,33 @@ describe.each(LINK_KINDS)("bridge over %s", (kind) => {
     expect(audit(kb)).toEqual([]);
   });
 
+  it("gives back a right handed out and dropped call after call in batches, with the real make-send count", async () => {
+    const { a, b, ka, kb, service, serviceInA, ba } = await world();
+    const object = allocate(a);
+    const notify = allocate(a);
+    expect(a.mach_port_request_notification(object, MACH_NOTIFY_NO_SENDERS, 1, notify, MACH_MSG_TYPE_MAKE_SEND_ONCE).code).toBe(0);
+    // Like default_pager_object_create: every message makes a send right, the receiver drops it at once.
+    for (let i = 0; i < 10; i++) {
+      expect(await send(a, buildMessage(ka.abi, serviceInA, MACH_MSG_TYPE_COPY_SEND, 0, 0, 20 + i, [{ port: object, disposition: MACH_MSG_TYPE_MAKE_SEND }]))).toBe(0);
+    }
+    let proxy = 0;
+    for (let i = 0; i < 10; i++) {
+      const got = await receive(b, service);
+      expect(messageId(kb.abi, got.msg!)).toBe(20 + i);
+      const name = itemValue(kb.abi, got.msg!, 0);
+      if (i === 0) proxy = b.portOf(name)!.id;
+      expect(b.portOf(name)!.id).toBe(proxy); // one proxy for the one remote port
+      expect(b.mach_port_deallocate(name)).toBe(0);
+    }
+    const ns = await receive(a, notify);
+    expect(messageId(ka.abi, ns.msg!)).toBe(MACH_NOTIFY_NO_SENDERS);
+    expect(itemValue(ka.abi, ns.msg!, 0)).toBe(10);
+    expect((await receive(a, notify, 30)).code).toBe(R.MACH_RCV_TIMED_OUT); // once
+    expect(ba.exportCount).toBe(0);
+    expect(audit(ka)).toEqual([]);
+    expect(audit(kb)).toEqual([]);
+  });
+
   it("turns proxies into dead names when the real port dies", async () => {
     const { a, b, ka, kb, service, serviceInA } = await world();
     const doomed = allocate(a);
@@ -366,6 +393,35 @@ describe("bridges in a chain of three kernels", () => {
     expect(itemValue(kc.abi, ns.msg!, 0)).toBe(1);
     for (const k of [ka, kb, kc]) expect(audit(k)).toEqual([]);
     for (const br of [aToB, bToA, bToC, cToB]) br.close();
+  });
+});
+
+describe("malformed input from a peer", () => {
+  async function closedBy(post: (port: import("node:worker_threads").MessagePort) => void): Promise<string> {
+    const { port1, port2 } = new MessageChannel();
+    const bridge = bridgeMessagePort(new Kernel(), port1);
+    post(port2);
+    const error = await bridge.closed;
+    port2.close();
+    return String(error);
+  }
+
+  it("closes on a batch that is not a frame stream", async () => {
+    expect(await closedBy((p) => p.postMessage("hello"))).toMatch(/malformed batch/);
+  });
+
+  it("closes on a frame cut short", async () => {
+    const stream = new Uint8Array(8);
+    new DataView(stream.buffer).setUint32(0, 100, true); // 100 bytes announced, 4 there
+    expect(await closedBy((p) => p.postMessage(stream))).toMatch(/malformed frame/);
+  });
+
+  it("closes on large payloads no frame asked for", async () => {
+    const hello = controlFrame(FRAME_HELLO, PROTOCOL_VERSION, new Kernel().abi.headerSize);
+    const stream = new Uint8Array(4 + hello.length);
+    new DataView(stream.buffer).setUint32(0, hello.length, true);
+    stream.set(hello, 4);
+    expect(await closedBy((p) => p.postMessage([stream, new Uint8Array(20_000)]))).toMatch(/malformed batch/);
   });
 });
 

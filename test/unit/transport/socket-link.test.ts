@@ -75,4 +75,13 @@ describe("socket link framing", () => {
     ba.close();
     expect(await bb.closed).toBeUndefined();
   });
+
+  it("closes on a frame length beyond the limit, without waiting for the bytes", async () => {
+    const [x, y] = [new ChoppySocket(1000), new ChoppySocket(1000)];
+    x.peer = y;
+    y.peer = x;
+    const bridge = new Bridge(new Kernel(), new SocketLink(x as unknown as Socket));
+    y.write(new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3]));
+    expect(String(await bridge.closed)).toMatch(/bad frame length/);
+  });
 });
