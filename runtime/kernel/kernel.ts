@@ -6,7 +6,9 @@
  * Everything is synchronous. A message handed to a receiver that is already waiting is dequeued
  * at once (so FIFO order and seqnos are fixed at arrival); its copy-out runs right away when the
  * send came from the top level of `mach_msg` (`handoff`), else in a microtask, so no kernel
- * operation is ever re-entered from inside another.
+ * operation is ever re-entered from inside another. A receiver that works on what it is given
+ * at once (the serve loop) is run from the run queue (`schedule`): right after the send of an
+ * RPC that woke it, else in a microtask, never inside a kernel operation or another runnable.
  */
 import type { Abi, AbiInfo } from "../abi.js";
 import { abiInfo } from "../abi.js";
