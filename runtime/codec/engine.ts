@@ -449,6 +449,11 @@ function complexBit(m: CMessage): number {
 export function encodeRequest(plan: RoutinePlan, values: ArrayLike<unknown>, replyPort = 0): MachMessage | number {
   const c = compiled(plan);
   if (specialising) return (c.encodeRequest ?? specialisedEncodeRequest(c))(values, replyPort);
+  return interpretEncodeRequest(c, values, replyPort);
+}
+
+/** The interpreter's encodeRequest (kept out of the exported function so that it stays small enough to inline). */
+function interpretEncodeRequest(c: CRoutine, values: ArrayLike<unknown>, replyPort: number): MachMessage | number {
   const abi = c.abi;
   const m = c.request;
   const base = beginMessage(m.maxSize);
@@ -482,6 +487,11 @@ export function encodeRequest(plan: RoutinePlan, values: ArrayLike<unknown>, rep
 export function encodeReply(plan: RoutinePlan, request: MachMessage, values: ArrayLike<unknown>): MachMessage | number {
   const c = compiled(plan);
   if (specialising) return (c.encodeReply ?? specialisedEncodeReply(c))(request, values);
+  return interpretEncodeReply(c, request, values);
+}
+
+/** The interpreter's encodeReply (kept out of the exported function so that it stays small enough to inline). */
+function interpretEncodeReply(c: CRoutine, request: MachMessage, values: ArrayLike<unknown>): MachMessage | number {
   const abi = c.abi;
   const m = c.reply;
   const base = beginMessage(m.maxSize);
@@ -657,6 +667,11 @@ function decodeBody(m: CMessage, abi: AbiInfo, b: Uint8Array, o: number, size: n
 export function decodeRequest(plan: RoutinePlan, request: MachMessage, out: unknown[]): number {
   const c = compiled(plan);
   if (specialising) return (c.decodeRequest ?? specialisedDecodeRequest(c))(request, out);
+  return interpretDecodeRequest(c, request, out);
+}
+
+/** The interpreter's decodeRequest (kept out of the exported function so that it stays small enough to inline). */
+function interpretDecodeRequest(c: CRoutine, request: MachMessage, out: unknown[]): number {
   const abi = c.abi;
   const b = request.bytes;
   if (b.length < abi.headerSize) return MIG_BAD_ARGUMENTS;
@@ -697,6 +712,11 @@ const RETCODE_I386 = 0x10012002;
 export function decodeReply(plan: RoutinePlan, reply: MachMessage, out: unknown[]): number {
   const c = compiled(plan);
   if (specialising) return (c.decodeReply ?? specialisedDecodeReply(c))(reply, out);
+  return interpretDecodeReply(c, reply, out);
+}
+
+/** The interpreter's decodeReply (kept out of the exported function so that it stays small enough to inline). */
+function interpretDecodeReply(c: CRoutine, reply: MachMessage, out: unknown[]): number {
   const abi = c.abi;
   const b = reply.bytes;
   if (b.length < abi.headerSize) return MIG_TYPE_ERROR;

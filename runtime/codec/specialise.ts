@@ -132,7 +132,7 @@ function putDesc(L: string[], off: Offset, mode: number, w0: string, w1: string,
 /** `x` (already loaded) as engine.ts's toU32 converts it. */
 const U32X = `(typeof x === "number" ? x >>> 0 : H.toU32(x))`;
 
-function encodeItems(L: string[], m: CMessage, abi: AbiInfo, off: Offset): void {
+function encodeItems(L: string[], m: CMessage, abi: AbiInfo, off: Offset, slabbed: boolean): void {
   const align = abi.alignment;
   m.items.forEach((item, i) => {
     const ds = item.ds;
@@ -146,7 +146,10 @@ function encodeItems(L: string[], m: CMessage, abi: AbiInfo, off: Offset): void 
           L.push(`v.setUint32(${d(0)}, ${U32X}, true);`);
           if (item.dataSize === 8) L.push(`v.setUint32(${d(4)}, 0, true);`);
         } else if (item.bits === 64) {
-          L.push(`v.setBigUint64(${d(0)}, typeof x === "bigint" ? x : H.toU64(x), true);`);
+          const value = `typeof x === "bigint" ? x : H.toU64(x)`;
+          // In a slab (8-byte aligned base) at an 8-byte aligned literal offset: a word store.
+          if (slabbed && off.stat !== null && (off.stat + ds) % 8 === 0) L.push(`S.u64[(base + ${num(off.stat + ds)}) >>> 3] = ${value};`);
+          else L.push(`v.setBigUint64(${d(0)}, ${value}, true);`);
         } else if (item.bits === 16) {
           L.push(`v.setUint16(${d(0)}, ${U32X} & 65535, true);`);
           for (let k = 2; k < item.dataSize; k++) L.push(`b[${d(k)}] = 0;`);
@@ -297,7 +300,7 @@ export function encodeRequestSource(c: CRoutine, H: CodecHelpers): string {
   const abi = c.abi;
   const L = encoderPrologue(m, H);
   const off = new Offset(abi.headerSize, "base");
-  encodeItems(L, m, abi, off);
+  encodeItems(L, m, abi, off, m.maxSize <= H.slabMessageMax);
   L.push(`const size = ${endExpr(off)};`);
   let bits: string;
   if (m.headerBits >= 0) {
@@ -322,7 +325,7 @@ export function encodeReplySource(c: CRoutine, H: CodecHelpers): string {
   const h = abi.header;
   const L = encoderPrologue(m, H);
   const off = new Offset(abi.headerSize, "base");
-  encodeItems(L, m, abi, off);
+  encodeItems(L, m, abi, off, m.maxSize <= H.slabMessageMax);
   L.push(`const size = ${endExpr(off)};`, `const rb = request.bytes;`);
   const bits = `((rb[${num(h.bits)}] & 255) | ${complexBitExpr(m)}) >>> 0`;
   writeHeader(L, abi, bits, u32("rb", num(h.remotePort)), "0", `${i32("rb", num(h.id))} + 100`);
