@@ -16,16 +16,26 @@
  *
  * Speed:
  *  - The engine runs on a compiled form of each plan (./compiled.ts), built once per plan object
- *    and cached in a WeakMap: descriptor words, decoder masks and static header bits are
- *    precomputed, so an item costs a few stores or loads and compares.
- *  - Encoders write the message in place, through one long-lived DataView, into a slab of
- *    message memory (./memory.ts) that hands each message its own never-reused slice: no scratch
- *    copy, no DataView and one typed-array allocation per message. Messages too large for the
- *    slabs are built in a scratch buffer and copied into a buffer of their own.
+ *    and cached in a WeakMap (with the last plan in front of it): descriptor words, decoder masks
+ *    and static header bits are precomputed.
+ *  - By default each (plan, direction) then runs as specialised code (./specialise.ts): a function
+ *    generated once with `new Function` from the compiled plan's numbers, in which every item
+ *    is a few stores or loads at literal offsets. The loops below are the reference and the
+ *    fallback where code generation is forbidden (setCodecMode / MIG_TS_CODEC=interpret select
+ *    them); test/unit/codec/specialise.test.ts keeps the two identical.
+ *  - Encoders write the message in place into a slab of message memory (./memory.ts) that hands
+ *    each message its own never-reused slice: no scratch copy, no DataView and one typed-array
+ *    allocation per message. Messages too large for the slabs are built in a scratch buffer and
+ *    copied into a buffer of their own. Out-of-line values become the message's regions as they
+ *    are (no copy); inline arrays are copied with one Uint8Array#set.
  *  - Decoders read the received bytes directly (no DataView per message) and fill the caller's
  *    slot array. Decoded arrays are views of the received message's memory (or of its
- *    out-of-line region) when aligned, so they alias it: a received message is never reused, but
- *    copy an array before changing the message's bytes.
+ *    out-of-line region; a whole byte region is returned as it is) when aligned, so they alias
+ *    it: a received message is never reused, but copy an array before changing the message's
+ *    bytes. Only 64-bit values become bigints.
+ *  - What is left per message is mostly what the API requires: fresh memory, the Uint8Array and
+ *    the {bytes, ool} object for an encode, a bigint or typed array per 64-bit or array value for a
+ *    decode (bench/codec.ts measures this floor next to the engine).
  */
 import { type AbiInfo, abiInfo, alignUp } from "../abi.js";
 import { ReturnCode } from "../constants.js";
