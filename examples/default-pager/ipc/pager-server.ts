@@ -277,12 +277,22 @@ export class DefaultPagerServer {
 
     // A page-in runs synchronously from here to the queued data_supply when it is the object's
     // turn: no promise per step (the handler returns no promise, so neither does the stub).
-    seqnos_memory_object_data_request: (port, seqno, control, offset, length, access) =>
-      this.inTurnOf(port, seqno, "data_request", (object) =>
-        this.core.dataRequest(object, seqno, Number(offset), Number(length), access, (reply) =>
-          this.answerRequest(control, reply),
-        ),
-      ),
+    seqnos_memory_object_data_request: (port, seqno, control, offset, length, access) => {
+      // The hot path of a page-in: no closure but the in-turn reply (each new closure costs a
+      // lazy-compile stub call and, with a name, a defineProperty under tsx).
+      if (this.options.beforeTurn !== undefined)
+        return this.inTurnOf(port, seqno, "data_request", (object) =>
+          this.dataRequest(object, seqno, control, offset, length, access),
+        );
+      return this.dataRequest(
+        this.objectFor(port, "data_request"),
+        seqno,
+        control,
+        offset,
+        length,
+        access,
+      );
+    },
 
     seqnos_memory_object_data_return: (port, seqno, control, offset, data, dirty, kernelCopy) =>
       this.inTurnOf(port, seqno, "data_return", (object) =>
@@ -376,6 +386,33 @@ export class DefaultPagerServer {
     return object;
   }
 
+  private dataRequest(
+    object: PagerObject<number>,
+    seqno: number,
+    control: number,
+    offset: bigint,
+    length: bigint,
+    access: number,
+  ): void | Promise<void> {
+    const r = this.core.dataRequest(
+      object,
+      seqno,
+      Number(offset),
+      Number(length),
+      access,
+      (reply) => this.answerRequest(control, reply),
+    );
+    if (r instanceof Promise) return r.then(ignore);
+  }
+
+  /** The object served on the port a message came in on (a MachError if none). */
+  private objectFor(port: number, what: string): PagerObject<number> {
+    const object = this.byPort.get(port);
+    if (object === undefined)
+      throw new MachError(ReturnCode.KERN_INVALID_ARGUMENT, `${what}: not an object port`);
+    return object;
+  }
+
   /**
    * Runs `go` with the object of a message on an object port: at once (so a handler that stays
    * synchronous returns no promise), or after the test hook when there is one.
@@ -386,9 +423,7 @@ export class DefaultPagerServer {
     what: string,
     go: (object: PagerObject<number>) => unknown,
   ): void | Promise<void> {
-    const object = this.byPort.get(port);
-    if (object === undefined)
-      throw new MachError(ReturnCode.KERN_INVALID_ARGUMENT, `${what}: not an object port`);
+    const object = this.objectFor(port, what);
     const hook = this.options.beforeTurn;
     const r =
       hook === undefined

@@ -490,14 +490,12 @@ export class VmKernel {
         }
         if (shouldFlush) {
           this.removeResident(page);
-          page.lockChanged.wake();
+          page.lockChangedNow();
         } else {
           if (lockValue !== VM_PROT_NO_CHANGE) {
             page.lock = lockValue;
             page.unlockRequest = 0;
-            const w = page.lockChanged;
-            page.lockChanged = new Wakeup();
-            w.wake();
+            page.lockChangedNow();
           }
           if (shouldReturn !== MEMORY_OBJECT_RETURN_NONE && !returnIt) this.deactivate(page);
         }

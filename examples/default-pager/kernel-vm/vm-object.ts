@@ -41,13 +41,24 @@ export class ResidentPage {
   lock = 0;
   /** Accesses already asked for with data_unlock. */
   unlockRequest = 0;
-  /** Woken when the lock changes (threads waiting for an unlock sleep here). */
-  lockChanged = new Wakeup();
+  /** Woken when the lock changes (threads waiting for an unlock sleep here); made on first use. */
+  private lockWakeup: Wakeup | null = null;
   constructor(
     readonly object: VmObject,
     readonly offset: number,
     public data: Uint8Array,
   ) {}
+
+  get lockChanged(): Wakeup {
+    return (this.lockWakeup ??= new Wakeup());
+  }
+
+  /** Wakes the threads waiting for a lock change; later ones wait for the next change. */
+  lockChangedNow(): void {
+    const w = this.lockWakeup;
+    this.lockWakeup = null;
+    w?.wake();
+  }
 }
 
 /**
