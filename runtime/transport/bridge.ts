@@ -380,10 +380,16 @@ export class Bridge {
     }
   };
 
-  /** Tells the peer that none of the transfers under `imp`'s id is held here any more. */
+  /**
+   * Tells the peer that none of the transfers under `imp`'s id is held here any more. The frame
+   * is lazy: it rides with the next batch (no write and no wakeup of its own while calls flow).
+   */
   private release(imp: Import): void {
     if (imp.sendReceived > 0) {
-      this.control(FRAME_RELEASE, imp.id, imp.sendReceived);
+      const out = this.link.out;
+      const at = out.begin(CONTROL_SIZE);
+      writeControl(out.buf, at, FRAME_RELEASE, imp.id, imp.sendReceived, 0);
+      out.endLazy();
       imp.sendReceived = 0;
     }
   }

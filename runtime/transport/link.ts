@@ -19,9 +19,11 @@
 export const LARGE_PART = 16 * 1024;
 /** Size of each write buffer (a new one only when a socket still holds the last). */
 const WRITE_BUFFER = 64 * 1024;
+/** A batch of lazy frames alone goes out after this many milliseconds. */
+export const LAZY_FLUSH_MS = 5;
 
 export interface Link {
-  /** Frames are written here (`begin`, header bytes, `put` payloads, `end`). */
+  /** Frames are written here (`begin`, header bytes, `put` payloads, `end` or `endLazy`). */
   readonly out: FrameWriter;
   /** Queues one frame, header then payloads (the general form of `out.begin`/`put`/`end`). */
   send(header: Uint8Array, payloads: readonly Uint8Array[]): void;
@@ -84,13 +86,18 @@ export class FrameWriter {
   parts: Uint8Array[] = [];
   /** Large payloads sent beside the stream (`separate`). */
   large: Uint8Array[] = [];
-  /** Frames since the last `take`. */
+  /** Frames since the last `take`, and how many of them were ended with `end` (not `endLazy`). */
   frames = 0;
+  private urgent = 0;
 
   constructor(
     private readonly separate: boolean,
-    /** Called by `end` with the batch's frame count (the link schedules or forces its flush). */
-    private readonly ended: (frames: number) => void,
+    /**
+     * Called by `end` with the batch's frame counts, all and urgent (the link schedules its flush
+     * at the first urgent one, or forces it), and by `endLazy` for the first frame of a batch
+     * with urgent 0 (the link makes sure it goes out eventually).
+     */
+    private readonly ended: (frames: number, urgent: number) => void,
   ) {}
 
   begin(headerLength: number): number {
@@ -125,7 +132,16 @@ export class FrameWriter {
 
   end(): void {
     wr32(this.frameBuf, this.frameAt, this.frameBytes);
-    this.ended(++this.frames);
+    this.ended(++this.frames, ++this.urgent);
+  }
+
+  /**
+   * Ends a frame that need not go out on its own (a batched release): it rides with the next
+   * batch, or goes out after a while if no other frame comes.
+   */
+  endLazy(): void {
+    wr32(this.frameBuf, this.frameAt, this.frameBytes);
+    if (++this.frames === 1) this.ended(1, 0);
   }
 
   /** True if nothing is queued. */
@@ -145,6 +161,7 @@ export class FrameWriter {
     if (parts.length > 0) this.parts = [];
     if (large.length > 0) this.large = [];
     this.frames = 0;
+    this.urgent = 0;
     return { parts, large };
   }
 
@@ -158,6 +175,7 @@ export class FrameWriter {
     this.parts = [];
     this.large = [];
     this.frames = 0;
+    this.urgent = 0;
     this.start = this.end_ = 0;
   }
 

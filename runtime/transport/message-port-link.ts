@@ -7,7 +7,7 @@
  * a transfer has a fixed cost that a copy of a few hundred bytes does not.
  */
 import type { MessagePort } from "node:worker_threads";
-import { FrameReader, FrameWriter, ownsBuffer, rd32, type Link } from "./link.js";
+import { FrameReader, FrameWriter, LAZY_FLUSH_MS, ownsBuffer, rd32, type Link } from "./link.js";
 
 const NONE: readonly unknown[] = [];
 
@@ -18,10 +18,20 @@ export class MessagePortLink implements Link {
   private closed = false;
   private readonly reader = new FrameReader();
   private readonly flushNow = (): void => this.flush();
+  private lazyTimer: ReturnType<typeof setTimeout> | null = null;
+
+  /** Lazy frames alone: out after LAZY_FLUSH_MS unless a batch takes them first. */
+  private flushLater(): void {
+    if (this.lazyTimer !== null) return;
+    this.lazyTimer = setTimeout(this.flushNow, LAZY_FLUSH_MS);
+    // Nothing is lost if the process ends first: closing the connection releases everything.
+    this.lazyTimer.unref?.();
+  }
 
   constructor(private readonly port: MessagePort) {
-    this.out = new FrameWriter(true, (frames) => {
-      if (frames === 1) process.nextTick(this.flushNow);
+    this.out = new FrameWriter(true, (_frames, urgent) => {
+      if (urgent === 1) process.nextTick(this.flushNow);
+      else if (urgent === 0) this.flushLater();
     });
     port.on("message", (data: unknown) => this.receive(data));
     port.on("close", () => this.finish());
@@ -36,6 +46,10 @@ export class MessagePortLink implements Link {
   }
 
   private flush(): void {
+    if (this.lazyTimer !== null) {
+      clearTimeout(this.lazyTimer);
+      this.lazyTimer = null;
+    }
     const out = this.out;
     if (this.closed || out.empty) return;
     const { parts, large } = out.take();

@@ -10,7 +10,7 @@
  * a frame cut by a chunk boundary is joined.
  */
 import type { Socket } from "node:net";
-import { FrameWriter, StreamParser, type FrameReader, type Link } from "./link.js";
+import { FrameWriter, LAZY_FLUSH_MS, StreamParser, type FrameReader, type Link } from "./link.js";
 
 /**
  * A batch is written out once it holds this many frames, without waiting for the end of the
@@ -27,10 +27,20 @@ export class SocketLink implements Link {
   private closed = false;
   private readonly parser: StreamParser;
   private readonly flushNow = (): void => this.flush();
+  private lazyTimer: ReturnType<typeof setTimeout> | null = null;
+
+  /** Lazy frames alone: out after LAZY_FLUSH_MS unless a batch takes them first. */
+  private flushLater(): void {
+    if (this.lazyTimer !== null) return;
+    this.lazyTimer = setTimeout(this.flushNow, LAZY_FLUSH_MS);
+    // Nothing is lost if the process ends first: closing the connection releases everything.
+    this.lazyTimer.unref?.();
+  }
 
   constructor(private readonly socket: Socket) {
-    this.out = new FrameWriter(false, (frames) => {
-      if (frames === 1) process.nextTick(this.flushNow);
+    this.out = new FrameWriter(false, (frames, urgent) => {
+      if (urgent === 1) process.nextTick(this.flushNow);
+      else if (urgent === 0) this.flushLater();
       else if (frames >= BURST_FRAMES) this.flush();
     });
     this.parser = new StreamParser(
@@ -59,6 +69,10 @@ export class SocketLink implements Link {
   }
 
   private flush(): void {
+    if (this.lazyTimer !== null) {
+      clearTimeout(this.lazyTimer);
+      this.lazyTimer = null;
+    }
     const out = this.out;
     if (this.closed || out.empty) return;
     const { parts } = out.take();
