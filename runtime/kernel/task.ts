@@ -93,6 +93,8 @@ function isValidName(name: number): boolean {
 
 /** The `rights` of every simple message: nothing may be added to it. */
 const NO_RIGHTS: CarriedRight[] = Object.freeze([]) as unknown as CarriedRight[];
+/** The `reply` of every message without a reply right (a reply, a simpleroutine): never written. */
+const NO_REPLY: CarriedRight = Object.freeze(noRight()) as CarriedRight;
 /** The `ool` of every message without regions (as the codec shares its own): never added to. */
 const NO_OOL: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
 
@@ -849,7 +851,9 @@ export class Task {
       this.addEntry(name, MACH_PORT_TYPE_SEND_ONCE, 1, port, true);
       return name;
     }
-    const e = this.byPort.get(port);
+    // A task's send or receive entry for a port is on the port's holder list (send) or is its
+    // receiver (receive): with neither, the map has nothing for it.
+    const e = port.holdersHead !== null || port.receiver === this ? this.byPort.get(port) : undefined;
     if (e) {
       this.copyoutInto(e, { ...r, port });
       return e.name;
@@ -982,7 +986,7 @@ export class Task {
     const localName = rd32(bytes, o.localPort);
     if (replyDisp === 0 && localName !== MACH_PORT_NULL) return R.MACH_SEND_INVALID_HEADER;
 
-    const reply = noRight();
+    const reply = replyDisp === 0 ? NO_REPLY : noRight();
     const dest = this.copyinHeader(rd32(bytes, o.remotePort), destDisp, localName, replyDisp, reply);
     if (typeof dest === "number") return dest;
     const kmsg: KMsg = {
@@ -1076,7 +1080,7 @@ export class Task {
         if (!re) return R.MACH_SEND_INVALID_REPLY;
         if (!this.canSupply(re, replyDisp, true)) return R.MACH_SEND_INVALID_REPLY;
       } else {
-        reply.dead = replyName === MACH_PORT_DEAD;
+        if (replyDisp !== 0) reply.dead = replyName === MACH_PORT_DEAD;
       }
       if (!this.canSupply(de, destDisp, false)) return R.MACH_SEND_INVALID_DEST;
       this.copyinEntryInto(de, destDisp, dest);
