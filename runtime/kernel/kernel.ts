@@ -317,7 +317,9 @@ export class Kernel {
       }
     }
     q.queue.push(kmsg);
-    this.kick(q);
+    // Nobody waiting: nothing to hand over (receivers only queue up from a receive call, never
+    // from inside a drain).
+    if (q.receivers.length > 0) this.kick(q);
   }
 
   /**
