@@ -49,6 +49,8 @@ export interface Slab {
   buffer: ArrayBuffer;
   u8: Uint8Array;
   view: DataView;
+  /** The slab as 32-bit words: what specialised encoders store headers and descriptors with. */
+  i32: Int32Array;
   /** The slab as 64-bit words: an aligned bigint store costs half of DataView#setBigUint64. */
   u64: BigUint64Array;
   used: number;
@@ -58,7 +60,7 @@ export const slab: Slab = newSlab();
 
 function newSlab(): Slab {
   const buffer = slabBuffer();
-  return { buffer, u8: new Uint8Array(buffer), view: new DataView(buffer), u64: new BigUint64Array(buffer), used: 0 };
+  return { buffer, u8: new Uint8Array(buffer), view: new DataView(buffer), i32: new Int32Array(buffer), u64: new BigUint64Array(buffer), used: 0 };
 }
 
 /** Replaces the current slab with a fresh one (the old one lives on in the messages it holds); returns 0, the new base. */
@@ -67,6 +69,7 @@ export function renewSlab(): number {
   slab.buffer = buffer;
   slab.u8 = new Uint8Array(buffer);
   slab.view = new DataView(buffer);
+  slab.i32 = new Int32Array(buffer);
   slab.u64 = new BigUint64Array(buffer);
   slab.used = 0;
   return 0;

@@ -100,7 +100,15 @@ class Offset {
   constructor(
     public stat: number | null,
     private readonly baseVar: string | null,
+    /** Encoders in a slab store 32-bit words through the slab's Int32Array `w` (index `q` = base / 4). */
+    readonly words = false,
   ) {}
+  /** A statement storing the 32-bit `value` (int32 or uint32) at offset `k` from here. */
+  st32(k: number, value: string): string {
+    if (!this.words) return `v.setUint32(${this.at(k)}, ${value}, true);`;
+    if (this.stat === null) return `w[(${plus("o", k)}) >>> 2] = ${value};`;
+    return `w[q + ${num((this.stat + k) / 4)}] = ${value};`;
+  }
   at(k: number): string {
     if (this.stat === null) return plus("o", k);
     return this.baseVar === null ? num(this.stat + k) : `${this.baseVar} + ${num(this.stat + k)}`;
@@ -119,13 +127,13 @@ function advance(L: string[], off: Offset, k: number): void {
 /** Statements writing a descriptor at `off` (see engine.ts putDesc). */
 function putDesc(L: string[], off: Offset, mode: number, w0: string, w1: string, number: string): void {
   if (mode === DESC_X86) {
-    L.push(`v.setUint32(${off.at(0)}, ${w0}, true);`, `v.setUint32(${off.at(4)}, ${number}, true);`);
+    L.push(off.st32(0, w0), off.st32(4, number));
   } else if (mode === DESC_LONG) {
-    L.push(`v.setUint32(${off.at(0)}, ${w0}, true);`, `v.setUint32(${off.at(4)}, ${w1}, true);`, `v.setUint32(${off.at(8)}, ${number}, true);`);
+    L.push(off.st32(0, w0), off.st32(4, w1), off.st32(8, number));
   } else if (/^\d+$/.test(w0) && /^\d+$/.test(number)) {
-    L.push(`v.setUint32(${off.at(0)}, ${num((Number(w0) | ((Number(number) & 0xfff) << 16)) >>> 0)}, true);`);
+    L.push(off.st32(0, num((Number(w0) | ((Number(number) & 0xfff) << 16)) >>> 0)));
   } else {
-    L.push(`v.setUint32(${off.at(0)}, ${w0} | ((${number} & 4095) << 16), true);`);
+    L.push(off.st32(0, `${w0} | ((${number} & 4095) << 16)`));
   }
 }
 
@@ -143,8 +151,8 @@ function encodeItems(L: string[], m: CMessage, abi: AbiInfo, off: Offset, slabbe
         const d = (k: number) => off.at(ds + k);
         L.push(item.role === 1 ? "x = 0;" : `x = values[${num(item.slot)}];`);
         if (item.bits === 32) {
-          L.push(`v.setUint32(${d(0)}, ${U32X}, true);`);
-          if (item.dataSize === 8) L.push(`v.setUint32(${d(4)}, 0, true);`);
+          L.push(off.st32(ds, U32X));
+          if (item.dataSize === 8) L.push(off.st32(ds + 4, "0"));
         } else if (item.bits === 64) {
           const value = `typeof x === "bigint" ? x : H.toU64(x)`;
           // In a slab (8-byte aligned base) at an 8-byte aligned literal offset: a word store.
@@ -168,8 +176,8 @@ function encodeItems(L: string[], m: CMessage, abi: AbiInfo, off: Offset, slabbe
         } else {
           putDesc(L, off, mode, num(item.inW0), num(item.inW1), "1");
         }
-        L.push(`x = values[${num(item.slot)}];`, `v.setUint32(${off.at(ds)}, ${U32X}, true);`);
-        if (item.dataSize === 8) L.push(`v.setUint32(${off.at(ds + 4)}, 0, true);`);
+        L.push(`x = values[${num(item.slot)}];`, off.st32(ds, U32X));
+        if (item.dataSize === 8) L.push(off.st32(ds + 4, "0"));
         advance(L, off, ds + item.dataSize);
         return;
       }
@@ -240,8 +248,8 @@ function encodeOutOfLine(L: string[], off: Offset, abi: AbiInfo, item: CItem, i:
   const dealloc = num((item.oolW0 | item.deallocBit) >>> 0);
   const w0 = item.dealloc === 1 ? dealloc : item.dealloc === 2 ? `(values[${num(item.deallocSlot)}] ? ${dealloc} : ${plain})` : plain;
   putDesc(L, off, item.mode, w0, num(item.oolW1), "n");
-  L.push(`v.setUint32(${off.at(item.ds)}, 0, true);`);
-  if (abi.pointerSize === 8) L.push(`v.setUint32(${off.at(item.ds + 4)}, 0, true);`);
+  L.push(off.st32(item.ds, "0"));
+  if (abi.pointerSize === 8) L.push(off.st32(item.ds + 4, "0"));
   L.push(`r = H.oolRegion(I[${num(i)}], x, n);`, `if (ool === H.NO_OOL) ool = [r]; else ool.push(r);`, `cx = true;`);
 }
 
@@ -249,16 +257,12 @@ function complexBitExpr(m: CMessage): string {
   return m.complex === 1 ? "2147483648" : m.complex === 2 ? "(cx ? 2147483648 : 0)" : "0";
 }
 
-function writeHeader(L: string[], abi: AbiInfo, bits: string, remote: string, local: string, id: string): void {
+function writeHeader(L: string[], abi: AbiInfo, words: boolean, bits: string, remote: string, local: string, id: string): void {
   const h = abi.header;
-  L.push(
-    `v.setUint32(base + ${num(h.bits)}, ${bits}, true);`,
-    `v.setUint32(base + ${num(h.size)}, size, true);`,
-    `v.setUint32(base + ${num(h.remotePort)}, ${remote}, true);`,
-    `v.setUint32(base + ${num(h.localPort)}, ${local}, true);`,
-  );
-  if (abi.headerSize === 32) L.push(`v.setUint32(base + ${num(h.remotePort + 4)}, 0, true);`, `v.setUint32(base + ${num(h.localPort + 4)}, 0, true);`);
-  L.push(`v.setUint32(base + ${num(h.seqno)}, 0, true);`, `v.setInt32(base + ${num(h.id)}, ${id}, true);`);
+  const at = new Offset(0, "base", words);
+  L.push(at.st32(h.bits, bits), at.st32(h.size, "size"), at.st32(h.remotePort, remote), at.st32(h.localPort, local));
+  if (abi.headerSize === 32) L.push(at.st32(h.remotePort + 4, "0"), at.st32(h.localPort + 4, "0"));
+  L.push(at.st32(h.seqno, "0"), at.st32(h.id, id));
 }
 
 /**
@@ -275,6 +279,8 @@ function encoderPrologue(m: CMessage, H: CodecHelpers): string[] {
       `if (base + ${num(m.maxSize)} > ${num(H.slabBytes)}) base = H.renewSlab();`,
       `const v = S.view;`,
       `const b = S.u8;`,
+      `const w = S.i32;`,
+      `const q = base >>> 2;`,
     );
   } else {
     L.push(`const base = H.beginMessage(${num(m.maxSize)});`, `const v = H.targetView();`, `const b = H.target8();`);
@@ -299,8 +305,9 @@ export function encodeRequestSource(c: CRoutine, H: CodecHelpers): string {
   const m = c.request;
   const abi = c.abi;
   const L = encoderPrologue(m, H);
-  const off = new Offset(abi.headerSize, "base");
-  encodeItems(L, m, abi, off, m.maxSize <= H.slabMessageMax);
+  const words = m.maxSize <= H.slabMessageMax;
+  const off = new Offset(abi.headerSize, "base", words);
+  encodeItems(L, m, abi, off, words);
   L.push(`const size = ${endExpr(off)};`);
   let bits: string;
   if (m.headerBits >= 0) {
@@ -313,7 +320,7 @@ export function encodeRequestSource(c: CRoutine, H: CodecHelpers): string {
   const remoteSlot = c.requestPortSlot >= 0 ? c.requestPortSlot : m.remote.slot;
   const remote = `H.toU32(values[${num(remoteSlot)}])`;
   const local = m.local.slot >= 0 ? `H.toU32(values[${num(m.local.slot)}])` : c.routine ? "replyPort >>> 0" : "0";
-  writeHeader(L, abi, bits, remote, local, num(m.id));
+  writeHeader(L, abi, words, bits, remote, local, num(m.id));
   encoderEpilogue(L, m, H);
   return `return function encodeRequest(values, replyPort) {\n${L.join("\n")}\n};`;
 }
@@ -324,11 +331,12 @@ export function encodeReplySource(c: CRoutine, H: CodecHelpers): string {
   const abi = c.abi;
   const h = abi.header;
   const L = encoderPrologue(m, H);
-  const off = new Offset(abi.headerSize, "base");
-  encodeItems(L, m, abi, off, m.maxSize <= H.slabMessageMax);
+  const words = m.maxSize <= H.slabMessageMax;
+  const off = new Offset(abi.headerSize, "base", words);
+  encodeItems(L, m, abi, off, words);
   L.push(`const size = ${endExpr(off)};`, `const rb = request.bytes;`);
   const bits = `((rb[${num(h.bits)}] & 255) | ${complexBitExpr(m)}) >>> 0`;
-  writeHeader(L, abi, bits, u32("rb", num(h.remotePort)), "0", `${i32("rb", num(h.id))} + 100`);
+  writeHeader(L, abi, words, bits, u32("rb", num(h.remotePort)), "0", `${i32("rb", num(h.id))} + 100`);
   encoderEpilogue(L, m, H);
   return `return function encodeReply(request, values) {\n${L.join("\n")}\n};`;
 }
