@@ -945,8 +945,9 @@ export class Task {
           sent = this.sendMessage(msg, option, sendSize, timeout);
         } finally {
           k.rpcSend = rpc;
+          // Even when a message observer threw: what the send woke must not be left waiting.
+          if (!rpc) k.runReady();
         }
-        if (!rpc) k.runReady();
       } else {
         sent = this.sendMessage(msg, option, sendSize, timeout);
       }
