@@ -534,7 +534,6 @@ export function decodeReplySource(c: CRoutine): string {
 
 /** Compiles generated source into a function (`H`: helpers, `I`: the message's compiled items). */
 export function instantiate<T>(source: string, helpers: CodecHelpers, items: readonly CItem[]): T {
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
   return new Function("H", "I", `"use strict";\n${source}`)(helpers, items) as T;
 }
 
