@@ -110,6 +110,17 @@ function wr32(b: Uint8Array, o: number, v: number): void {
   b[o + 3] = v >>> 24;
 }
 
+/**
+ * The kernel's copy of a message's first `n` bytes. Not `slice()`: that gives every copy an
+ * ArrayBuffer of its own (about 250 bytes of heap, plus an off-heap block the garbage collector
+ * must track and free), where `new Uint8Array(n)` keeps a small message's bytes on the V8 heap.
+ */
+function copyBytes(src: Uint8Array, n: number): Uint8Array {
+  const copy = new Uint8Array(n);
+  copy.set(n === src.length ? src : src.subarray(0, n));
+  return copy;
+}
+
 /** `new Promise(captureResolve)` leaves the resolve function in `captured` (no closure per call). */
 let captured: ((r: MachMsgResult) => void) | null = null;
 function captureResolve(resolve: (r: MachMsgResult) => void): void {
@@ -975,7 +986,7 @@ export class Task {
     if (!this.alive) return R.MACH_SEND_INVALID_DEST;
     if (sendSize < abi.headerSize || sendSize % (abi.alignment === 8 ? 8 : 4) !== 0) return R.MACH_SEND_MSG_TOO_SMALL;
     if (sendSize > msg.bytes.length) return R.MACH_SEND_INVALID_DATA;
-    const bytes = msg.bytes.slice(0, sendSize);
+    const bytes = copyBytes(msg.bytes, sendSize);
     const o = abi.header;
     const bits = rd32(bytes, o.bits);
     const destDisp = bits & 0xff;
