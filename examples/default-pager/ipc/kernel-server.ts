@@ -109,6 +109,9 @@ export class KernelServer implements MemoryManagerLink, DefaultPagerLink {
       ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }),
       ...(options.pageoutCluster === undefined ? {} : { pageoutCluster: options.pageoutCluster }),
       ...(options.framePool === undefined ? {} : { framePool: options.framePool }),
+      // The generated memory_object_data_return sends its data without dealloc: the runtime
+      // copies the region into the message at send, so returned frames are free once queued.
+      returnsCopied: true,
     });
     const t = this.task;
     this.controlSet = t.mach_port_allocate(MACH_PORT_RIGHT_PORT_SET).name;

@@ -88,6 +88,13 @@ export interface VmKernelOptions {
   readonly pageoutCluster?: number;
   /** Frames shared with a pager in the same event loop (../page-pool.ts). */
   readonly framePool?: PageFramePool;
+  /**
+   * The manager link copies data_return's data when it queues the message (the IPC link does:
+   * memory_object_data_return's data is not `dealloc`, so the runtime copies the region into
+   * the message at send). The frames of returned pages then go back to `framePool` once the
+   * send is queued, instead of to the garbage collector. Default false: a link may keep them.
+   */
+  readonly returnsCopied?: boolean;
 }
 
 export interface VmMapOptions {
@@ -137,6 +144,9 @@ export class VmKernel {
   private slab: ArrayBuffer | null = null;
   private slabNext = FRAME_SLAB;
   private readonly framePool: PageFramePool | null;
+  private readonly returnsCopied: boolean;
+  /** Staging for non-adjacent runs of a data_return when the link copies (returnsCopied). */
+  private staging: Uint8Array | null = null;
   /** Failures of one-way sends nobody waits for (the IPC layer would log them). */
   readonly sendFailures: unknown[] = [];
 
@@ -150,6 +160,7 @@ export class VmKernel {
       throw new RangeError("pageoutCluster must be a positive integer");
     this.pageoutCluster = Math.min(cluster, this.residentLimit);
     this.framePool = options.framePool ?? null;
+    this.returnsCopied = options.returnsCopied ?? false;
   }
 
   // ---- host and tasks ----
@@ -745,15 +756,14 @@ export class VmKernel {
     const slot = object.slots.get(offset);
     if (slot instanceof ResidentPage) {
       if ((slot.lock & access) === 0) return slot;
-    } else if (
-      slot === undefined &&
-      object.alive &&
-      object.pagerReady &&
-      object.pager !== null &&
-      object.control !== null &&
-      (object.internal ? object.existence.has(offset) : !object.pagerLost)
-    ) {
-      return this.pageIn(object, offset, access);
+    } else if (slot === undefined && object.alive && !(object.pagerLost && !object.internal)) {
+      // faultSlow's last steps, without its async frame: zero fill, or a page-in.
+      const askPager =
+        object.pager !== null &&
+        object.control !== null &&
+        (!object.internal || object.existence.has(offset));
+      if (!askPager) return this.zeroFill(object, offset);
+      if (object.pagerReady) return this.pageIn(object, offset, access);
     }
     return this.faultSlow(object, offset, access, address);
   }
@@ -1006,7 +1016,11 @@ export class VmKernel {
       }
       if (adjacent) data = new Uint8Array(data.buffer, data.byteOffset, run.length * size);
       else {
-        data = new Uint8Array(run.length * size);
+        // When the link copies the data into the message at send, one staging buffer serves
+        // every run (warm memory; a fresh one per run cost an allocation and page faults).
+        data = this.returnsCopied
+          ? this.stagingFor(run.length * size)
+          : new Uint8Array(run.length * size);
         for (let i = 0; i < run.length; i++) data.set(run[i]!.data, i * size);
       }
     }
@@ -1020,10 +1034,13 @@ export class VmKernel {
         false,
       ),
     );
+    const recycle = this.returnsCopied ? this.framePool : null;
     void sent.then((queued) => {
       for (let i = 0; i < run.length; i++) {
         const page = run[i]!;
         const holding = holds[i]!;
+        // The message holds its own copy of the data: the frame is free memory again.
+        if (queued && recycle !== null) recycle.give(page.data);
         if (object.slots.get(page.offset) === holding) {
           object.slots.delete(page.offset);
           if (!queued) {
@@ -1071,6 +1088,13 @@ export class VmKernel {
       if (--this.inFlight === 0) for (const wake of this.quiesceWaiters.splice(0)) wake();
     });
     return settled;
+  }
+
+  /** The first `length` bytes of the staging buffer for returned runs (grown as needed). */
+  private stagingFor(length: number): Uint8Array {
+    if (this.staging === null || this.staging.length < length)
+      this.staging = new Uint8Array(length);
+    return this.staging.subarray(0, length);
   }
 
   /** A zeroed page frame (a view into the current slab). */

@@ -277,30 +277,6 @@ export class PagingStorage {
     let runFrom = 0;
     let runLength = 0;
     const fresh: boolean[] = [];
-    const flush = (): void => {
-      if (runFile === null || runLength === 0) return;
-      const file = runFile;
-      try {
-        file.writeRun(runBlock, data.subarray(runFrom * size, (runFrom + runLength) * size));
-        for (let k = 0; k < runLength; k++) {
-          if (fresh[k]) map.entries.set(firstPage + runFrom + k, packBlock(file.id, runBlock + k));
-        }
-        map.preferredFileId = file.id;
-      } catch (e) {
-        for (let k = 0; k < runLength; k++) {
-          if (fresh[k]) file.release(runBlock + k);
-          failures.push({
-            objectPage: firstPage + runFrom + k,
-            error: {
-              code: "IO_ERROR",
-              message: `writing object page ${firstPage + runFrom + k}: ${describe(e)}`,
-            },
-          });
-        }
-      }
-      runLength = 0;
-      fresh.length = 0;
-    };
     for (let i = 0; i < n; i++) {
       const objectPage = firstPage + i;
       const existing = map.entries.get(objectPage);
@@ -313,7 +289,20 @@ export class PagingStorage {
       } else {
         const placed = this.allocate(map, objectPage, runFile?.id ?? map.preferredFileId);
         if (placed === undefined) {
-          flush();
+          if (runFile !== null && runLength > 0)
+            this.storeRun(
+              map,
+              firstPage,
+              data,
+              runFile,
+              runBlock,
+              runFrom,
+              runLength,
+              fresh,
+              failures,
+            );
+          runLength = 0;
+          fresh.length = 0;
           failures.push({
             objectPage,
             error: { code: "STORAGE_FULL", message: "no paging file has a free page" },
@@ -324,7 +313,20 @@ export class PagingStorage {
         block = placed.page;
       }
       if (runLength === 0 || file !== runFile || block !== runBlock + runLength) {
-        flush();
+        if (runFile !== null && runLength > 0)
+          this.storeRun(
+            map,
+            firstPage,
+            data,
+            runFile,
+            runBlock,
+            runFrom,
+            runLength,
+            fresh,
+            failures,
+          );
+        runLength = 0;
+        fresh.length = 0;
         runFile = file;
         runBlock = block;
         runFrom = i;
@@ -332,8 +334,47 @@ export class PagingStorage {
       runLength++;
       fresh.push(existing === undefined);
     }
-    flush();
+    if (runFile !== null && runLength > 0)
+      this.storeRun(map, firstPage, data, runFile, runBlock, runFrom, runLength, fresh, failures);
     return failures;
+  }
+
+  /**
+   * writePages' run: `runLength` pages from data page `runFrom` to consecutive blocks of `file`
+   * from `runBlock`, in one write; `fresh[k]` says the block was allocated for it (mapped on
+   * success, released on failure). A method rather than a closure in writePages: under tsx
+   * (keepNames) each named closure costs an Object.defineProperty per call.
+   */
+  private storeRun(
+    map: PageMap,
+    firstPage: number,
+    data: Uint8Array,
+    file: PagingFile,
+    runBlock: number,
+    runFrom: number,
+    runLength: number,
+    fresh: readonly boolean[],
+    failures: { objectPage: number; error: StorageError }[],
+  ): void {
+    const size = this.pageSize;
+    try {
+      file.writeRun(runBlock, data.subarray(runFrom * size, (runFrom + runLength) * size));
+      for (let k = 0; k < runLength; k++) {
+        if (fresh[k]) map.entries.set(firstPage + runFrom + k, packBlock(file.id, runBlock + k));
+      }
+      map.preferredFileId = file.id;
+    } catch (e) {
+      for (let k = 0; k < runLength; k++) {
+        if (fresh[k]) file.release(runBlock + k);
+        failures.push({
+          objectPage: firstPage + runFrom + k,
+          error: {
+            code: "IO_ERROR",
+            message: `writing object page ${firstPage + runFrom + k}: ${describe(e)}`,
+          },
+        });
+      }
+    }
   }
 
   /**
