@@ -8,7 +8,10 @@
  * CLIENT (mig-reference §7.1). `routine` encodes the request with the routine's plan, puts the
  * send right in the request-port slot, sends it with a reply port (MIG's own from the pool, the
  * routine's `replyport` argument, or `options.replyPort`), waits (`options.timeout` ms: waittime),
- * checks and decodes the reply and resolves to its value slots. It rejects with a `MachError`
+ * checks and decodes the reply and resolves to what the stub's `outs` function makes of its value
+ * slots (the slots themselves without one). When the server answered during the send (a serve
+ * loop run by the kernel before the client blocks), the reply is checked and decoded at once and
+ * the returned promise is the call's only one. It rejects with a `MachError`
  * carrying the code and its symbolic name: the mach_msg error (MACH_SEND_INVALID_DEST,
  * MACH_RCV_TIMED_OUT, ...), MIG_ARRAY_TOO_LARGE before sending, MIG_SERVER_DIED,
  * MIG_REPLY_MISMATCH, MIG_TYPE_ERROR (the reply is destroyed), or the server's RetCode.
@@ -18,7 +21,8 @@
  * SERVER (§7.2-7.3). `migDemux(demuxes)` looks the request id up in each generated demux in turn
  * (their `routine(id)`: chaining several subsystems on one port set), decodes the request with
  * the plan (MIG_BAD_ARGUMENTS when it does not fit), fills the msgseqno and sreplyport slots,
- * calls the handler and encodes the reply. Ownership:
+ * calls the handler (the entry's `call`, then `store` for its out values; older entries through
+ * `run`/`invoke` with the handler call tracked) and encodes the reply. Ownership:
  *  - the handler returns: it has consumed every right and region of the request (they are marked
  *    taken in the `ReceivedMessage`; the loop never releases them), and the reply (for a
  *    simpleroutine the RetCode-only one GNU MIG's demux builds) goes to the reply right if any;
