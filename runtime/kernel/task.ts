@@ -131,15 +131,23 @@ function noResolve(): void {}
 
 /** A blocked receive (one per waiting mach_msg). */
 class PendingReceive implements ReceiveWaiter {
-  resolve: (r: MachMsgResult) => void = noResolve;
-  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  // Declared and set by the constructor (one per blocked receive: ES2022 class field
+  // definitions would define each field first).
+  declare resolve: (r: MachMsgResult) => void;
+  declare timer: ReturnType<typeof setTimeout> | undefined;
+  declare readonly task: Task;
+  declare readonly option: number;
+  declare readonly rcvSize: number;
+  declare readonly q: Port | PortSet;
 
-  constructor(
-    readonly task: Task,
-    readonly option: number,
-    readonly rcvSize: number,
-    readonly q: Port | PortSet,
-  ) {}
+  constructor(task: Task, option: number, rcvSize: number, q: Port | PortSet) {
+    this.resolve = noResolve;
+    this.timer = undefined;
+    this.task = task;
+    this.option = option;
+    this.rcvSize = rcvSize;
+    this.q = q;
+  }
 
   message(kmsg: KMsg, now: boolean): void {
     this.clearTimer();
