@@ -13,8 +13,9 @@ import type { Socket } from "node:net";
 import { FrameWriter, LAZY_FLUSH_MS, StreamParser, type FrameReader, type Link } from "./link.js";
 
 /**
- * A batch is written out once it holds this many frames, without waiting for the end of the
- * turn, so the peer starts on the first part while we produce the rest (pipelining).
+ * A batch is written out once it holds this many frames (lazy ones not counted: they must not
+ * split a burst of calls), without waiting for the end of the turn, so the peer starts on the
+ * first part while we produce the rest (pipelining).
  */
 const BURST_FRAMES = 64;
 /** A peer announcing a bigger frame is treated as broken rather than trusted with our memory. */
@@ -38,10 +39,10 @@ export class SocketLink implements Link {
   }
 
   constructor(private readonly socket: Socket) {
-    this.out = new FrameWriter(false, (frames, urgent) => {
+    this.out = new FrameWriter(false, (_frames, urgent) => {
       if (urgent === 1) process.nextTick(this.flushNow);
       else if (urgent === 0) this.flushLater();
-      else if (frames >= BURST_FRAMES) this.flush();
+      else if (urgent >= BURST_FRAMES) this.flush();
     });
     this.parser = new StreamParser(
       MAX_FRAME,
