@@ -761,7 +761,7 @@ export class VmKernel {
       const askPager =
         object.pager !== null &&
         object.control !== null &&
-        (!object.internal || object.existence.has(offset));
+        (!object.internal || object.existence.mayExist(offset));
       if (!askPager) return this.zeroFill(object, offset);
       if (object.pagerReady) return this.pageIn(object, offset, access);
     }
@@ -864,7 +864,7 @@ export class VmKernel {
       const askPager =
         object.pager !== null &&
         object.control !== null &&
-        (external || object.existence.has(offset));
+        (external || object.existence.mayExist(offset));
       if (!askPager) return this.zeroFill(object, offset);
       if (!object.pagerReady) {
         await object.readyWakeup.promise;

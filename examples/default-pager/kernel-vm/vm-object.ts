@@ -171,37 +171,37 @@ export class SlotTable {
   }
 }
 
+/** Pages an existence map covers at most (4 GiB of 4 KiB pages, 128 KiB of bits). */
+const EXISTENCE_MAX_PAGES = 1 << 20;
+
 /**
  * The existence map (MACH_PAGEMAP, memory-object-reference §2.4): one bit per page, set once
- * the page has been paged out. A bitmap, as in GNU Mach's vm_external: a hash set of offsets
- * cost a cache-missing lookup on every fault of a large object. Pages past the end of the
- * bitmap grow it.
+ * the page has been paged out. A bitmap, as GNU Mach's vm_external is (a hash set of offsets
+ * cost a cache-missing lookup on every fault of a large object). Like GNU Mach's, it covers a
+ * bounded number of pages: beyond them the answer is UNKNOWN, and the kernel asks the pager.
  */
 export class ExistenceMap {
-  private bits: Uint8Array;
+  private readonly bits: Uint8Array;
+  private readonly pages: number;
 
   constructor(
     readonly pageSize: number,
     size: number,
   ) {
-    this.bits = new Uint8Array(Math.ceil(Math.ceil(size / pageSize) / 8));
+    this.pages = Math.min(Math.ceil(size / pageSize), EXISTENCE_MAX_PAGES);
+    this.bits = new Uint8Array(Math.ceil(this.pages / 8));
   }
 
-  has(offset: number): boolean {
+  /** False only when the page is known never to have been paged out (ABSENT). */
+  mayExist(offset: number): boolean {
     const page = offset / this.pageSize;
-    const byte = page >>> 3;
-    return byte < this.bits.length && (this.bits[byte] & (1 << (page & 7))) !== 0;
+    if (page >= this.pages) return true; // UNKNOWN
+    return (this.bits[page >>> 3] & (1 << (page & 7))) !== 0;
   }
 
   add(offset: number): void {
     const page = offset / this.pageSize;
-    const byte = page >>> 3;
-    if (byte >= this.bits.length) {
-      const grown = new Uint8Array(Math.max(byte + 1, this.bits.length * 2));
-      grown.set(this.bits);
-      this.bits = grown;
-    }
-    this.bits[byte] |= 1 << (page & 7);
+    if (page < this.pages) this.bits[page >>> 3] |= 1 << (page & 7);
   }
 }
 

@@ -36,10 +36,11 @@ const CHUNK_PAGES = 1024;
  * object page -> packed block, as arrays indexed by object page in chunks of CHUNK_PAGES (the
  * two-level block map of mach-defpager, memory-object-reference §7.4, without its 24-bit
  * encoding). Every page-in looks a page up here: a hash map of thousands of entries missed the
- * cache on most lookups. The Map operations the storage uses, nothing more.
+ * cache on most lookups; the chunk map stays small. The Map operations the storage uses.
  */
 export class BlockTable {
-  private readonly chunks: (Float64Array | undefined)[] = [];
+  /** Chunk number → its blocks (-1: none). A Map, so a huge sparse object costs its chunks only. */
+  private readonly chunks = new Map<number, Float64Array>();
   private count = 0;
 
   get size(): number {
@@ -47,7 +48,7 @@ export class BlockTable {
   }
 
   get(page: number): number | undefined {
-    const chunk = this.chunks[Math.floor(page / CHUNK_PAGES)];
+    const chunk = this.chunks.get(Math.floor(page / CHUNK_PAGES));
     if (chunk === undefined) return undefined;
     const packed = chunk[page % CHUNK_PAGES]!;
     return packed < 0 ? undefined : packed;
@@ -59,10 +60,10 @@ export class BlockTable {
 
   set(page: number, packed: number): this {
     const c = Math.floor(page / CHUNK_PAGES);
-    let chunk = this.chunks[c];
+    let chunk = this.chunks.get(c);
     if (chunk === undefined) {
       chunk = new Float64Array(CHUNK_PAGES).fill(-1);
-      this.chunks[c] = chunk;
+      this.chunks.set(c, chunk);
     }
     const i = page % CHUNK_PAGES;
     if (chunk[i]! < 0) this.count++;
@@ -71,7 +72,7 @@ export class BlockTable {
   }
 
   delete(page: number): boolean {
-    const chunk = this.chunks[Math.floor(page / CHUNK_PAGES)];
+    const chunk = this.chunks.get(Math.floor(page / CHUNK_PAGES));
     const i = page % CHUNK_PAGES;
     if (chunk === undefined || chunk[i]! < 0) return false;
     chunk[i] = -1;
@@ -80,14 +81,14 @@ export class BlockTable {
   }
 
   clear(): void {
-    this.chunks.length = 0;
+    this.chunks.clear();
     this.count = 0;
   }
 
   /** [object page, packed block] in ascending page order. */
   *[Symbol.iterator](): IterableIterator<[number, number]> {
-    for (const [c, chunk] of this.chunks.entries()) {
-      if (chunk === undefined) continue;
+    for (const c of [...this.chunks.keys()].sort((a, b) => a - b)) {
+      const chunk = this.chunks.get(c)!;
       for (let i = 0; i < CHUNK_PAGES; i++) {
         const packed = chunk[i]!;
         if (packed >= 0) yield [c * CHUNK_PAGES + i, packed];

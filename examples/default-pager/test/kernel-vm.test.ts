@@ -376,4 +376,48 @@ describe("VmKernel", () => {
       code: ReturnCode.KERN_PROTECTION_FAILURE,
     });
   });
+
+  it("a data_request that cannot be sent fails the fault with KERN_MEMORY_ERROR; the next access asks again", async () => {
+    const { vm, mgr } = setup();
+    const port = {};
+    const t = vm.createTask();
+    const a = await vm.vmMap(t, { size: P, object: port });
+    vm.memoryObjectReady(mgr.log[0]!.control!, false, MEMORY_OBJECT_COPY_DELAY);
+    const send = mgr.dataRequest.bind(mgr);
+    mgr.dataRequest = () => Promise.reject(new Error("port gone"));
+    await expect(vm.read(t, a, 1)).rejects.toMatchObject({
+      code: ReturnCode.KERN_MEMORY_ERROR,
+      message: "data_request could not be sent",
+    });
+    mgr.dataRequest = send;
+    mgr.onRequest = (m) => vm.dataSupply(m.control!, m.offset!, bytes(P, 3), 0, false, null);
+    expect(await vm.read(t, a, 2)).toEqual(bytes(2, 3));
+    expect(mgr.ops().filter((op) => op === "data_request")).toHaveLength(1);
+  });
+
+  it("the existence map, page slots and LRU queues hold across a large sparse object", async () => {
+    const { vm, mgr } = setup(3);
+    vm.setDefaultMemoryManager(mgr);
+    const t = vm.createTask();
+    const size = 4096 * P; // slots in chunks, the existence map a bitmap
+    const a = await vm.vmAllocate(t, size);
+    const pages = [0, 1, 255, 256, 257, 4095, 1000];
+    for (const p of pages) await vm.write(t, a + p * P, bytes(1, (p % 250) + 1));
+    // Four pages were evicted dirty (bound 3); oldest first, each its own data_return.
+    expect(mgr.log.filter((m) => m.op === "data_return").map((m) => m.offset! / P)).toEqual([
+      0, 1, 255, 256,
+    ]);
+    expect(vm.residentCount).toBe(3);
+    const control = mgr.log[0]!.control!;
+    mgr.onRequest = (m) => {
+      const ret = mgr.log.find((r) => r.op === "data_return" && r.offset === m.offset)!;
+      void vm.dataSupply(control, m.offset!, ret.data!.slice(), 0, false, null);
+    };
+    for (const p of pages) expect(await vm.read(t, a + p * P, 1)).toEqual(bytes(1, (p % 250) + 1));
+    // Never-written pages zero-fill without a message; written ones were asked for once each.
+    expect(await vm.read(t, a + 2000 * P, 1)).toEqual(bytes(1, 0));
+    const asked = mgr.log.filter((m) => m.op === "data_request").map((m) => m.offset! / P);
+    expect(new Set(asked).size).toBe(asked.length); // one request per page-in
+    expect(asked.every((p) => pages.includes(p))).toBe(true);
+  });
 });

@@ -75,4 +75,18 @@ describe("SeqnoGate", () => {
     const gate = new SeqnoGate(10);
     expect(await gate.run(10, () => "x")).toBe("x");
   });
+
+  it("runOrValue hands back the value itself in turn, a promise otherwise", async () => {
+    const gate = new SeqnoGate();
+    expect(gate.runOrValue(0, () => "now")).toBe("now");
+    const later = gate.runOrValue(2, () => "later");
+    expect(later).toBeInstanceOf(Promise);
+    expect(gate.runOrValue(1, () => 1)).toBe(1);
+    expect(await later).toBe("later");
+    const failed = gate.runOrValue(3, () => {
+      throw new Error("boom");
+    });
+    await expect(failed).rejects.toThrow("boom");
+    expect(gate.next).toBe(4);
+  });
 });

@@ -2,7 +2,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PageBitmap } from "../storage/page-bitmap.js";
 import { PagingStorage } from "../storage/paging-storage.js";
-import type { PageMap } from "../storage/page-map.js";
+import { BlockTable, type PageMap } from "../storage/page-map.js";
 import { patternPage, prng, sameBytes, tempDir, tick } from "./helpers.js";
 
 describe("PageBitmap", () => {
@@ -54,6 +54,39 @@ describe("PageBitmap", () => {
     }
     // release+allocate 10k times over a 256k-page map: the hint and the word skip keep this well under 1 s.
     expect(performance.now() - t0).toBeLessThan(1000);
+  });
+});
+
+describe("BlockTable", () => {
+  it("maps pages to blocks like a Map, sparse and far apart, iterating in page order", () => {
+    const t = new BlockTable();
+    const far = 2 ** 31 + 5; // a huge sparse object: chunks only where pages are
+    t.set(far, 7)
+      .set(3, 2 ** 33 + 1)
+      .set(1023, 0)
+      .set(1024, 9);
+    expect(t.size).toBe(4);
+    expect([t.get(3), t.get(far), t.get(1023), t.get(1024), t.get(4)]).toEqual([
+      2 ** 33 + 1,
+      7,
+      0,
+      9,
+      undefined,
+    ]);
+    t.set(3, 11);
+    expect(t.size).toBe(4);
+    expect(t.delete(1023)).toBe(true);
+    expect(t.delete(1023)).toBe(false);
+    expect(t.has(1023)).toBe(false);
+    expect([...t]).toEqual([
+      [3, 11],
+      [1024, 9],
+      [far, 7],
+    ]);
+    expect([...t.keys()]).toEqual([3, 1024, far]);
+    t.clear();
+    expect(t.size).toBe(0);
+    expect([...t.values()]).toEqual([]);
   });
 });
 
