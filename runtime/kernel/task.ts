@@ -48,7 +48,7 @@ import {
   ReturnCode,
 } from "../constants.js";
 import type { MachMessage } from "../message.js";
-import { newBodyItem, nextBodyItem, parseBodyBytes, rewriteDescriptor } from "./body.js";
+import { newBodyItem, nextBodyItem, parseBodyBytes, rewriteDescriptor, type BodyItem } from "./body.js";
 import type { Kernel } from "./kernel.js";
 import type { CarriedRight, Entry, KMsg, ReceiveWaiter } from "./objects.js";
 import { NameTable } from "./names.js";
@@ -119,6 +119,12 @@ function copyBytes(src: Uint8Array, n: number): Uint8Array {
   const copy = new Uint8Array(n);
   copy.set(n === src.length ? src : src.subarray(0, n));
   return copy;
+}
+
+/** Adds a body right to a message being copied in (its first right replaces the shared empty list). */
+function addRight(kmsg: KMsg, right: CarriedRight): void {
+  if (kmsg.rights.length === 0) kmsg.rights = [right];
+  else kmsg.rights.push(right);
 }
 
 /** `new Promise(captureResolve)` leaves the resolve function in `captured` (no closure per call). */
@@ -203,6 +209,9 @@ export class Task {
   /** Freed indexes, oldest first from `freeHead`. */
   private readonly freeIndexes: number[] = [];
   private freeHead = 0;
+  /** Body copy-in's scratch item (`copyinBody`), and whether a copy-in is using it. */
+  private readonly bodyItem: BodyItem = newBodyItem();
+  private bodyItemBusy = false;
   /** Where header copy-in puts the destination right (never kept). */
   private readonly destScratch: CarriedRight = noRight();
   /** The generation last used with each index (by index). */
@@ -1023,8 +1032,6 @@ export class Task {
       fromKernel: false,
     };
     if (bits & MACH_MSGH_BITS_COMPLEX) {
-      kmsg.rights = [];
-      kmsg.ool = [];
       const code = this.copyinBody(kmsg, msg);
       if (code !== 0) {
         k.destroyKmsg(kmsg);
@@ -1117,10 +1124,22 @@ export class Task {
    * destruction. Works on the bytes (see `nextBodyItem`).
    */
   private copyinBody(kmsg: KMsg, msg: MachMessage): number {
+    // The task's scratch item, unless a copy-in of this task is already using it (a kernel
+    // object called during this one may send again).
+    const item = this.bodyItemBusy ? newBodyItem() : this.bodyItem;
+    const own = item === this.bodyItem;
+    if (own) this.bodyItemBusy = true;
+    try {
+      return this.copyinBodyItems(kmsg, msg, item);
+    } finally {
+      if (own) this.bodyItemBusy = false;
+    }
+  }
+
+  private copyinBodyItems(kmsg: KMsg, msg: MachMessage, item: BodyItem): number {
     const abi = this.kernel.abi;
     const b = kmsg.bytes;
     const size = kmsg.size;
-    const item = newBodyItem();
     let carriesRights = false;
     let oolIndex = 0;
     for (let offset = abi.headerSize; offset < size; ) {
@@ -1136,7 +1155,7 @@ export class Task {
           const right = noRight();
           if (this.copyinRightInto(rd32(b, at), item.name, right) !== 0) return R.MACH_SEND_INVALID_RIGHT;
           right.offset = at;
-          kmsg.rights.push(right);
+          addRight(kmsg, right);
           wr32(b, at, 0);
           if (abi.inlinePortSize === 8) wr32(b, at + 4, 0);
         }
@@ -1159,14 +1178,16 @@ export class Task {
       else copy = region!.slice(0, length);
       if (item.deallocate && length > 0) msg.ool[index] = new Uint8Array(0);
       const kIndex = kmsg.ool.length;
-      kmsg.ool.push(copy);
+      // The shared empty list until the first region (a message with none allocates nothing).
+      if (kIndex === 0) kmsg.ool = [copy];
+      else kmsg.ool.push(copy);
       if (isPort) {
         for (let i = 0; i < item.number; i++) {
           const right = noRight();
           if (this.copyinRightInto(rd32(copy, i * 4), item.name, right) !== 0) return R.MACH_SEND_INVALID_RIGHT;
           right.ool = kIndex;
           right.offset = i * 4;
-          kmsg.rights.push(right);
+          addRight(kmsg, right);
           wr32(copy, i * 4, 0);
         }
       }
