@@ -27,7 +27,7 @@ import { bridgeMessagePort, MessagePortLink } from "../../../runtime/transport/i
 import { controlFrame, FRAME_HELLO, msgFrameHeader, PROTOCOL_VERSION, TAG_RECEIVER, TAG_SENDER } from "../../../runtime/transport/protocol.js";
 import { audit } from "../runtime/support.js";
 import { buildMessage, echo, itemValue, messageId, nullRequest, serve, stopRequest } from "../../fixtures/transport/rpc.js";
-import { LINK_KINDS, makePair, receive, settle, type Pair } from "./support.js";
+import { LINK_KINDS, makePair, receive, settle, settleUntil, type Pair } from "./support.js";
 
 const NOTIFY_RCV = 400;
 
@@ -109,7 +109,7 @@ describe.each(LINK_KINDS)("bridge over %s", (kind) => {
     expect(a.mach_port_deallocate(mine)).toBe(0);
     expect(a.mach_port_deallocate(serviceInA)).toBe(0);
     expect(b.mach_port_deallocate(proxyName)).toBe(0);
-    await settle();
+    await settleUntil(() => ba.exportCount === 0 && bb.importCount === 0);
     expect(ba.exportCount).toBe(0);
     expect(bb.importCount).toBe(0);
     expect(bb.exportCount).toBe(1);
@@ -135,7 +135,7 @@ describe.each(LINK_KINDS)("bridge over %s", (kind) => {
     expect(a.mach_port_get_refs(serviceInA, 0).refs).toBe(1);
     expect(await send(a, stopRequest(ka.abi, serviceInA))).toBe(0);
     expect(await served).toBe(21);
-    await settle();
+    await settleUntil(() => ba.exportCount === 0 && bb.importCount === 0);
     expect(a.portOf(reply)!.sorights).toBe(0);
     expect(ba.exportCount).toBe(0);
     expect(bb.importCount).toBe(0);

@@ -90,6 +90,14 @@ export async function settle(turns = 5): Promise<void> {
   for (let i = 0; i < turns; i++) await new Promise((r) => setTimeout(r, 2));
 }
 
+/**
+ * Lets frames cross until `done()` holds (batched releases reach the peer within ~10 ms, later on
+ * a loaded machine), giving up after `turns` turns; the caller's assertions then say what is wrong.
+ */
+export async function settleUntil(done: () => boolean, turns = 500): Promise<void> {
+  for (let i = 0; i < turns && !done(); i++) await new Promise((r) => setTimeout(r, 2));
+}
+
 
 const fixtures = fileURLToPath(new URL("../../fixtures/transport/", import.meta.url));
 export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
