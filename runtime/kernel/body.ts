@@ -34,14 +34,16 @@ export function parseBody(abi: AbiInfo, view: DataView, size: number): ParsedBod
 /** `parseBody` over the message's bytes (no DataView: see `nextBodyItem`). */
 export function parseBodyBytes(abi: AbiInfo, bytes: Uint8Array, size: number): ParsedBody {
   const items: BodyItem[] = [];
-  const item = newBodyItem();
   let offset = abi.headerSize;
   let oolIndex = 0;
   while (offset < size) {
+    // A fresh literal per item (one shape), not a spread of a scratch item: a spread goes
+    // through the generic object-clone path. Hot paths walk with `nextBodyItem` and no list.
+    const item = newBodyItem();
     const next = nextBodyItem(abi, bytes, offset, size, item);
     if (next < 0) return { items, code: -next };
     if (!item.inline) item.oolIndex = oolIndex++;
-    items.push({ ...item });
+    items.push(item);
     offset = next;
   }
   return { items, code: 0 };

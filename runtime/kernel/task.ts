@@ -111,15 +111,49 @@ function wr32(b: Uint8Array, o: number, v: number): void {
 }
 
 /**
- * The kernel's copy of a message's first `n` bytes. Not `slice()`: that gives every copy an
- * ArrayBuffer of its own (about 250 bytes of heap, plus an off-heap block the garbage collector
- * must track and free), where `new Uint8Array(n)` keeps a small message's bytes on the V8 heap.
+ * Kernel message buffers: a message of up to KMSG_SLAB_MAX bytes is copied into a view carved
+ * from a shared slab, bump-allocated and never reused (a slab is garbage once no message still
+ * refers to it). V8 keeps only typed arrays of up to 64 bytes on its heap; every larger
+ * `new Uint8Array(n)` is an ArrayBuffer of its own, whose malloc, zero fill, registration and
+ * sweeping cost more than the rest of a one-way message's copy-in (two per page-in). A received
+ * message's bytes may therefore start anywhere in their ArrayBuffer (use `byteOffset`), and one
+ * kept message keeps its slab (KMSG_SLAB bytes) alive.
+ */
+const KMSG_SLAB = 16384;
+/** Larger messages get an ArrayBuffer of their own (a slab would hold few of them). */
+const KMSG_SLAB_MAX = 1024;
+/** On-heap typed arrays (V8's typed_array_max_size_in_heap): cheaper than a slab view. */
+const KMSG_ON_HEAP_MAX = 64;
+let kmsgSlab = new ArrayBuffer(KMSG_SLAB);
+let kmsgSlabUsed = 0;
+
+/**
+ * The kernel's copy of a message's first `n` bytes (see KMSG_SLAB). Not `slice()`: that gives
+ * every copy an ArrayBuffer of its own.
  */
 function copyBytes(src: Uint8Array, n: number): Uint8Array {
-  const copy = new Uint8Array(n);
+  let copy: Uint8Array;
+  if (n <= KMSG_ON_HEAP_MAX || n > KMSG_SLAB_MAX) copy = new Uint8Array(n);
+  else {
+    let at = kmsgSlabUsed;
+    if (at + n > KMSG_SLAB) {
+      kmsgSlab = new ArrayBuffer(KMSG_SLAB);
+      at = 0;
+    }
+    copy = new Uint8Array(kmsgSlab, at, n);
+    // 8-aligned, so aligned views of the body (the codec's typed arrays) stay possible.
+    kmsgSlabUsed = at + ((n + 7) & ~7);
+  }
+  // Every byte is written: a slab view is not zero-filled, and its memory was never used.
   copy.set(n === src.length ? src : src.subarray(0, n));
   return copy;
 }
+
+/**
+ * What a sender's `ool` slot holds once its region moved into a message (deallocate): one shared
+ * empty array (nothing can be written to it), not a new one per message.
+ */
+const GIVEN_UP = new Uint8Array(0);
 
 /** Adds a body right to a message being copied in (its first right replaces the shared empty list). */
 function addRight(kmsg: KMsg, right: CarriedRight): void {
@@ -1176,7 +1210,7 @@ export class Task {
       if (length === 0) copy = new Uint8Array(0);
       else if (item.deallocate) copy = region!.length === length ? region! : region!.subarray(0, length);
       else copy = region!.slice(0, length);
-      if (item.deallocate && length > 0) msg.ool[index] = new Uint8Array(0);
+      if (item.deallocate && length > 0) msg.ool[index] = GIVEN_UP;
       const kIndex = kmsg.ool.length;
       // The shared empty list until the first region (a message with none allocates nothing).
       if (kIndex === 0) kmsg.ool = [copy];
@@ -1205,7 +1239,8 @@ export class Task {
     const replyType = kmsg.reply.type;
     const replyName = this.copyoutRight(kmsg.reply);
     this.copyoutBody(kmsg);
-    const view = new DataView(kmsg.bytes.buffer);
+    // The bytes may be a view into a kernel slab (copyBytes).
+    const view = new DataView(kmsg.bytes.buffer, kmsg.bytes.byteOffset, kmsg.bytes.byteLength);
     writeHeader(view, this.kernel.abi, {
       bits: (kmsg.flags | msghBits(kmsg.destType, replyType)) >>> 0,
       size: kmsg.size,

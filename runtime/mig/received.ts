@@ -12,7 +12,7 @@
 import { MACH_MSGH_BITS_COMPLEX, type MessageHeader } from "../codec/header.js";
 import { isPortRightType, MACH_PORT_NULL } from "../constants.js";
 import type { MachMessage } from "../message.js";
-import { parseBodyBytes } from "../kernel/body.js";
+import { newBodyItem, nextBodyItem } from "../kernel/body.js";
 import type { Task } from "../kernel/task.js";
 
 interface RightItem {
@@ -55,7 +55,7 @@ export class ReceivedMessage implements MachMessage {
     this.seqno = rd32(b, o.seqno);
     this.id = rd32(b, o.id) | 0;
     this.rights = this.bits & MACH_MSGH_BITS_COMPLEX ? bodyRights(task, msg) : NO_RIGHTS;
-    this.oolGone = msg.ool.length === 0 ? NO_OOL : msg.ool.map(() => false);
+    this.oolGone = msg.ool.length === 0 ? NO_OOL : new Array<boolean>(msg.ool.length).fill(false);
     this.replyGone = false;
   }
 
@@ -166,19 +166,30 @@ export class ReceivedMessage implements MachMessage {
   }
 }
 
-/** The rights a complex message's body carries, in body order. */
+/**
+ * The rights a complex message's body carries, in body order. Walks the body with one scratch
+ * item (`nextBodyItem`), not `parseBodyBytes`, which copies every item into an object of its own:
+ * this runs for every complex request a server receives. A bad item ends the walk (the items
+ * before it count), as with `parseBodyBytes`.
+ */
 function bodyRights(task: Task, msg: MachMessage): RightItem[] {
   const abi = task.kernel.abi;
   const b = msg.bytes;
   const rights: RightItem[] = [];
-  // Byte by byte, no DataView (it would materialise the ArrayBuffer of a small message).
-  for (const item of parseBodyBytes(abi, b, b.length).items) {
+  const item = scratchItem;
+  let oolIndex = 0;
+  for (let offset = abi.headerSize; offset < b.length; ) {
+    const next = nextBodyItem(abi, b, offset, b.length, item);
+    if (next < 0) break;
+    offset = next;
+    const ool = item.inline ? -1 : oolIndex++;
     if (!isPortRightType(item.name)) continue;
     for (let i = 0; i < item.number; i++) {
       let name = MACH_PORT_NULL;
-      if (item.inline) name = rd32(b, item.dataOffset + i * abi.inlinePortSize);
+      // Byte by byte, no DataView (it would materialise the ArrayBuffer of a small message).
+      if (ool < 0) name = rd32(b, item.dataOffset + i * abi.inlinePortSize);
       else {
-        const r = msg.ool[item.oolIndex];
+        const r = msg.ool[ool];
         if (r && (i + 1) * 4 <= r.length) name = rd32(r, i * 4);
       }
       rights.push({ name, type: item.name, gone: false });
@@ -186,6 +197,9 @@ function bodyRights(task: Task, msg: MachMessage): RightItem[] {
   }
   return rights;
 }
+
+/** `bodyRights`' item (the walk runs to completion without calling out, so one is enough). */
+const scratchItem = newBodyItem();
 
 /** Little-endian 32-bit read at `o`. */
 function rd32(b: Uint8Array, o: number): number {
