@@ -253,11 +253,13 @@ function printArgs(args: Expr[]): Doc {
   return group(["(", indent([softline, join([",", line], args.map(printExpr))]), ifBreak(","), softline, ")"]);
 }
 
+/**
+ * Prettier packs an array onto as few lines as fit only when every element is a number literal,
+ * optionally signed; a bigint literal is not a number literal to it, so any bigint breaks the
+ * array one element per line.
+ */
 function isConciseArray(elements: Expr[]): boolean {
-  return (
-    elements.length > 1 &&
-    elements.every((el) => el.e === "number" || el.e === "bigint" || (el.e === "raw" && /^-?\d+$/.test(el.text)))
-  );
+  return elements.length > 1 && elements.every((el) => el.e === "number" || (el.e === "raw" && /^-?\d+$/.test(el.text)));
 }
 
 export function printExpr(expr: Expr): Doc {

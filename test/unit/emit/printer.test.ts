@@ -99,6 +99,12 @@ describe("printer", () => {
       ],
       [{ d: "stmt", stmt: { s: "switch", discriminant: T.id("id"), cases: [{ test: T.num(2275), body: [{ s: "return", expr: T.id("x") }] }, { test: null, body: [{ s: "return", expr: T.raw("undefined") }] }] } }],
       [{ d: "typeAlias", name: "pair", type: T.ttuple([T.tref("number"), T.tref("number")], true), exported: true }],
+      // Found by the property below (seed 123693826): numbers are packed, but bigints are not.
+      [
+        { d: "stmt", stmt: { s: "const", name: "mixed", init: T.arr([T.big(100000000000000n), T.num(10000000), ...Array(3).fill(T.big(10n ** 18n))]) } },
+        { d: "stmt", stmt: { s: "const", name: "bigs", init: T.arr(Array(6).fill(T.big(10n ** 18n))) } },
+        { d: "stmt", stmt: { s: "const", name: "numbers", init: T.arr(Array(12).fill(T.num(100000000000))) } },
+      ],
     ];
     for (const decls of corpus) await expectPrettierStable(decls);
   });
