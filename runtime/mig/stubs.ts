@@ -36,11 +36,11 @@
  */
 import { decodeReply, decodeRequest, encodeReply, encodeRequest } from "../codec/engine.js";
 import type { RoutinePlan, SubsystemPlan } from "../codec/plan.js";
-import { MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_PORT_NULL, MachError, ReturnCode } from "../constants.js";
+import { MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_PORT_NULL, MACH_SEND_MSG, MachError, ReturnCode } from "../constants.js";
 import type { MachMsgResult, Task } from "../kernel/task.js";
 import type { MachMessage } from "../message.js";
 import { rd32, wr32 } from "./bytes.js";
-import { mig_send, receiveLarge, releaseReplyPort, ReplyPortPool, rpcOption, rpcOutcome, setReplyPort, takeReplyPort } from "./client.js";
+import { receiveLarge, releaseReplyPort, ReplyPortPool, rpcOption, rpcOutcome, setReplyPort, takeReplyPort } from "./client.js";
 import type { ReceivedMessage } from "./received.js";
 import type { Demux, DemuxResult } from "./serve.js";
 
@@ -193,19 +193,37 @@ export function createCaller(task: Task, port: number, options: CallerOptions = 
         return Promise.reject(error);
       }
     },
-    async simpleroutine(plan, args, callOptions) {
-      const o = callOptions ? { ...defaults, ...callOptions } : defaults;
-      const values = requestSlots(plan, args, port);
-      const request = encodeRequest(plan, values, 0);
-      if (typeof request === "number") fail(request, plan);
-      const local = plan.request.local;
-      if ((!local || local.slot < 0) && o.replyPort !== undefined && o.replyPort !== MACH_PORT_NULL) {
-        setLocalPort(task, request, o.replyPort);
+    // Not an async function: a send that completed at once (the usual case) costs the call the
+    // one promise it returns, already resolved; a failure still rejects, never throws.
+    simpleroutine(plan, args, callOptions) {
+      try {
+        const o = callOptions ? { ...defaults, ...callOptions } : defaults;
+        const values = requestSlots(plan, args, port);
+        const request = encodeRequest(plan, values, 0);
+        if (typeof request === "number") fail(request, plan);
+        const local = plan.request.local;
+        if ((!local || local.slot < 0) && o.replyPort !== undefined && o.replyPort !== MACH_PORT_NULL) {
+          setLocalPort(task, request, o.replyPort);
+        }
+        // mig_send, with the send's result at once when it did not block.
+        const sent = task.sendMessage(request, MACH_SEND_MSG | (o.msgOption ?? 0), request.bytes.length, 0);
+        if (typeof sent !== "number") return sentLater(plan, sent);
+        if (sent !== ReturnCode.KERN_SUCCESS) fail(sent, plan);
+        return SENT;
+      } catch (error) {
+        return Promise.reject(error);
       }
-      const code = await mig_send(task, request, o.msgOption ?? 0);
-      if (code !== ReturnCode.KERN_SUCCESS) fail(code, plan);
     },
   };
+}
+
+/** What a simpleroutine whose send completed at once returns (nothing to wait for). */
+const SENT: Promise<void> = Promise.resolve();
+
+/** The rest of a simpleroutine whose send blocked (a full queue): its outcome, as mig_send's. */
+async function sentLater(plan: RoutinePlan, sent: Promise<number>): Promise<void> {
+  const code = await sent;
+  if (code !== ReturnCode.KERN_SUCCESS) fail(code, plan);
 }
 
 /**
@@ -476,8 +494,11 @@ function isThenable(x: unknown): x is PromiseLike<unknown> {
 function succeeded(plan: RoutinePlan, request: ReceivedMessage, args: MigValue[]): DemuxResult {
   // Success: the handler consumed the request's rights and regions.
   request.takeAll();
-  // A simpleroutine's reply is RetCode only, as GNU MIG's demux builds it: `serve` sends nothing
-  // when the request had no reply port (the usual case) and sends it to a ureplyport otherwise.
+  // A simpleroutine's reply is RetCode only, as GNU MIG's demux builds it: `serve` sends it to a
+  // ureplyport, and sends nothing when the request had no reply port (the usual case). Then it is
+  // not built at all: KERN_SUCCESS tells `serve` the same (consumed, nothing to send), as
+  // mach_msg_server ends up doing with a NULL-destination reply.
+  if (plan.kind === "simpleroutine" && request.replyPort === MACH_PORT_NULL) return ReturnCode.KERN_SUCCESS;
   return encodeReply(plan, request, args);
 }
 
