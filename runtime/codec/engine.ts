@@ -24,10 +24,14 @@
  *    fallback where code generation is forbidden (setCodecMode / MIG_TS_CODEC=interpret select
  *    them); test/unit/codec/specialise.test.ts keeps the two identical.
  *  - Encoders write the message in place into a slab of message memory (./memory.ts) that hands
- *    each message its own never-reused slice: no scratch copy, no DataView and one typed-array
- *    allocation per message. Messages too large for the slabs are built in a scratch buffer and
+ *    each message its own slice, reused only once given back (releaseMessage, below): no scratch
+ *    copy, no DataView and one typed-array allocation per message. Messages too large for the slabs are built in a scratch buffer and
  *    copied into a buffer of their own. Out-of-line values become the message's regions as they
  *    are (no copy); inline arrays are copied with one Uint8Array#set.
+ *  - `releaseMessage(msg)` rewinds the slab over the message encoded last once its owner knows it
+ *    dead (the MIG stubs after the kernel copied it in, as GNU MIG reuses its stack buffer), so a
+ *    client or server that sends one message at a time writes every message into the same,
+ *    already faulted-in memory.
  *  - Decoders read the received bytes directly (no DataView per message) and fill the caller's
  *    slot array. Decoded arrays are views of the received message's memory (or of its
  *    out-of-line region; a whole byte region is returned as it is) when aligned, so they alias
@@ -42,6 +46,9 @@ import { ReturnCode } from "../constants.js";
 import type { MachMessage } from "../message.js";
 import { type CItem, type CMessage, type CRoutine, compiled, DESC_LONG, DESC_X86, descWord0, descWord1 } from "./compiled.js";
 import { beginMessage, endMessage, renewSlab, SLAB_BYTES, SLAB_MESSAGE_MAX, slab, target8, targetView } from "./memory.js";
+
+/** Gives back the memory of a dead message if it was the last one encoded (./memory.ts). */
+export { releaseMessage } from "./memory.js";
 import type { RoutinePlan, SubsystemPlan } from "./plan.js";
 import {
   type CodecHelpers,

@@ -12,6 +12,15 @@
  * from the returned base, and finishes with `endMessage(base, size)`; an encoder that gives up
  * midway just does not call `endMessage` (the space is used by the next message). Encoders write
  * every byte of a message, pads included, so slabs need not be zeroed.
+ *
+ * `releaseMessage(msg)` gives back the slice of the message carved last, once its owner knows it
+ * is dead (the MIG stubs, after the kernel has copied a sent message: GNU MIG's C stubs build a
+ * message in a stack buffer that mach_msg copies in, so the buffer is free again after the send).
+ * The next message is then written over it, in memory that is already faulted in and in cache:
+ * without it every 2 KiB message touches fresh slab pages (codec bench i386_set_ldt). Only the
+ * last slice can be given back (then the one before it: an in-process RPC's request, once its
+ * reply was given back), so the slab stays a bump allocator and everything else about slices
+ * holds: any other message, and any message not explicitly released, is never reused.
  */
 
 /**
@@ -54,13 +63,28 @@ export interface Slab {
   /** The slab as 64-bit words: an aligned bigint store costs half of DataView#setBigUint64. */
   u64: BigUint64Array;
   used: number;
+  /**
+   * The bytes of the message carved last from this slab, the one slice `releaseMessage` may give
+   * back (null when unknown: a new slab, or after two releases). By identity, so that a message
+   * released twice, or a view that happens to cover the same bytes, never rewinds over a later
+   * message. Invariant: `last` is exactly lastBase .. used.
+   */
+  last: Uint8Array | null;
+  lastBase: number;
+  /**
+   * The message carved just before `last` (exactly prevBase .. lastBase), which becomes `last`
+   * when `last` is released: an in-process RPC encodes the request, then (in the server, during
+   * the send) the reply, and gives them back in that reverse order.
+   */
+  prev: Uint8Array | null;
+  prevBase: number;
 }
 
 export const slab: Slab = newSlab();
 
 function newSlab(): Slab {
   const buffer = slabBuffer();
-  return { buffer, u8: new Uint8Array(buffer), view: new DataView(buffer), i32: new Int32Array(buffer), u64: new BigUint64Array(buffer), used: 0 };
+  return { buffer, u8: new Uint8Array(buffer), view: new DataView(buffer), i32: new Int32Array(buffer), u64: new BigUint64Array(buffer), used: 0, last: null, lastBase: 0, prev: null, prevBase: 0 };
 }
 
 /** Replaces the current slab with a fresh one (the old one lives on in the messages it holds); returns 0, the new base. */
@@ -72,6 +96,8 @@ export function renewSlab(): number {
   slab.i32 = new Int32Array(buffer);
   slab.u64 = new BigUint64Array(buffer);
   slab.used = 0;
+  slab.last = null;
+  slab.prev = null;
   return 0;
 }
 
@@ -123,7 +149,37 @@ export function targetView(): DataView {
 export function endMessage(base: number, size: number): Uint8Array {
   if (pooled) {
     slab.used = base + ((size + 7) & ~7);
-    return new Uint8Array(slab.buffer, base, size);
+    const bytes = new Uint8Array(slab.buffer, base, size);
+    slab.prev = slab.last;
+    slab.prevBase = slab.lastBase;
+    slab.last = bytes;
+    slab.lastBase = base;
+    return bytes;
   }
+  // Memory of its own, outside the slab: `slab.last` is still the slab's last slice.
   return scratch.slice(0, size);
+}
+
+/**
+ * Gives the memory of `msg` back when it is the message carved last from the current slab (the
+ * next message is written over it), or the one carved before it once that one has been given
+ * back; does nothing otherwise (an older message, one of a previous slab, a large message with
+ * memory of its own, a second release). O(1).
+ *
+ * The caller must own `msg` and know it dead: nothing will read or write its bytes again, and no
+ * view of them was handed out. A message the kernel has sent is (Task#sendMessage copies the
+ * bytes before anything else happens) unless a tracer, a sender or anyone else kept it.
+ */
+export function releaseMessage(msg: { bytes: Uint8Array }): void {
+  // Every carve (endMessage, and the inline one of specialised encoders) moves `last` to `prev`
+  // and sets `last`; nothing else moves `used` until the next carve, a renewal (both null) or a
+  // release (prev becomes last): the invariants of `last` and `prev` hold throughout.
+  // (Identity and recorded bases rather than the view's byteOffset/byteLength, whose reads here
+  // cost more than the rest of the release.)
+  if (msg.bytes === slab.last) {
+    slab.used = slab.lastBase;
+    slab.last = slab.prev;
+    slab.lastBase = slab.prevBase;
+    slab.prev = null;
+  }
 }

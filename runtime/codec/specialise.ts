@@ -290,7 +290,16 @@ function encoderPrologue(m: CMessage, H: CodecHelpers): string[] {
 
 function encoderEpilogue(L: string[], m: CMessage, H: CodecHelpers): void {
   if (m.maxSize <= H.slabMessageMax) {
-    L.push(`S.used = base + ((size + 7) & -8);`, `return { bytes: new Uint8Array(S.buffer, base, size), ool };`);
+    // `S.last`, `S.prev`: the slices memory.ts releaseMessage may give back (its invariants).
+    L.push(
+      `S.used = base + ((size + 7) & -8);`,
+      `const bytes = new Uint8Array(S.buffer, base, size);`,
+      `S.prev = S.last;`,
+      `S.prevBase = S.lastBase;`,
+      `S.last = bytes;`,
+      `S.lastBase = base;`,
+      `return { bytes, ool };`,
+    );
   } else {
     L.push(`return { bytes: H.endMessage(base, size), ool };`);
   }

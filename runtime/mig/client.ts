@@ -84,7 +84,7 @@ export async function mig_rpc(task: Task, request: MachMessage, options: RpcOpti
   const option = rpcOption(options.option ?? 0, timeout);
   let r = await task.mach_msg(request, option, request.bytes.length, options.rcvSize ?? 4096, replyPort, timeout);
   if (r.code === ReturnCode.MACH_RCV_TOO_LARGE) r = await receiveLarge(task, r, option, replyPort, timeout);
-  const code = rpcOutcome(task, request, r, own ? pool : null, replyPort);
+  const code = rpcOutcome(task, rd32(request.bytes, task.kernel.abi.header.id) | 0, r, own ? pool : null, replyPort);
   return { code, reply: code === ReturnCode.KERN_SUCCESS ? r.msg : null };
 }
 
@@ -128,9 +128,10 @@ export async function receiveLarge(task: Task, r: MachMsgResult, option: number,
  * The outcome of a call's mach_msg: KERN_SUCCESS (the reply is `r.msg`, the caller's), the
  * mach_msg error, MIG_SERVER_DIED or MIG_REPLY_MISMATCH (the reply destroyed). MIG's own reply
  * port (`pool` not null: undefined for no pool) goes back to the pool after a clean call and is
- * destroyed after a failed one. `request` still holds the bytes that were sent.
+ * destroyed after a failed one. `requestId` is the msgh_id of the request that was sent (the id
+ * rather than the request: the MIG stubs give the request's memory back once it is sent).
  */
-export function rpcOutcome(task: Task, request: MachMessage, r: MachMsgResult, pool: ReplyPortPool | undefined | null, replyPort: number): number {
+export function rpcOutcome(task: Task, requestId: number, r: MachMsgResult, pool: ReplyPortPool | undefined | null, replyPort: number): number {
   const own = pool !== null;
   if (r.code !== ReturnCode.KERN_SUCCESS) {
     if (own) discardReplyPort(task, pool, replyPort);
@@ -139,7 +140,7 @@ export function rpcOutcome(task: Task, request: MachMessage, r: MachMsgResult, p
   const o = task.kernel.abi.header;
   const reply = r.msg!;
   const id = rd32(reply.bytes, o.id) | 0;
-  if (id !== (rd32(request.bytes, o.id) | 0) + 100) {
+  if (id !== requestId + 100) {
     if (id === MACH_NOTIFY_SEND_ONCE) {
       if (own) releaseReplyPort(task, pool, replyPort);
       return ReturnCode.MIG_SERVER_DIED;

@@ -15,6 +15,11 @@
  * (the loop never touches it again); on failure the loop destroys exactly what is still in the
  * `ReceivedMessage`, keeping the reply right for the error reply. Handlers take or release
  * rights through the `ReceivedMessage`, so a release followed by a failure is never released twice.
+ *
+ * Reply memory: a reply that `migDemux` made (marked with `loopOwnsReply`) is the loop's alone;
+ * once the kernel has taken it (sent, or destroyed for want of a reply right) its memory goes back
+ * to the codec (memory.ts releaseMessage), as mach_msg_server reuses its reply buffer. A reply any
+ * other demux returns is left alone: its maker may keep it, or send it again.
  */
 import {
   MACH_PORT_NULL,
@@ -28,6 +33,7 @@ import type { Runnable } from "../kernel/kernel.js";
 import type { KMsg, ReceiveWaiter } from "../kernel/objects.js";
 import type { MachMsgResult, Task } from "../kernel/task.js";
 import type { MachMessage } from "../message.js";
+import { releaseMessage } from "../codec/engine.js";
 import { ReceivedMessage } from "./received.js";
 import { rd32 } from "./bytes.js";
 import { isErrorReply, mig_reply_setup, readRetCode } from "./reply.js";
@@ -125,9 +131,33 @@ function failed(error: unknown, request: ReceivedMessage, onError: ServeOptions[
   return error instanceof MachError ? error.code : ReturnCode.KERN_FAILURE;
 }
 
+/**
+ * The reply `migDemux` made last, nobody else's: set just before the demux returns it, checked
+ * (by identity) and cleared when `finish` takes a result. An asynchronous demux's reply may have
+ * been displaced by another request's meanwhile: it is then simply not released.
+ */
+let ownedReply: MachMessage | null = null;
+
+/** Marks `reply` as made by the demux for the loop alone (see "Reply memory" above). */
+export function loopOwnsReply(reply: MachMessage): void {
+  ownedReply = reply;
+}
+
+/**
+ * Gives back the memory of a reply the loop owns once the kernel has taken it: Task#sendMessage
+ * copies the bytes first thing, and nothing refers to a message after its send succeeded. Not
+ * while message observers are attached: the tracer only reads a message during its send, but an
+ * observer may keep what it is given.
+ */
+function releaseReply(task: Task, reply: MachMessage): void {
+  if (!task.kernel.observing) releaseMessage(reply);
+}
+
 /** Applies the ownership contract to a demux result and sends the reply, if any. */
 function finish(task: Task, request: ReceivedMessage, result: MachMessage | number): Promise<void> | undefined {
   const abi = task.kernel.abi;
+  const owned = ownedReply;
+  ownedReply = null;
   if (typeof result === "number") {
     if (result === ReturnCode.KERN_SUCCESS || result === ReturnCode.MIG_NO_REPLY) return undefined;
     request.destroy(true);
@@ -145,31 +175,38 @@ function finish(task: Task, request: ReceivedMessage, result: MachMessage | numb
   if (result.bytes.length < abi.headerSize) throw new RangeError(`a demux returned a ${result.bytes.length}-byte reply`);
   if (rd32(result.bytes, abi.header.remotePort) === MACH_PORT_NULL) {
     task.mach_msg_destroy(result);
+    // A simpleroutine's RetCode-only reply, never sent: dead once destroyed.
+    if (result === owned) releaseReply(task, result);
     return undefined;
   }
-  return sendReply(task, result, request);
+  return sendReply(task, result, request, result === owned);
 }
 
-function sendReply(task: Task, reply: MachMessage, request: ReceivedMessage): Promise<void> | undefined {
+function sendReply(task: Task, reply: MachMessage, request: ReceivedMessage, owned = false): Promise<void> | undefined {
   // The reply right now travels in the reply message.
   if (rd32(reply.bytes, task.kernel.abi.header.remotePort) === request.replyPort && request.replyPort !== 0) {
     request.replySent();
   }
   const sent = task.sendMessage(reply, MACH_SEND_MSG, reply.bytes.length);
   if (typeof sent === "number") {
-    afterReply(task, reply, sent);
+    afterReply(task, reply, sent, owned);
     return undefined;
   }
-  return sent.then((code) => afterReply(task, reply, code));
+  return sent.then((code) => afterReply(task, reply, code, owned));
 }
 
-function afterReply(task: Task, reply: MachMessage, code: number): void {
+function afterReply(task: Task, reply: MachMessage, code: number, owned: boolean): void {
+  // Sent: the kernel has its copy. A failed send is never released (it may be destroyed below).
+  if (code === ReturnCode.KERN_SUCCESS) {
+    if (owned) releaseReply(task, reply);
+    return;
+  }
   // Destroy the reply only when the kernel left it (or put it back) whole. After a body failure
   // (INVALID_RIGHT/_TYPE/_MEMORY, or MSG_TOO_SMALL past the header) the kernel has already
   // destroyed the header rights and the items before the bad one, so destroying the message again
   // would release those rights twice (mach-ipc-reference §3.7 "partial"; glibc's loop destroys
   // the reply only for MACH_SEND_INVALID_DEST).
-  if (code !== ReturnCode.KERN_SUCCESS && replyUntouched(task, reply, code)) task.mach_msg_destroy(reply);
+  if (replyUntouched(task, reply, code)) task.mach_msg_destroy(reply);
 }
 
 /** True when a failed send left `reply`'s rights in the sender's space (§3.7: untouched or restored). */

@@ -33,8 +33,14 @@
  *    A handler that wants to release a right before failing does it through the `MigRequest`
  *    it gets as its last argument (`request.releaseName(name)`): the right leaves the message
  *    then, so the loop's destroy skips it and a double release cannot happen.
+ *
+ * Message memory: the request a routine sends and the reply a `migDemux` returns are never handed
+ * to the caller or the handler, so once the kernel has taken them (copied them in) their memory
+ * goes back to the codec (memory.ts releaseMessage): the next message is written over it, as GNU
+ * MIG's stubs reuse their stack buffer. A demux that wraps a `migDemux` must therefore not keep
+ * the reply it returns past the send (copy its bytes if it needs them).
  */
-import { decodeReply, decodeRequest, encodeReply, encodeRequest } from "../codec/engine.js";
+import { decodeReply, decodeRequest, encodeReply, encodeRequest, releaseMessage } from "../codec/engine.js";
 import type { RoutinePlan, SubsystemPlan } from "../codec/plan.js";
 import { MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_PORT_NULL, MACH_SEND_MSG, MachError, ReturnCode } from "../constants.js";
 import type { MachMsgResult, Task } from "../kernel/task.js";
@@ -42,7 +48,7 @@ import type { MachMessage } from "../message.js";
 import { rd32, wr32 } from "./bytes.js";
 import { receiveLarge, releaseReplyPort, ReplyPortPool, rpcOption, rpcOutcome, setReplyPort, takeReplyPort } from "./client.js";
 import type { ReceivedMessage } from "./received.js";
-import type { Demux, DemuxResult } from "./serve.js";
+import { loopOwnsReply, type Demux, type DemuxResult } from "./serve.js";
 
 /** A value slot (see ../codec/plan.ts "VALUE MODEL"). */
 export type MigValue = number | bigint | boolean | string | ArrayBufferView | null;
@@ -187,7 +193,8 @@ export function createCaller(task: Task, port: number, options: CallerOptions = 
           const later = awaitReply(task, plan, request, sent, own ? pool : null, replyPort, option, timeout);
           return (outs ? later.then(outs) : later) as Promise<T>;
         }
-        const reply = replyValues(task, plan, request, sent, own ? pool : null, replyPort);
+        if (sent.code === ReturnCode.KERN_SUCCESS) sentRequestDead(task, request);
+        const reply = replyValues(task, plan, sent, own ? pool : null, replyPort);
         return Promise.resolve(outs ? outs(reply) : (reply as T));
       } catch (error) {
         return Promise.reject(error);
@@ -205,10 +212,13 @@ export function createCaller(task: Task, port: number, options: CallerOptions = 
         if ((!local || local.slot < 0) && o.replyPort !== undefined && o.replyPort !== MACH_PORT_NULL) {
           setLocalPort(task, request, o.replyPort);
         }
-        // mig_send, with the send's result at once when it did not block.
+        // mig_send, with the send's result at once when it did not block: the request is given
+        // back before anything else can encode (a blocked send resolves later, when other messages
+        // usually follow it in the slab and the release does nothing).
         const sent = task.sendMessage(request, MACH_SEND_MSG | (o.msgOption ?? 0), request.bytes.length, 0);
-        if (typeof sent !== "number") return sentLater(plan, sent);
+        if (typeof sent !== "number") return sentLater(task, plan, request, sent);
         if (sent !== ReturnCode.KERN_SUCCESS) fail(sent, plan);
+        sentRequestDead(task, request);
         return SENT;
       } catch (error) {
         return Promise.reject(error);
@@ -221,9 +231,26 @@ export function createCaller(task: Task, port: number, options: CallerOptions = 
 const SENT: Promise<void> = Promise.resolve();
 
 /** The rest of a simpleroutine whose send blocked (a full queue): its outcome, as mig_send's. */
-async function sentLater(plan: RoutinePlan, sent: Promise<number>): Promise<void> {
+async function sentLater(task: Task, plan: RoutinePlan, request: MachMessage, sent: Promise<number>): Promise<void> {
   const code = await sent;
   if (code !== ReturnCode.KERN_SUCCESS) fail(code, plan);
+  sentRequestDead(task, request);
+}
+
+/**
+ * A request the kernel has taken: its memory goes back to the codec (memory.ts releaseMessage),
+ * as GNU MIG's stack buffer is free once mach_msg has copied the message in.
+ *
+ * Dead it is: Task#sendMessage copies the bytes before anything else happens, and once the send
+ * has succeeded nothing in the kernel refers to the message again (a blocked send keeps it only
+ * until it completes, and a failed one is never released here: the caller may still destroy its
+ * rights); the stub itself keeps only the request's id (`rpcOutcome`), and the message was never
+ * handed out. Except to message observers: the tracer (runtime/trace/tracer.ts) only reads it
+ * during the send, formatting its line there and then, but an observer may keep what it is given,
+ * so nothing is released while any is attached.
+ */
+function sentRequestDead(task: Task, request: MachMessage): void {
+  if (!task.kernel.observing) releaseMessage(request);
 }
 
 /**
@@ -241,20 +268,16 @@ async function awaitReply(
   timeout: number,
 ): Promise<MigValue[]> {
   let r = await sent;
+  // A reply (or one too large for the buffer) came: the send is over and succeeded. By now the
+  // request is seldom the last message encoded, and the release then does nothing.
+  if (r.code === ReturnCode.KERN_SUCCESS || r.code === ReturnCode.MACH_RCV_TOO_LARGE) sentRequestDead(task, request);
   if (r.code === ReturnCode.MACH_RCV_TOO_LARGE) r = await receiveLarge(task, r, option, replyPort, timeout);
-  return replyValues(task, plan, request, r, pool, replyPort);
+  return replyValues(task, plan, r, pool, replyPort);
 }
 
 /** mig_rpc's checks on a call's mach_msg result, then the reply decoded (throws MachError). */
-function replyValues(
-  task: Task,
-  plan: RoutinePlan,
-  request: MachMessage,
-  r: MachMsgResult,
-  pool: ReplyPortPool | undefined | null,
-  replyPort: number,
-): MigValue[] {
-  const rpcCode = rpcOutcome(task, request, r, pool, replyPort);
+function replyValues(task: Task, plan: RoutinePlan, r: MachMsgResult, pool: ReplyPortPool | undefined | null, replyPort: number): MigValue[] {
+  const rpcCode = rpcOutcome(task, plan.request.id, r, pool, replyPort);
   if (rpcCode !== ReturnCode.KERN_SUCCESS) fail(rpcCode, plan);
   const reply = r.msg!;
   const out = new Array<MigValue>(plan.args.length).fill(null);
@@ -499,7 +522,10 @@ function succeeded(plan: RoutinePlan, request: ReceivedMessage, args: MigValue[]
   // not built at all: KERN_SUCCESS tells `serve` the same (consumed, nothing to send), as
   // mach_msg_server ends up doing with a NULL-destination reply.
   if (plan.kind === "simpleroutine" && request.replyPort === MACH_PORT_NULL) return ReturnCode.KERN_SUCCESS;
-  return encodeReply(plan, request, args);
+  const reply = encodeReply(plan, request, args);
+  // Made here and handed to nobody else: `serve` may give its memory back once it is sent.
+  if (typeof reply !== "number") loopOwnsReply(reply);
+  return reply;
 }
 
 /** Waits for a handler that returned a promise (a small async frame). */
