@@ -45,7 +45,7 @@ import { type AbiInfo, abiInfo, alignUp } from "../abi.js";
 import { ReturnCode } from "../constants.js";
 import type { MachMessage } from "../message.js";
 import { type CItem, type CMessage, type CRoutine, compiled, DESC_LONG, DESC_X86, descWord0, descWord1 } from "./compiled.js";
-import { beginMessage, endMessage, renewSlab, SLAB_BYTES, SLAB_MESSAGE_MAX, slab, target8, targetView } from "./memory.js";
+import { beginMessage, endMessage, renewSlab, SLAB_BYTES, SLAB_MESSAGE_MAX, SLAB_RELEASE_MIN, slab, target8, targetView } from "./memory.js";
 
 /** Gives back the memory of a dead message if it was the last one encoded (./memory.ts). */
 export { releaseMessage } from "./memory.js";
@@ -270,6 +270,7 @@ const helpers: CodecHelpers = {
   renewSlab,
   slabMessageMax: SLAB_MESSAGE_MAX,
   slabBytes: SLAB_BYTES,
+  slabReleaseMin: SLAB_RELEASE_MIN,
   beginMessage,
   targetView,
   target8,

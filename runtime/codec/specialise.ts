@@ -44,6 +44,8 @@ export interface CodecHelpers {
   renewSlab(): number;
   slabMessageMax: number;
   slabBytes: number;
+  /** Plans whose messages are larger than this are recorded for releaseMessage (memory.ts). */
+  slabReleaseMin: number;
   beginMessage(maxSize: number): number;
   targetView(): DataView;
   target8(): Uint8Array;
@@ -290,16 +292,12 @@ function encoderPrologue(m: CMessage, H: CodecHelpers): string[] {
 
 function encoderEpilogue(L: string[], m: CMessage, H: CodecHelpers): void {
   if (m.maxSize <= H.slabMessageMax) {
-    // `S.last`, `S.prev`: the slices memory.ts releaseMessage may give back (its invariants).
-    L.push(
-      `S.used = base + ((size + 7) & -8);`,
-      `const bytes = new Uint8Array(S.buffer, base, size);`,
-      `S.prev = S.last;`,
-      `S.prevBase = S.lastBase;`,
-      `S.last = bytes;`,
-      `S.lastBase = base;`,
-      `return { bytes, ool };`,
-    );
+    // `S.last`, `S.prev`: the slices memory.ts releaseMessage may give back (its invariants);
+    // a small message is not recorded (memory.ts SLAB_RELEASE_MIN).
+    L.push(`S.used = base + ((size + 7) & -8);`, `const bytes = new Uint8Array(S.buffer, base, size);`);
+    if (m.maxSize > H.slabReleaseMin) L.push(`S.prev = S.last;`, `S.prevBase = S.lastBase;`, `S.last = bytes;`, `S.lastBase = base;`);
+    else L.push(`S.last = null;`);
+    L.push(`return { bytes, ool };`);
   } else {
     L.push(`return { bytes: H.endMessage(base, size), ool };`);
   }
