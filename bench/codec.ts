@@ -12,7 +12,10 @@
  * `releaseMessage(m)`: exactly what the MIG stubs run (runtime/mig/stubs.ts and serve.ts give a
  * message's memory back once the kernel has copied it in; the release rewinds the codec's slab
  * only when m is the message encoded last, as it is here and in a stub that sends one message at
- * a time, so the next message is written into the same, already faulted-in memory).
+ * a time, so the next message is written into the same, already faulted-in memory). Messages of
+ * plans of at most 512 bytes are not recorded for release (runtime/codec/memory.ts
+ * SLAB_RELEASE_MIN): for the three small messages here the release does nothing, and only
+ * i386_set_ldt reuses its memory.
  * Two more columns, for the reader:
  *  - "message kept (no release)": the engine without the release, as for a program that keeps
  *    its messages (every message is then fresh slab memory: page faults and cache misses, most of
