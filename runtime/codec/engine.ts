@@ -79,6 +79,13 @@ if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
 }
 
 const NO_OOL: Uint8Array[] = [];
+
+/** A getter of %TypedArray%.prototype (specialised decoders call it: see specialise.ts inlineArray). */
+function typedArrayGetter(name: "byteOffset" | "buffer"): (this: ArrayBufferView) => unknown {
+  const get = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype) as object, name)?.get;
+  if (get === undefined) throw new Error(`mig-ts codec: no %TypedArray%.prototype.${name} getter`);
+  return get as (this: ArrayBufferView) => unknown;
+}
 /** Out-of-line regions of the message being encoded, in body order. */
 let oolRegions: Uint8Array[] | null = null;
 /** Set by items that make the message complex at run time. */
@@ -291,6 +298,8 @@ const helpers: CodecHelpers = {
   descWord1,
   NO_OOL,
   EMPTY: new Uint8Array(0),
+  byteOffsetOf: typedArrayGetter("byteOffset") as (this: Uint8Array) => number,
+  bufferOf: typedArrayGetter("buffer") as (this: Uint8Array) => ArrayBufferLike,
 };
 
 function specialisedEncodeRequest(c: CRoutine): EncodeRequestFn {

@@ -199,9 +199,32 @@ describeWithTools(["gnumachDefs"], "codec: specialised code and interpreter", ()
               `${label} encodeRequest (odd values)`,
               both(() => encodeRequest(plan, odd, 0x50)),
             );
+            // Other views of byte arrays (the specialised encoder reads a Uint8Array's size
+            // itself): a DataView, and a Uint8Array at an odd offset whose length is not a whole
+            // number of elements.
+            for (const [what, view] of [
+              ["DataView", (x: Uint8Array) => new DataView(x.buffer, x.byteOffset, x.byteLength)],
+              ["odd Uint8Array", (x: Uint8Array) => new Uint8Array([9, ...x, 1, 2, 3]).subarray(1)],
+            ] as const) {
+              const viewed = values.map((x) => (x instanceof Uint8Array ? view(x) : x));
+              same(
+                `${label} encodeRequest (${what} values)`,
+                both(() => encodeRequest(plan, viewed, 0x50)),
+              );
+            }
             if (!v.request_delivered) continue;
             const request = vectorMessage(v.request_delivered);
             same(`${label} decodeRequest`, decodeBoth(decodeRequest, plan, request));
+            // The message at byte offsets 1 and 4 of its buffer: decoded arrays are views when
+            // aligned, copies otherwise (the specialised decoder checks the alignment itself).
+            for (const shift of [1, 4]) {
+              const moved = new Uint8Array(request.bytes.length + shift).subarray(shift);
+              moved.set(request.bytes);
+              same(
+                `${label} decodeRequest (at offset ${shift})`,
+                decodeBoth(decodeRequest, plan, { bytes: moved, ool: request.ool }),
+              );
+            }
             // Mutations of a few cases per routine (the largest and smallest arrays, and random
             // values) cover every check; all cases would triple the time for little more.
             const mutate = v.case === "random" || v.case === "max" || v.case === "min";
@@ -228,6 +251,12 @@ describeWithTools(["gnumachDefs"], "codec: specialised code and interpreter", ()
             if (!v.reply_delivered) continue;
             const reply = vectorMessage(v.reply_delivered);
             same(`${label} decodeReply`, decodeBoth(decodeReply, plan, reply));
+            const movedReply = new Uint8Array(reply.bytes.length + 2).subarray(2);
+            movedReply.set(reply.bytes);
+            same(
+              `${label} decodeReply (at offset 2)`,
+              decodeBoth(decodeReply, plan, { bytes: movedReply, ool: reply.ool }),
+            );
             k = 0;
             if (mutate)
               for (const m of mutations(reply))
