@@ -48,7 +48,7 @@ import { type CItem, type CMessage, type CRoutine, compiled, DESC_LONG, DESC_X86
 import { beginMessage, endMessage, renewSlab, SLAB_BYTES, SLAB_MESSAGE_MAX, SLAB_RELEASE_MIN, slab, target8, targetView } from "./memory.js";
 
 /** Gives back the memory of a dead message if it was the last one encoded (./memory.ts). */
-export { releaseMessage } from "./memory.js";
+export { mayRelease, releaseMessage } from "./memory.js";
 import type { RoutinePlan, SubsystemPlan } from "./plan.js";
 import {
   type CodecHelpers,

@@ -174,6 +174,15 @@ export function endMessage(base: number, size: number): Uint8Array {
 }
 
 /**
+ * Whether `releaseMessage` may still give back `msg`'s memory (it is the last or the one before
+ * the last recorded slice of the current slab). A message for which it may not is never written
+ * by the codec again, and so may be given away whole (Task#sendMessage's `donate`).
+ */
+export function mayRelease(msg: { bytes: Uint8Array }): boolean {
+  return msg.bytes === slab.last || msg.bytes === slab.prev;
+}
+
+/**
  * Gives the memory of `msg` back when it is the message carved last from the current slab (the
  * next message is written over it), or the one carved before it once that one has been given
  * back; does nothing otherwise (an older message, one of a previous slab, a large message with
@@ -181,7 +190,8 @@ export function endMessage(base: number, size: number): Uint8Array {
  *
  * The caller must own `msg` and know it dead: nothing will read or write its bytes again, and no
  * view of them was handed out. A message the kernel has sent is (Task#sendMessage copies the
- * bytes before anything else happens) unless a tracer, a sender or anyone else kept it.
+ * bytes before anything else happens: only a message this cannot give back is ever donated, see
+ * `mayRelease`) unless a tracer, a sender or anyone else kept it.
  */
 export function releaseMessage(msg: { bytes: Uint8Array }): void {
   // Every carve (endMessage, and the inline one of specialised encoders) moves `last` to `prev`

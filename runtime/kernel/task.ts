@@ -995,6 +995,7 @@ export class Task {
     rcvSize = 0,
     rcvName = MACH_PORT_NULL,
     timeout = 0,
+    donate = false,
   ): MachMsgResult | Promise<MachMsgResult> {
     if (option & MACH_SEND_MSG) {
       if (!msg) return { code: R.MACH_SEND_INVALID_DATA, msg: null };
@@ -1004,14 +1005,14 @@ export class Task {
         const rpc = k.rpcSend;
         k.rpcSend = true;
         try {
-          sent = this.sendMessage(msg, option, sendSize, timeout);
+          sent = this.sendMessage(msg, option, sendSize, timeout, donate);
         } finally {
           k.rpcSend = rpc;
           // Even when a message observer threw: what the send woke must not be left waiting.
           if (!rpc) k.runReady();
         }
       } else {
-        sent = this.sendMessage(msg, option, sendSize, timeout);
+        sent = this.sendMessage(msg, option, sendSize, timeout, donate);
       }
       if (typeof sent !== "number") return sent.then((code) => this.receiveAfterSend(code, option, rcvSize, rcvName, timeout));
       if (sent !== R.KERN_SUCCESS) return { code: sent, msg: null };
@@ -1029,16 +1030,29 @@ export class Task {
    * The send half of `mach_msg` (MACH_SEND_MSG implied): the code at once when the send
    * completed or failed without blocking, else a promise (a full queue, MACH_SEND_TIMEOUT
    * honoured). Lets a caller that only sends skip a promise round trip.
+   *
+   * `donate` (the MIG stubs, for messages they own and never hand out): the caller will neither
+   * read nor write `msg.bytes` again once the send succeeded, so the kernel may keep them as its
+   * copy instead of copying them (the receiver then gets them, with its header written in).
+   * Nothing changes for a send that fails or times out, whose message goes back in `msg` as
+   * always. Ignored while a message observer is attached (it may keep what it is given).
    */
-  sendMessage(msg: MachMessage, option: number, sendSize = msg.bytes.length, timeout = 0): number | Promise<number> {
+  sendMessage(msg: MachMessage, option: number, sendSize = msg.bytes.length, timeout = 0, donate = false): number | Promise<number> {
     const k = this.kernel;
     if (k.observing) for (const o of k.observers) o.send?.(this, msg, sendSize);
     const abi = k.abi;
     if (!this.alive) return R.MACH_SEND_INVALID_DEST;
     if (sendSize < abi.headerSize || sendSize % (abi.alignment === 8 ? 8 : 4) !== 0) return R.MACH_SEND_MSG_TOO_SMALL;
     if (sendSize > msg.bytes.length) return R.MACH_SEND_INVALID_DATA;
-    const bytes = copyBytes(msg.bytes, sendSize);
+    // A donated simple message becomes the kernel's copy as it is: copy-in writes nothing into
+    // a message without a body (a failed send leaves it as it was), so only the receiver's
+    // copy-out writes it, once the send has succeeded. A complex one is copied all the same: its
+    // copy-in rewrites descriptors as it goes and may fail halfway.
     const o = abi.header;
+    const bytes =
+      donate && !k.observing && sendSize === msg.bytes.length && (rd32(msg.bytes, o.bits) & MACH_MSGH_BITS_COMPLEX) === 0
+        ? msg.bytes
+        : copyBytes(msg.bytes, sendSize);
     const bits = rd32(bytes, o.bits);
     const destDisp = bits & 0xff;
     const replyDisp = (bits >>> 8) & 0xff;

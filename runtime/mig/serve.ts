@@ -33,7 +33,7 @@ import type { Runnable } from "../kernel/kernel.js";
 import type { KMsg, ReceiveWaiter } from "../kernel/objects.js";
 import type { MachMsgResult, Task } from "../kernel/task.js";
 import type { MachMessage } from "../message.js";
-import { releaseMessage } from "../codec/engine.js";
+import { mayRelease, releaseMessage } from "../codec/engine.js";
 import { ReceivedMessage } from "./received.js";
 import { rd32 } from "./bytes.js";
 import { isErrorReply, mig_reply_setup, readRetCode } from "./reply.js";
@@ -145,9 +145,9 @@ export function loopOwnsReply(reply: MachMessage): void {
 
 /**
  * Gives back the memory of a reply the loop owns once the kernel has taken it: Task#sendMessage
- * copies the bytes first thing, and nothing refers to a message after its send succeeded. Not
- * while message observers are attached: the tracer only reads a message during its send, but an
- * observer may keep what it is given.
+ * copies the bytes first thing (a reply the codec may give back is never donated), and nothing
+ * refers to a message after its send succeeded. Not while message observers are attached: the
+ * tracer only reads a message during its send, but an observer may keep what it is given.
  */
 function releaseReply(task: Task, reply: MachMessage): void {
   if (!task.kernel.observing) releaseMessage(reply);
@@ -187,7 +187,8 @@ function sendReply(task: Task, reply: MachMessage, request: ReceivedMessage, own
   if (rd32(reply.bytes, task.kernel.abi.header.remotePort) === request.replyPort && request.replyPort !== 0) {
     request.replySent();
   }
-  const sent = task.sendMessage(reply, MACH_SEND_MSG, reply.bytes.length);
+  // A reply the loop owns is dead once sent (`releaseReply`): the kernel may keep its bytes.
+  const sent = task.sendMessage(reply, MACH_SEND_MSG, reply.bytes.length, 0, owned && !mayRelease(reply));
   if (typeof sent === "number") {
     afterReply(task, reply, sent, owned);
     return undefined;

@@ -37,10 +37,13 @@
  * Message memory: the request a routine sends and the reply a `migDemux` returns are never handed
  * to the caller or the handler, so once the kernel has taken them (copied them in) their memory
  * goes back to the codec (memory.ts releaseMessage): the next message is written over it, as GNU
- * MIG's stubs reuse their stack buffer. A demux that wraps a `migDemux` must therefore not keep
- * the reply it returns past the send (copy its bytes if it needs them).
+ * MIG's stubs reuse their stack buffer. One the codec will never write again (a small one) is
+ * given to the kernel instead, which keeps it rather than a copy (Task#sendMessage's `donate`;
+ * simple messages only): the receiver gets those bytes and writes its header into them. A demux
+ * that wraps a `migDemux` must therefore not keep the reply it returns past the send (copy its
+ * bytes if it needs them).
  */
-import { decodeReply, decodeRequest, encodeReply, encodeRequest, releaseMessage } from "../codec/engine.js";
+import { decodeReply, decodeRequest, encodeReply, encodeRequest, mayRelease, releaseMessage } from "../codec/engine.js";
 import type { RoutinePlan, SubsystemPlan } from "../codec/plan.js";
 import { MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_PORT_NULL, MACH_SEND_MSG, MachError, ReturnCode } from "../constants.js";
 import type { MachMsgResult, Task } from "../kernel/task.js";
@@ -186,7 +189,7 @@ export function createCaller(task: Task, port: number, options: CallerOptions = 
         if (own && local?.disposition !== MACH_MSG_TYPE_MAKE_SEND_ONCE) setReplyPort(task, request, replyPort);
         const timeout = o.timeout ?? 0;
         const option = rpcOption(o.msgOption ?? 0, timeout);
-        const sent = task.machMsg(request, option, request.bytes.length, plan.reply.maxSize, replyPort, timeout);
+        const sent = task.machMsg(request, option, request.bytes.length, plan.reply.maxSize, replyPort, timeout, mayDonate(request));
         // A server that answered at once (run during the send) has queued the reply by now: it
         // is checked and decoded here, and the call costs one promise hop, its own.
         if (sent instanceof Promise || sent.code === ReturnCode.MACH_RCV_TOO_LARGE) {
@@ -215,7 +218,7 @@ export function createCaller(task: Task, port: number, options: CallerOptions = 
         // mig_send, with the send's result at once when it did not block: the request is given
         // back before anything else can encode (a blocked send resolves later, when other messages
         // usually follow it in the slab and the release does nothing).
-        const sent = task.sendMessage(request, MACH_SEND_MSG | (o.msgOption ?? 0), request.bytes.length, 0);
+        const sent = task.sendMessage(request, MACH_SEND_MSG | (o.msgOption ?? 0), request.bytes.length, 0, mayDonate(request));
         if (typeof sent !== "number") return sentLater(task, plan, request, sent);
         if (sent !== ReturnCode.KERN_SUCCESS) fail(sent, plan);
         sentRequestDead(task, request);
@@ -238,11 +241,22 @@ async function sentLater(task: Task, plan: RoutinePlan, request: MachMessage, se
 }
 
 /**
+ * Whether the kernel may keep a request's bytes instead of copying them (Task#sendMessage's
+ * `donate`): the request is dead once sent (`sentRequestDead`), and the codec never writes memory
+ * it can no longer give back (memory.ts mayRelease). One it can is still copied, so that the
+ * release that follows the send stays possible.
+ */
+function mayDonate(message: MachMessage): boolean {
+  return !mayRelease(message);
+}
+
+/**
  * A request the kernel has taken: its memory goes back to the codec (memory.ts releaseMessage),
  * as GNU MIG's stack buffer is free once mach_msg has copied the message in.
  *
- * Dead it is: Task#sendMessage copies the bytes before anything else happens, and once the send
- * has succeeded nothing in the kernel refers to the message again (a blocked send keeps it only
+ * Dead it is: Task#sendMessage copies the bytes before anything else happens (a request the codec
+ * may still give back is never donated: `mayDonate`), and once the send has succeeded nothing in
+ * the kernel refers to the message again (a blocked send keeps it only
  * until it completes, and a failed one is never released here: the caller may still destroy its
  * rights); the stub itself keeps only the request's id (`rpcOutcome`), and the message was never
  * handed out. Except to message observers: the tracer (runtime/trace/tracer.ts) only reads it

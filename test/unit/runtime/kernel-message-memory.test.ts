@@ -103,4 +103,40 @@ describe.each(["x86_64", "i386"] as const)("kernel message memory (%s)", (abiNam
     b.mach_msg_destroy((await b.mach_msg(null, RCV, 0, 4096, server, 0)).msg!);
     expect(audit(kernel)).toEqual([]);
   });
+
+  it("a donated simple message is the receiver's copy; a failed, complex or observed one is not taken", async () => {
+    const { kernel, a, b, server, toServer, abi } = world(abiName);
+    // Donated and sent: the receiver gets the very bytes, its header written in.
+    const small = buildMessage(abi, { remote: toServer, remoteType: COPY_SEND, id: 11, items: ints(2, 0) });
+    expect(a.sendMessage(small, MACH_SEND_MSG, small.bytes.length, 0, true)).toBe(0);
+    const got = (await b.mach_msg(null, RCV, 0, 4096, server, 0)).msg!;
+    expect(got.bytes).toBe(small.bytes);
+    expect(header(abi, got).localPort).toBe(server);
+    expect(header(abi, got).id).toBe(11);
+    // A failed send (an invalid destination, or a reply right the task lacks) leaves the donated
+    // message exactly as it was.
+    for (const [msg, code] of [
+      [buildMessage(abi, { remote: 0x7777, remoteType: COPY_SEND, id: 12, items: ints(2, 0) }), R.MACH_SEND_INVALID_DEST],
+      [buildMessage(abi, { remote: toServer, remoteType: COPY_SEND, local: 0x7777, localType: COPY_SEND, id: 12, items: ints(2, 0) }), R.MACH_SEND_INVALID_REPLY],
+    ] as const) {
+      const before = msg.bytes.slice();
+      expect(a.sendMessage(msg, MACH_SEND_MSG, msg.bytes.length, 0, true)).toBe(code);
+      expect([...msg.bytes]).toEqual([...before]);
+    }
+    // A complex message is copied (copy-in rewrites its descriptors as it goes).
+    const port = a.mach_port_allocate(MACH_PORT_RIGHT_RECEIVE).name;
+    const complex = buildMessage(abi, { remote: toServer, remoteType: COPY_SEND, id: 13, items: [{ kind: "ports", disposition: MACH_MSG_TYPE_MAKE_SEND, names: [port] }] });
+    expect(a.sendMessage(complex, MACH_SEND_MSG, complex.bytes.length, 0, true)).toBe(0);
+    const gotComplex = (await b.mach_msg(null, RCV, 0, 4096, server, 0)).msg!;
+    expect(gotComplex.bytes).not.toBe(complex.bytes);
+    b.mach_msg_destroy(gotComplex);
+    // So is any message while an observer is attached (it may keep what it is given).
+    const stop = kernel.observe({});
+    const observed = buildMessage(abi, { remote: toServer, remoteType: COPY_SEND, id: 14, items: ints(2, 0) });
+    expect(a.sendMessage(observed, MACH_SEND_MSG, observed.bytes.length, 0, true)).toBe(0);
+    expect((await b.mach_msg(null, RCV, 0, 4096, server, 0)).msg!.bytes).not.toBe(observed.bytes);
+    stop();
+    a.mach_port_destroy(port);
+    expect(audit(kernel)).toEqual([]);
+  });
 });
