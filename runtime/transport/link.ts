@@ -68,6 +68,34 @@ export function copyBytes(from: Uint8Array, at: number, n: number): Uint8Array {
 }
 
 /**
+ * When a link writes what its FrameWriter queued: the first urgent frame of a batch at the end of
+ * the current turn (so a burst of calls goes out as one write), a batch of lazy frames alone after
+ * LAZY_FLUSH_MS. The link calls `ended` from the writer's callback and `flushing` when it flushes.
+ */
+export class FlushSchedule {
+  private timer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(private readonly flush: () => void) {}
+
+  ended(urgent: number): void {
+    if (urgent === 1) process.nextTick(this.flush);
+    else if (urgent === 0 && this.timer === null) {
+      this.timer = setTimeout(this.flush, LAZY_FLUSH_MS);
+      // Nothing is lost if the process ends first: closing the connection releases everything.
+      this.timer.unref?.();
+    }
+  }
+
+  /** A flush takes everything queued, lazy frames included: their timer is not needed any more. */
+  flushing(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+}
+
+/**
  * Builds the outgoing stream. `begin(n)` makes room for a frame header of `n` bytes and returns
  * where it starts in `buf`; the caller writes it, hands each payload to `put`, and calls `end`.
  * The stream is cut into parts: segments of the write buffer, and large payloads in between
@@ -133,6 +161,14 @@ export class FrameWriter {
   end(): void {
     wr32(this.frameBuf, this.frameAt, this.frameBytes);
     this.ended(++this.frames, ++this.urgent);
+  }
+
+  /** One whole frame, header then payloads (what `Link.send` queues). */
+  frame(header: Uint8Array, payloads: readonly Uint8Array[]): void {
+    const at = this.begin(header.byteLength);
+    this.buf.set(header, at);
+    for (const p of payloads) this.put(p);
+    this.end();
   }
 
   /**
@@ -310,7 +346,7 @@ export class StreamParser {
       const need = this.pendingNeed();
       if (need < 0) return false;
       if (need === 0 || this.pendingBytes < need) return true;
-      buf = join(this.pending, this.pendingBytes);
+      buf = concatBytes(this.pending, this.pendingBytes);
       this.pending = [];
       this.pendingBytes = 0;
     }
@@ -353,7 +389,8 @@ export class StreamParser {
   }
 }
 
-function join(parts: Uint8Array[], total: number): Uint8Array {
+/** `parts` end to end in one new array (`total`: their summed length, when the caller has it). */
+export function concatBytes(parts: readonly Uint8Array[], total = parts.reduce((n, p) => n + p.length, 0)): Uint8Array {
   const out = new Uint8Array(total);
   let at = 0;
   for (const p of parts) {

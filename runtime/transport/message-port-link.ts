@@ -8,7 +8,7 @@
  * buffer.
  */
 import type { MessagePort } from "node:worker_threads";
-import { FrameReader, FrameWriter, LAZY_FLUSH_MS, ownsBuffer, rd32, type Link } from "./link.js";
+import { concatBytes, FlushSchedule, FrameReader, FrameWriter, ownsBuffer, rd32, type Link } from "./link.js";
 
 const NONE: readonly unknown[] = [];
 
@@ -18,43 +18,24 @@ export class MessagePortLink implements Link {
   onClose: ((error?: Error) => void) | null = null;
   private closed = false;
   private readonly reader = new FrameReader();
-  private readonly flushNow = (): void => this.flush();
-  private lazyTimer: ReturnType<typeof setTimeout> | null = null;
-
-  /** Lazy frames alone: out after LAZY_FLUSH_MS unless a batch takes them first. */
-  private flushLater(): void {
-    if (this.lazyTimer !== null) return;
-    this.lazyTimer = setTimeout(this.flushNow, LAZY_FLUSH_MS);
-    // Nothing is lost if the process ends first: closing the connection releases everything.
-    this.lazyTimer.unref?.();
-  }
+  private readonly schedule = new FlushSchedule(() => this.flush());
 
   constructor(private readonly port: MessagePort) {
-    this.out = new FrameWriter(true, (_frames, urgent) => {
-      if (urgent === 1) process.nextTick(this.flushNow);
-      else if (urgent === 0) this.flushLater();
-    });
+    this.out = new FrameWriter(true, (_frames, urgent) => this.schedule.ended(urgent));
     port.on("message", (data: unknown) => this.receive(data));
     port.on("close", () => this.finish());
   }
 
   send(header: Uint8Array, payloads: readonly Uint8Array[]): void {
-    const out = this.out;
-    const at = out.begin(header.byteLength);
-    out.buf.set(header, at);
-    for (const p of payloads) out.put(p);
-    out.end();
+    this.out.frame(header, payloads);
   }
 
   private flush(): void {
-    if (this.lazyTimer !== null) {
-      clearTimeout(this.lazyTimer);
-      this.lazyTimer = null;
-    }
+    this.schedule.flushing();
     const out = this.out;
     if (this.closed || out.empty) return;
     const { parts, large } = out.take();
-    const stream = parts.length === 1 ? parts[0].slice() : concat(parts);
+    const stream = parts.length === 1 ? parts[0].slice() : concatBytes(parts);
     out.rewind();
     try {
       if (large.length === 0) {
@@ -118,16 +99,4 @@ export class MessagePortLink implements Link {
     this.port.close();
     this.onClose?.(error);
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -10,7 +10,7 @@
  * a frame cut by a chunk boundary is joined.
  */
 import type { Socket } from "node:net";
-import { FrameWriter, LAZY_FLUSH_MS, StreamParser, type FrameReader, type Link } from "./link.js";
+import { FlushSchedule, FrameWriter, StreamParser, type FrameReader, type Link } from "./link.js";
 
 /**
  * A batch is written out once it holds this many frames (lazy ones not counted: they must not
@@ -27,22 +27,12 @@ export class SocketLink implements Link {
   onClose: ((error?: Error) => void) | null = null;
   private closed = false;
   private readonly parser: StreamParser;
-  private readonly flushNow = (): void => this.flush();
-  private lazyTimer: ReturnType<typeof setTimeout> | null = null;
-
-  /** Lazy frames alone: out after LAZY_FLUSH_MS unless a batch takes them first. */
-  private flushLater(): void {
-    if (this.lazyTimer !== null) return;
-    this.lazyTimer = setTimeout(this.flushNow, LAZY_FLUSH_MS);
-    // Nothing is lost if the process ends first: closing the connection releases everything.
-    this.lazyTimer.unref?.();
-  }
+  private readonly schedule = new FlushSchedule(() => this.flush());
 
   constructor(private readonly socket: Socket) {
     this.out = new FrameWriter(false, (_frames, urgent) => {
-      if (urgent === 1) process.nextTick(this.flushNow);
-      else if (urgent === 0) this.flushLater();
-      else if (urgent >= BURST_FRAMES) this.flush();
+      this.schedule.ended(urgent);
+      if (urgent >= BURST_FRAMES) this.flush();
     });
     this.parser = new StreamParser(
       MAX_FRAME,
@@ -62,18 +52,11 @@ export class SocketLink implements Link {
   }
 
   send(header: Uint8Array, payloads: readonly Uint8Array[]): void {
-    const out = this.out;
-    const at = out.begin(header.byteLength);
-    out.buf.set(header, at);
-    for (const p of payloads) out.put(p);
-    out.end();
+    this.out.frame(header, payloads);
   }
 
   private flush(): void {
-    if (this.lazyTimer !== null) {
-      clearTimeout(this.lazyTimer);
-      this.lazyTimer = null;
-    }
+    this.schedule.flushing();
     const out = this.out;
     if (this.closed || out.empty) return;
     const { parts } = out.take();
