@@ -33,8 +33,8 @@ import type { Runnable } from "../kernel/kernel.js";
 import type { KMsg, ReceiveWaiter } from "../kernel/objects.js";
 import type { MachMsgResult, Task } from "../kernel/task.js";
 import type { MachMessage } from "../message.js";
-import { mayRelease, releaseMessage } from "../codec/engine.js";
 import { ReceivedMessage } from "./received.js";
+import { mayDonate, releaseSent } from "./sent-memory.js";
 import { rd32 } from "./bytes.js";
 import { isErrorReply, mig_reply_setup, readRetCode } from "./reply.js";
 
@@ -143,16 +143,6 @@ export function loopOwnsReply(reply: MachMessage): void {
   ownedReply = reply;
 }
 
-/**
- * Gives back the memory of a reply the loop owns once the kernel has taken it: Task#sendMessage
- * copies the bytes first thing (a reply the codec may give back is never donated), and nothing
- * refers to a message after its send succeeded. Not while message observers are attached: the
- * tracer only reads a message during its send, but an observer may keep what it is given.
- */
-function releaseReply(task: Task, reply: MachMessage): void {
-  if (!task.kernel.observing) releaseMessage(reply);
-}
-
 /** Applies the ownership contract to a demux result and sends the reply, if any. */
 function finish(task: Task, request: ReceivedMessage, result: MachMessage | number): Promise<void> | undefined {
   const abi = task.kernel.abi;
@@ -176,7 +166,7 @@ function finish(task: Task, request: ReceivedMessage, result: MachMessage | numb
   if (rd32(result.bytes, abi.header.remotePort) === MACH_PORT_NULL) {
     task.mach_msg_destroy(result);
     // A simpleroutine's RetCode-only reply, never sent: dead once destroyed.
-    if (result === owned) releaseReply(task, result);
+    if (result === owned) releaseSent(task, result);
     return undefined;
   }
   return sendReply(task, result, request, result === owned);
@@ -187,8 +177,8 @@ function sendReply(task: Task, reply: MachMessage, request: ReceivedMessage, own
   if (rd32(reply.bytes, task.kernel.abi.header.remotePort) === request.replyPort && request.replyPort !== 0) {
     request.replySent();
   }
-  // A reply the loop owns is dead once sent (`releaseReply`): the kernel may keep its bytes.
-  const sent = task.sendMessage(reply, MACH_SEND_MSG, reply.bytes.length, 0, owned && !mayRelease(reply));
+  // A reply the loop owns is dead once sent (sent-memory.ts): the kernel may keep its bytes.
+  const sent = task.sendMessage(reply, MACH_SEND_MSG, reply.bytes.length, 0, owned && mayDonate(reply));
   if (typeof sent === "number") {
     afterReply(task, reply, sent, owned);
     return undefined;
@@ -199,7 +189,7 @@ function sendReply(task: Task, reply: MachMessage, request: ReceivedMessage, own
 function afterReply(task: Task, reply: MachMessage, code: number, owned: boolean): void {
   // Sent: the kernel has its copy. A failed send is never released (it may be destroyed below).
   if (code === ReturnCode.KERN_SUCCESS) {
-    if (owned) releaseReply(task, reply);
+    if (owned) releaseSent(task, reply);
     return;
   }
   // Destroy the reply only when the kernel left it (or put it back) whole. After a body failure

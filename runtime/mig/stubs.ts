@@ -36,18 +36,19 @@
  *
  * Message memory: the request a routine sends and the reply a `migDemux` returns are never handed
  * to the caller or the handler, so once the kernel has taken them (copied them in) their memory
- * goes back to the codec (memory.ts releaseMessage): the next message is written over it, as GNU
+ * goes back to the codec (sent-memory.ts, memory.ts releaseMessage): the next message is written over it, as GNU
  * MIG's stubs reuse their stack buffer. One the codec will never write again (a small one) is
  * given to the kernel instead, which keeps it rather than a copy (Task#sendMessage's `donate`;
  * simple messages only): the receiver gets those bytes and writes its header into them. A demux
  * that wraps a `migDemux` must therefore not keep the reply it returns past the send (copy its
  * bytes if it needs them).
  */
-import { decodeReply, decodeRequest, encodeReply, encodeRequest, mayRelease, releaseMessage } from "../codec/engine.js";
+import { decodeReply, decodeRequest, encodeReply, encodeRequest } from "../codec/engine.js";
 import type { RoutinePlan, SubsystemPlan } from "../codec/plan.js";
 import { MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_PORT_NULL, MACH_SEND_MSG, MachError, ReturnCode } from "../constants.js";
 import type { MachMsgResult, Task } from "../kernel/task.js";
 import type { MachMessage } from "../message.js";
+import { mayDonate, releaseSent } from "./sent-memory.js";
 import { rd32, wr32 } from "./bytes.js";
 import { receiveLarge, releaseReplyPort, ReplyPortPool, rpcOption, rpcOutcome, setReplyPort, takeReplyPort } from "./client.js";
 import type { ReceivedMessage } from "./received.js";
@@ -196,7 +197,7 @@ export function createCaller(task: Task, port: number, options: CallerOptions = 
           const later = awaitReply(task, plan, request, sent, own ? pool : null, replyPort, option, timeout);
           return (outs ? later.then(outs) : later) as Promise<T>;
         }
-        if (sent.code === ReturnCode.KERN_SUCCESS) sentRequestDead(task, request);
+        if (sent.code === ReturnCode.KERN_SUCCESS) releaseSent(task, request);
         const reply = replyValues(task, plan, sent, own ? pool : null, replyPort);
         return Promise.resolve(outs ? outs(reply) : (reply as T));
       } catch (error) {
@@ -221,7 +222,7 @@ export function createCaller(task: Task, port: number, options: CallerOptions = 
         const sent = task.sendMessage(request, MACH_SEND_MSG | (o.msgOption ?? 0), request.bytes.length, 0, mayDonate(request));
         if (typeof sent !== "number") return sentLater(task, plan, request, sent);
         if (sent !== ReturnCode.KERN_SUCCESS) fail(sent, plan);
-        sentRequestDead(task, request);
+        releaseSent(task, request);
         return SENT;
       } catch (error) {
         return Promise.reject(error);
@@ -237,34 +238,7 @@ const SENT: Promise<void> = Promise.resolve();
 async function sentLater(task: Task, plan: RoutinePlan, request: MachMessage, sent: Promise<number>): Promise<void> {
   const code = await sent;
   if (code !== ReturnCode.KERN_SUCCESS) fail(code, plan);
-  sentRequestDead(task, request);
-}
-
-/**
- * Whether the kernel may keep a request's bytes instead of copying them (Task#sendMessage's
- * `donate`): the request is dead once sent (`sentRequestDead`), and the codec never writes memory
- * it can no longer give back (memory.ts mayRelease). One it can is still copied, so that the
- * release that follows the send stays possible.
- */
-function mayDonate(message: MachMessage): boolean {
-  return !mayRelease(message);
-}
-
-/**
- * A request the kernel has taken: its memory goes back to the codec (memory.ts releaseMessage),
- * as GNU MIG's stack buffer is free once mach_msg has copied the message in.
- *
- * Dead it is: Task#sendMessage copies the bytes before anything else happens (a request the codec
- * may still give back is never donated: `mayDonate`), and once the send has succeeded nothing in
- * the kernel refers to the message again (a blocked send keeps it only
- * until it completes, and a failed one is never released here: the caller may still destroy its
- * rights); the stub itself keeps only the request's id (`rpcOutcome`), and the message was never
- * handed out. Except to message observers: the tracer (runtime/trace/tracer.ts) only reads it
- * during the send, formatting its line there and then, but an observer may keep what it is given,
- * so nothing is released while any is attached.
- */
-function sentRequestDead(task: Task, request: MachMessage): void {
-  if (!task.kernel.observing) releaseMessage(request);
+  releaseSent(task, request);
 }
 
 /**
@@ -284,7 +258,7 @@ async function awaitReply(
   let r = await sent;
   // A reply (or one too large for the buffer) came: the send is over and succeeded. By now the
   // request is seldom the last message encoded, and the release then does nothing.
-  if (r.code === ReturnCode.KERN_SUCCESS || r.code === ReturnCode.MACH_RCV_TOO_LARGE) sentRequestDead(task, request);
+  if (r.code === ReturnCode.KERN_SUCCESS || r.code === ReturnCode.MACH_RCV_TOO_LARGE) releaseSent(task, request);
   if (r.code === ReturnCode.MACH_RCV_TOO_LARGE) r = await receiveLarge(task, r, option, replyPort, timeout);
   return replyValues(task, plan, r, pool, replyPort);
 }
