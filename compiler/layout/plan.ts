@@ -4,7 +4,7 @@
  */
 import type { DeallocCode, ItemKindCode, ItemPlan, MessagePlan, RoutinePlan, SubsystemPlan } from "../../runtime/codec/plan.js";
 import type { InterfaceIR, IrRoutine } from "./ir.js";
-import type { HeaderPortLayout, ItemKind, ItemLayout, MessageLayout, RoutineLayout } from "./message-layout.js";
+import type { HeaderPortLayout, ItemKind, ItemLayout, MessageLayout } from "./message-layout.js";
 
 const KIND_CODES: Record<ItemKind, ItemKindCode> = {
   scalar: 0,

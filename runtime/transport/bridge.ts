@@ -62,7 +62,6 @@ import {
   FRAME_OFFER,
   FRAME_RELEASE,
   MSG_FIXED,
-  msgHeaderSize,
   PROTOCOL_VERSION,
   RIGHT_SIZE,
   TAG_DEAD,

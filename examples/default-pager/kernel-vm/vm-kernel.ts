@@ -27,7 +27,7 @@ import {
 } from "../constants.js";
 import type { DefaultPagerLink, MemoryManagerLink, MemoryObjectPort, ReplyPort } from "./links.js";
 import { KernelObjectPort, MemoryControl } from "./ports.js";
-import { PageQueue, Placeholder, ResidentPage, VmObject, Wakeup } from "./vm-object.js";
+import { PageQueue, Placeholder, ResidentPage, VmObject } from "./vm-object.js";
 import type { PageFramePool } from "../page-pool.js";
 
 /** A failure of a kernel call, carrying the kern_return_t. */
@@ -788,11 +788,11 @@ export class VmKernel {
     } catch {
       sent = Promise.reject(new Error("data_request could not be sent"));
     }
-    sent.then(undefined, () => this.requestNotSent(object, offset, placeholder));
+    sent.then(undefined, () => this.requestNotSent(placeholder));
     return placeholder.done.promise;
   }
 
-  private requestNotSent(object: VmObject, offset: number, placeholder: Placeholder): void {
+  private requestNotSent(placeholder: Placeholder): void {
     if (placeholder.state !== "requested") return; // settled meanwhile (terminated, port died)
     placeholder.state = "unsent";
     placeholder.done.wake();
