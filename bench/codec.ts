@@ -33,19 +33,10 @@ import { routinePlanFromIR } from "../compiler/layout/plan.js";
 import { codecMode, decodeReply, decodeRequest, encodeReply, encodeRequest, releaseMessage } from "../runtime/codec/engine.js";
 import type { RoutinePlan } from "../runtime/codec/plan.js";
 import type { MachMessage } from "../runtime/message.js";
+import type { BenchResult } from "./result.js";
 
 const DEFS = "/usr/include/x86_64-linux-gnu";
 const VECTORS = join(import.meta.dirname, "../test/fixtures/conformance/x86_64");
-
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  baseline: number;
-  ratio: number;
-  goal: number;
-  goalOp: "<=" | ">=";
-}
 
 // ---------------------------------------------------------------------------------------------
 // Inputs: plans from our compiler, delivered messages from the golden vectors.

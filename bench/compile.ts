@@ -14,20 +14,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generate } from "../compiler/emit/generate.js";
+import type { BenchResult } from "./result.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const GNUMACH = "/usr/include/x86_64-linux-gnu";
 const MIGCOM = "/usr/lib/mig/x86_64-gnu-migcom";
-
-interface Result {
-  name: string;
-  value: number;
-  unit: string;
-  baseline: number;
-  ratio: number;
-  goal: number;
-  goalOp: "<=" | ">=";
-}
 
 function defsFiles(dir: string): string[] {
   const out: string[] = [];
@@ -53,10 +44,10 @@ function best(rounds: number, fn: () => void): number {
   return min;
 }
 
-export function runCompileBench(): Result[] {
+export function runCompileBench(): BenchResult[] {
   const files = [...defsFiles(join(GNUMACH, "mach")), ...defsFiles(join(GNUMACH, "device")), ...defsFiles(join(GNUMACH, "mach_debug"))];
   const work = mkdtempSync(join(tmpdir(), "mig-ts-bench-"));
-  const results: Result[] = [];
+  const results: BenchResult[] = [];
   const add = (name: string, value: number, baseline: number, goal: number): void => {
     results.push({ name, value, unit: "ms", baseline, ratio: value / baseline, goal, goalOp: "<=" });
   };

@@ -20,16 +20,7 @@ import os from "node:os";
 import path from "node:path";
 import { startSystem } from "../examples/default-pager/ipc/system.js";
 import { formatTable } from "../examples/default-pager/tables.js";
-
-interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  baseline: number;
-  ratio: number;
-  goal: number;
-  goalOp: "<=" | ">=";
-}
+import type { BenchResult } from "./result.js";
 
 const P = 4096;
 

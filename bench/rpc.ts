@@ -33,16 +33,7 @@ import { createCaller, ReplyPortPool } from "../runtime/mig/index.js";
 import { bridgeMessagePort, listen, type Bridge, type SocketAddress } from "../runtime/transport/index.js";
 import { NullRpcClient } from "./generated/null_rpc.js";
 import { REPLY_GROWTH, serveStubs } from "./rpc-peer.js";
-
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  baseline: number;
-  ratio: number;
-  goal: number;
-  goalOp: "<=" | ">=";
-}
+import type { BenchResult } from "./result.js";
 
 const here = fileURLToPath(new URL("./", import.meta.url));
 const root = fileURLToPath(new URL("../", import.meta.url));

@@ -3,17 +3,9 @@
  * as its last line, one JSON object: {"bench": NAME, "results": [{name, value, unit, baseline,
  * ratio, goal, goalOp}]} (DESIGN.md §1).
  */
-interface Result {
-  name: string;
-  value: number;
-  unit: string;
-  baseline: number;
-  ratio: number;
-  goal: number;
-  goalOp: "<=" | ">=";
-}
+import type { BenchResult } from "./result.js";
 
-const benches: Record<string, () => Promise<Result[]>> = {
+const benches: Record<string, () => Promise<BenchResult[]>> = {
   codec: async () => (await import("./codec.js")).runCodecBench(),
   rpc: async () => (await import("./rpc.js")).runRpcBench(),
   compile: async () => (await import("./compile.js")).runCompileBench(),
