@@ -5,6 +5,7 @@
  */
 import type { AbiInfo } from "../abi.js";
 import { alignUp } from "../abi.js";
+import { rd32 } from "../bytes.js";
 import type { TypeDescriptor } from "../codec/descriptor.js";
 import { isPortRightType, ReturnCode } from "../constants.js";
 
@@ -124,6 +125,3 @@ export function rewriteDescriptor(abi: AbiInfo, b: Uint8Array, item: BodyItem, n
   b[o + 3] = deallocate ? b[o + 3] | bit : b[o + 3] & ~bit;
 }
 
-function rd32(b: Uint8Array, o: number): number {
-  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
-}

@@ -6,6 +6,7 @@
  * index is reused, and freed indexes are recycled only after a delay, so a just-freed name never
  * comes back at once.
  */
+import { rd32, wr32 } from "../bytes.js";
 import { MACH_MSGH_BITS_COMPLEX, msghBits, writeHeader } from "../codec/header.js";
 import {
   isPortRightType,
@@ -97,18 +98,6 @@ const NO_RIGHTS: CarriedRight[] = Object.freeze([]) as unknown as CarriedRight[]
 const NO_REPLY: CarriedRight = Object.freeze(noRight()) as CarriedRight;
 /** The `ool` of every message without regions (as the codec shares its own): never added to. */
 const NO_OOL: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
-
-/** Little-endian 32-bit read and write (the kernel's copy of a message starts its buffer). */
-function rd32(b: Uint8Array, o: number): number {
-  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
-}
-
-function wr32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v;
-  b[o + 1] = v >>> 8;
-  b[o + 2] = v >>> 16;
-  b[o + 3] = v >>> 24;
-}
 
 /**
  * Kernel message buffers: a message of up to KMSG_SLAB_MAX bytes is copied into a view carved

@@ -15,7 +15,7 @@ import {
 } from "../constants.js";
 import type { MachMsgResult, Task } from "../kernel/task.js";
 import type { MachMessage } from "../message.js";
-import { rd32, wr32 } from "./bytes.js";
+import { rd32, wr32 } from "../bytes.js";
 
 /**
  * Reply ports for one task: `get` hands out an idle receive right, `put` returns one after a

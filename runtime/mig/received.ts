@@ -9,6 +9,7 @@
  * throws, and `destroy` skips what already left, so a handler that releases and then fails does
  * not cause a double release: that bug cannot be written through this API.
  */
+import { rd32 } from "../bytes.js";
 import { MACH_MSGH_BITS_COMPLEX, type MessageHeader } from "../codec/header.js";
 import { isPortRightType, MACH_PORT_NULL } from "../constants.js";
 import type { MachMessage } from "../message.js";
@@ -202,6 +203,3 @@ function bodyRights(task: Task, msg: MachMessage): RightItem[] {
 const scratchItem = newBodyItem();
 
 /** Little-endian 32-bit read at `o`. */
-function rd32(b: Uint8Array, o: number): number {
-  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
-}

@@ -6,7 +6,7 @@ import type { AbiInfo } from "../abi.js";
 import { MACH_MSGH_BITS_COMPLEX } from "../codec/header.js";
 import { MACH_MSG_TYPE_INTEGER_32, ReturnCode } from "../constants.js";
 import type { MachMessage } from "../message.js";
-import { rd32, rdI32, wr32 } from "./bytes.js";
+import { rd32, rdI32, wr32 } from "../bytes.js";
 
 export function viewOf(msg: MachMessage): DataView {
   return new DataView(msg.bytes.buffer, msg.bytes.byteOffset, msg.bytes.byteLength);

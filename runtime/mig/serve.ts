@@ -35,7 +35,7 @@ import type { MachMsgResult, Task } from "../kernel/task.js";
 import type { MachMessage } from "../message.js";
 import { ReceivedMessage } from "./received.js";
 import { mayDonate, releaseSent } from "./sent-memory.js";
-import { rd32 } from "./bytes.js";
+import { rd32 } from "../bytes.js";
 import { isErrorReply, mig_reply_setup, readRetCode } from "./reply.js";
 
 export type DemuxResult = MachMessage | number | null;

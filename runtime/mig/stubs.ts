@@ -49,7 +49,7 @@ import { MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_PORT_NULL, MACH_SEND_MSG, MachError,
 import type { MachMsgResult, Task } from "../kernel/task.js";
 import type { MachMessage } from "../message.js";
 import { mayDonate, releaseSent } from "./sent-memory.js";
-import { rd32, wr32 } from "./bytes.js";
+import { rd32, wr32 } from "../bytes.js";
 import { receiveLarge, releaseReplyPort, ReplyPortPool, rpcOption, rpcOutcome, setReplyPort, takeReplyPort } from "./client.js";
 import type { ReceivedMessage } from "./received.js";
 import { loopOwnsReply, type Demux, type DemuxResult } from "./serve.js";

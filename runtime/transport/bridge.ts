@@ -53,7 +53,8 @@ import {
   ReturnCode,
 } from "../constants.js";
 import { MACH_MSGH_BITS_COMPLEX } from "../codec/header.js";
-import { rd32, wr32, type FrameReader, type Link } from "./link.js";
+import { rd32, wr32 } from "../bytes.js";
+import type { FrameReader, Link } from "./link.js";
 import {
   CONTROL_SIZE,
   FRAME_DEAD,

@@ -14,6 +14,7 @@
  * (`FrameWriter`) and reads them in place (`FrameReader`): no allocation per frame on either side
  * but the message's own bytes.
  */
+import { rd32, wr32 } from "../bytes.js";
 
 /** Payloads of at least this many bytes are never copied into the stream. */
 export const LARGE_PART = 16 * 1024;
@@ -46,17 +47,6 @@ export function ownsBuffer(view: Uint8Array): boolean {
     view.byteLength === view.buffer.byteLength &&
     !(typeof SharedArrayBuffer !== "undefined" && view.buffer instanceof SharedArrayBuffer)
   );
-}
-
-export function rd32(b: Uint8Array, o: number): number {
-  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
-}
-
-export function wr32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v;
-  b[o + 1] = v >>> 8;
-  b[o + 2] = v >>> 16;
-  b[o + 3] = v >>> 24;
 }
 
 /** Copies `n` bytes of `from` at `at` into a new array of its own (on the V8 heap when small). */

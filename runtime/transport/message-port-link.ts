@@ -8,7 +8,8 @@
  * buffer.
  */
 import type { MessagePort } from "node:worker_threads";
-import { concatBytes, FlushSchedule, FrameReader, FrameWriter, ownsBuffer, rd32, type Link } from "./link.js";
+import { rd32 } from "../bytes.js";
+import { concatBytes, FlushSchedule, FrameReader, FrameWriter, ownsBuffer, type Link } from "./link.js";
 
 const NONE: readonly unknown[] = [];
 

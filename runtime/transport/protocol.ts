@@ -32,7 +32,7 @@
  * HELLO (kind 5): u8 kind, 3 x 0, u32 protocol version, u32 message header size (the ABI).
  */
 
-import { wr32 } from "./link.js";
+import { wr32 } from "../bytes.js";
 
 export const PROTOCOL_VERSION = 2;
 

@@ -1,8 +1,8 @@
 /**
- * Little-endian 32-bit reads and writes on a message's bytes. For the small messages of a call
- * (a header, a RetCode) a DataView costs more than the call: V8 materialises the ArrayBuffer of a
- * small Uint8Array on its first `.buffer` access and allocates the view, so the MIG helpers read
- * and write header fields byte by byte instead.
+ * Little-endian 32-bit reads and writes on a message's bytes, shared by the kernel, the MIG helpers
+ * and the transports. For the small messages of a call (a header, a RetCode) a DataView costs more
+ * than the work: V8 materialises the ArrayBuffer of a small Uint8Array on its first `.buffer`
+ * access and allocates the view, so header fields are read and written byte by byte instead.
  */
 
 export function rd32(b: Uint8Array, o: number): number {
