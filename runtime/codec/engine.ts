@@ -42,6 +42,7 @@
  *    decode (bench/codec.ts measures this floor next to the engine).
  */
 import { type AbiInfo, abiInfo, alignUp } from "../abi.js";
+import { rd32, rdI32 } from "../bytes.js";
 import { ReturnCode } from "../constants.js";
 import type { MachMessage } from "../message.js";
 import { type CItem, type CMessage, type CRoutine, compiled, DESC_LONG, DESC_X86, descWord0, descWord1 } from "./compiled.js";
@@ -91,17 +92,6 @@ let oolRegions: Uint8Array[] | null = null;
 /** Set by items that make the message complex at run time. */
 let dynamicComplex = false;
 
-// ---------------------------------------------------------------------------------------------
-// Reading little-endian words straight from the bytes (cheaper than a DataView per message).
-
-function u32(b: Uint8Array, o: number): number {
-  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
-}
-
-function i32(b: Uint8Array, o: number): number {
-  return b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);
-}
-
 // One 8-byte scratch seen as two int32 halves and as a 64-bit integer: the cheapest way we
 // measured to make a bigint from two words (cheaper than a DataView's getBigUint64, and than
 // BigInt arithmetic, which allocates intermediate bigints).
@@ -110,8 +100,8 @@ const wideUnsigned = new BigUint64Array(wideHalves.buffer);
 const wideSigned = new BigInt64Array(wideHalves.buffer);
 
 function u64(b: Uint8Array, o: number, signed: boolean): bigint {
-  wideHalves[0] = i32(b, o);
-  wideHalves[1] = i32(b, o + 4);
+  wideHalves[0] = rdI32(b, o);
+  wideHalves[1] = rdI32(b, o + 4);
   return signed ? wideSigned[0] : wideUnsigned[0];
 }
 
@@ -143,23 +133,23 @@ let dLong = false;
 function readDesc(b: Uint8Array, o: number, limit: number, abi: AbiInfo): number {
   if (abi.descriptorSize === 8) {
     if (o + 8 > limit) return -1;
-    const w = i32(b, o);
+    const w = rdI32(b, o);
     dName = w & 0xff;
     dBits = (w >>> 8) & 0xffff;
     dInline = (w & 0x20000000) !== 0;
     dLong = (w & 0x40000000) !== 0;
-    dNumber = u32(b, o + 4);
+    dNumber = rd32(b, o + 4);
     return 8;
   }
   if (o + 4 > limit) return -1;
-  const w = i32(b, o);
+  const w = rdI32(b, o);
   dInline = (w & 0x10000000) !== 0;
   dLong = (w & 0x20000000) !== 0;
   if (dLong) {
     if (o + 12 > limit) return -1;
     dName = b[o + 4] | (b[o + 5] << 8);
     dBits = b[o + 6] | (b[o + 7] << 8);
-    dNumber = u32(b, o + 8);
+    dNumber = rd32(b, o + 8);
     return 12;
   }
   dName = w & 0xff;
@@ -532,7 +522,7 @@ function interpretEncodeReply(c: CRoutine, request: MachMessage, values: ArrayLi
   const rb = request.bytes;
   const h = abi.header;
   const bits = ((rb[h.bits] & 0xff) | complexBit(m)) >>> 0;
-  writeHeaderAt(abi, base, bits, end - base, u32(rb, h.remotePort), 0, i32(rb, h.id) + 100);
+  writeHeaderAt(abi, base, bits, end - base, rd32(rb, h.remotePort), 0, rdI32(rb, h.id) + 100);
   return finish(base, end - base);
 }
 
@@ -550,8 +540,8 @@ export function encodeErrorReply(abiName: "x86_64" | "i386", request: MachMessag
   let id = 0;
   if (bytes.length >= abi.headerSize) {
     remoteBits = bytes[abi.header.bits];
-    remotePort = u32(bytes, abi.header.remotePort);
-    id = i32(bytes, abi.header.id);
+    remotePort = rd32(bytes, abi.header.remotePort);
+    id = rdI32(bytes, abi.header.id);
   }
   writeHeaderAt(abi, base, remoteBits, size, remotePort, 0, (id + 100) | 0);
   const o = base + abi.headerSize;
@@ -596,13 +586,13 @@ function typedView(item: CItem, buffer: ArrayBuffer, offset: number, n: number, 
 /** Port names from inline slots (8-byte slots on x86_64). */
 function inlinePorts(b: Uint8Array, d: number, n: number, step: number): Uint32Array {
   const names = new Uint32Array(n);
-  for (let i = 0; i < n; i++) names[i] = u32(b, d + i * step);
+  for (let i = 0; i < n; i++) names[i] = rd32(b, d + i * step);
   return names;
 }
 
 /** A scalar of `bits` at `d`, signed or not. */
 function readScalar(b: Uint8Array, d: number, bits: number, signed: boolean): number | bigint {
-  if (bits === 32) return signed ? i32(b, d) : u32(b, d);
+  if (bits === 32) return signed ? rdI32(b, d) : rd32(b, d);
   if (bits === 64) return u64(b, d, signed);
   if (bits === 16) {
     const x = b[d] | (b[d + 1] << 8);
@@ -626,18 +616,18 @@ function decodeBody(m: CMessage, abi: AbiInfo, b: Uint8Array, o: number, size: n
       // Fixed inline items: the descriptor must be exactly the one expected (precomputed words).
       const d = o + item.ds;
       if (d + item.dataSize > size) return -1;
-      const w0 = i32(b, o);
+      const w0 = rdI32(b, o);
       if ((w0 & item.m0) !== item.e0) return -1;
       const mode = item.mode;
       if (mode === DESC_X86) {
-        if (u32(b, o + 4) !== item.number) return -1;
+        if (rd32(b, o + 4) !== item.number) return -1;
       } else if (mode === DESC_LONG) {
-        if ((i32(b, o + 4) & item.m1) !== item.e1 || u32(b, o + 8) !== item.number) return -1;
+        if ((rdI32(b, o + 4) & item.m1) !== item.e1 || rd32(b, o + 8) !== item.number) return -1;
       }
       if (kind === 0) {
         if (item.role !== 1) out[item.slot] = readScalar(b, d, item.bits, item.signed);
       } else if (kind === 1) {
-        out[item.slot] = u32(b, d);
+        out[item.slot] = rd32(b, d);
         if (item.poly >= 0) out[item.poly] = mode === DESC_LONG ? b[o + 4] | (b[o + 5] << 8) : w0 & 0xff;
       } else if (kind === 2) {
         out[item.slot] = item.port ? inlinePorts(b, d, item.number, item.bits >>> 3) : makeArray(item, b, d, item.number, item.bits);
@@ -704,13 +694,13 @@ function interpretDecodeRequest(c: CRoutine, request: MachMessage, out: unknown[
   if (b.length < abi.headerSize) return MIG_BAD_ARGUMENTS;
   const h = abi.header;
   const m = c.request;
-  const size = u32(b, h.size);
+  const size = rd32(b, h.size);
   if (size > b.length || (m.fixed ? size !== m.minSize : size < m.minSize || size > m.maxSize)) return MIG_BAD_ARGUMENTS;
-  const headerBits = i32(b, h.bits);
+  const headerBits = rdI32(b, h.bits);
   if (m.complex !== 2 && (headerBits < 0) !== (m.complex === 1)) return MIG_BAD_ARGUMENTS;
-  if (c.requestPortSlot >= 0) out[c.requestPortSlot] = u32(b, h.localPort);
-  if (c.replyPortSlot >= 0) out[c.replyPortSlot] = u32(b, h.remotePort);
-  if (c.seqnoSlot >= 0) out[c.seqnoSlot] = u32(b, h.seqno);
+  if (c.requestPortSlot >= 0) out[c.requestPortSlot] = rd32(b, h.localPort);
+  if (c.replyPortSlot >= 0) out[c.replyPortSlot] = rd32(b, h.remotePort);
+  if (c.seqnoSlot >= 0) out[c.seqnoSlot] = rd32(b, h.seqno);
   if (c.requestPortPolySlot >= 0) out[c.requestPortPolySlot] = (headerBits >>> 8) & 0xff;
   if (c.replyPortPolySlot >= 0) out[c.replyPortPolySlot] = headerBits & 0xff;
   const end = decodeBody(m, abi, b, abi.headerSize, size, request.ool, out);
@@ -749,10 +739,10 @@ function interpretDecodeReply(c: CRoutine, reply: MachMessage, out: unknown[]): 
   if (b.length < abi.headerSize) return MIG_TYPE_ERROR;
   const h = abi.header;
   const m = c.reply;
-  const id = i32(b, h.id);
+  const id = rdI32(b, h.id);
   if (id !== m.id) return id === MACH_NOTIFY_SEND_ONCE ? MIG_SERVER_DIED : MIG_REPLY_MISMATCH;
-  const size = u32(b, h.size);
-  const complex = i32(b, h.bits) < 0;
+  const size = rd32(b, h.size);
+  const complex = rdI32(b, h.bits) < 0;
   const desc = abi.headerSize;
   const retCodeAt = desc + abi.descriptorSize;
   const expected =
@@ -760,14 +750,14 @@ function interpretDecodeReply(c: CRoutine, reply: MachMessage, out: unknown[]): 
     (m.fixed ? size === m.minSize : size >= m.minSize && size <= m.maxSize) &&
     (m.complex === 2 || complex === (m.complex === 1));
   if (!expected) {
-    const errorReply = size === abi.replyHeaderSize && size <= b.length && !complex && i32(b, retCodeAt) !== 0;
+    const errorReply = size === abi.replyHeaderSize && size <= b.length && !complex && rdI32(b, retCodeAt) !== 0;
     if (!errorReply) return MIG_TYPE_ERROR;
   }
   // RetCode: INTEGER_32, 32 bits, 1, inline, short form.
   if (abi.descriptorSize === 8) {
-    if (desc + 8 > size || (i32(b, desc) & 0x60ffffff) !== RETCODE_X86 || u32(b, desc + 4) !== 1) return MIG_TYPE_ERROR;
-  } else if (desc + 4 > size || (i32(b, desc) & 0x3fffffff) !== RETCODE_I386) return MIG_TYPE_ERROR;
-  const retCode = i32(b, retCodeAt);
+    if (desc + 8 > size || (rdI32(b, desc) & 0x60ffffff) !== RETCODE_X86 || rd32(b, desc + 4) !== 1) return MIG_TYPE_ERROR;
+  } else if (desc + 4 > size || (rdI32(b, desc) & 0x3fffffff) !== RETCODE_I386) return MIG_TYPE_ERROR;
+  const retCode = rdI32(b, retCodeAt);
   if (retCode !== 0) return retCode;
   const end = decodeBody(m, abi, b, abi.headerSize, size, reply.ool, out);
   return end === size ? 0 : MIG_TYPE_ERROR;
@@ -785,5 +775,5 @@ export function messageId(abiName: "x86_64" | "i386", message: MachMessage): num
   const abi = abiInfo(abiName);
   const bytes = message.bytes;
   if (bytes.length < abi.headerSize) return -1;
-  return i32(bytes, abi.header.id);
+  return rdI32(bytes, abi.header.id);
 }
