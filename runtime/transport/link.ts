@@ -21,7 +21,7 @@ export const LARGE_PART = 16 * 1024;
 /** Size of each write buffer (a new one only when a socket still holds the last). */
 const WRITE_BUFFER = 64 * 1024;
 /** A batch of lazy frames alone goes out after this many milliseconds. */
-export const LAZY_FLUSH_MS = 5;
+const LAZY_FLUSH_MS = 5;
 
 export interface Link {
   /** Frames are written here (`begin`, header bytes, `put` payloads, `end` or `endLazy`). */
