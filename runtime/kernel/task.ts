@@ -60,6 +60,8 @@ const R = ReturnCode;
 const NAME_REUSE_DELAY = 64;
 const MAX_INDEX = 0xfffffe;
 const SEND_UREFS_MAX = MACH_PORT_UREFS_MAX - 1;
+/** Freed entries a task keeps for reuse (enough for the replies of many calls in flight). */
+const SPARE_ENTRIES = 64;
 
 export interface NameResult {
   code: number;
@@ -237,6 +239,8 @@ export class Task {
   private bodyItemBusy = false;
   /** Where header copy-in puts the destination right (never kept). */
   private readonly destScratch: CarriedRight = noRight();
+  /** Freed entries kept for reuse (`recycleEntry`). */
+  private readonly spareEntries: Entry[] = [];
   /** The generation last used with each index (by index). */
   private readonly generations: number[] = [0];
 
@@ -273,24 +277,48 @@ export class Task {
   }
 
   private addEntry(name: number, type: number, urefs: number, port: Port | null, generated: boolean): Entry {
-    const e: Entry = {
-      owner: this,
-      name,
-      type,
-      urefs,
-      port,
-      pset: null,
-      dnrequest: null,
-      generated,
-      order: 0,
-      holderOf: null,
-      holderPrev: null,
-      holderNext: null,
-    };
+    let e: Entry;
+    const spare = this.spareEntries;
+    if (spare.length > 0) {
+      e = spare.pop()!;
+      e.name = name;
+      e.type = type;
+      e.urefs = urefs;
+      e.port = port;
+      e.generated = generated;
+    } else {
+      e = {
+        owner: this,
+        name,
+        type,
+        urefs,
+        port,
+        pset: null,
+        dnrequest: null,
+        generated,
+        order: 0,
+        holderOf: null,
+        holderPrev: null,
+        holderNext: null,
+      };
+    }
     this.entries.set(name, e);
     if (port && (type & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_RECEIVE)) !== 0) this.byPort.set(port, e);
     if (port && (type & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_SEND_ONCE)) !== 0) addHolder(port, e);
     return e;
+  }
+
+  /**
+   * Keeps an entry that is freed and no longer referenced by anything, for the next `addEntry`
+   * (a send-once reply right's entry comes and goes on every RPC). Only called where the entry
+   * is provably dead: off the name table, the port map and the holder list, no dead-name request.
+   */
+  private recycleEntry(e: Entry): void {
+    if (this.spareEntries.length >= SPARE_ENTRIES) return;
+    e.port = null;
+    e.pset = null;
+    e.dnrequest = null;
+    this.spareEntries.push(e);
   }
 
   private freeEntry(e: Entry): void {
@@ -400,6 +428,7 @@ export class Task {
       this.freeEntry(e);
       k.releaseSend(port!);
       this.portDeleted(e);
+      this.recycleEntry(e);
     } else {
       // RECEIVE, with or without SEND: no-senders (pre-destruction mscount) first, then
       // port-deleted, then the port is destroyed.
@@ -876,6 +905,7 @@ export class Task {
       case MACH_MSG_TYPE_MOVE_SEND_ONCE:
         this.freeEntry(e);
         this.portDeleted(e);
+        this.recycleEntry(e);
         break;
       case MACH_MSG_TYPE_MAKE_SEND_ONCE:
         port.sorights++;

@@ -25,6 +25,13 @@ interface RightItem {
 const NO_RIGHTS: RightItem[] = [];
 const NO_OOL: boolean[] = [];
 
+/** `n` times false (not `fill`, a C++ builtin call in Node 20). */
+function falses(n: number): boolean[] {
+  const a = new Array<boolean>(n);
+  for (let i = 0; i < n; i++) a[i] = false;
+  return a;
+}
+
 export class ReceivedMessage implements MachMessage {
   // Fields are `declare`d and all set by the constructor, in one order: class field definitions
   // (ES2022 [[Define]] semantics) would define each one first, which cost more than the rest of
@@ -56,7 +63,7 @@ export class ReceivedMessage implements MachMessage {
     this.seqno = rd32(b, o.seqno);
     this.id = rd32(b, o.id) | 0;
     this.rights = this.bits & MACH_MSGH_BITS_COMPLEX ? bodyRights(task, msg) : NO_RIGHTS;
-    this.oolGone = msg.ool.length === 0 ? NO_OOL : new Array<boolean>(msg.ool.length).fill(false);
+    this.oolGone = msg.ool.length === 0 ? NO_OOL : falses(msg.ool.length);
     this.replyGone = false;
   }
 

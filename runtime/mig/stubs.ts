@@ -149,6 +149,16 @@ function sharedPool(task: Task): ReplyPortPool {
   return pool;
 }
 
+/**
+ * `n` value slots, all null. Not `new Array(n).fill(null)`: `fill` is a C++ builtin in Node 20,
+ * and its call cost ~6% of an in-process null RPC (perf), twice per call.
+ */
+function nullValues(n: number): MigValue[] {
+  const a = new Array<MigValue>(n);
+  for (let i = 0; i < n; i++) a[i] = null;
+  return a;
+}
+
 function fail(code: number, plan: RoutinePlan): never {
   throw new MachError(code, plan.name);
 }
@@ -268,7 +278,7 @@ function replyValues(task: Task, plan: RoutinePlan, r: MachMsgResult, pool: Repl
   const rpcCode = rpcOutcome(task, plan.request.id, r, pool, replyPort);
   if (rpcCode !== ReturnCode.KERN_SUCCESS) fail(rpcCode, plan);
   const reply = r.msg!;
-  const out = new Array<MigValue>(plan.args.length).fill(null);
+  const out = nullValues(plan.args.length);
   const code = decodeReply(plan, reply, out);
   if (code !== ReturnCode.KERN_SUCCESS) {
     // An error reply carries nothing; a malformed one may: release it all.
@@ -428,7 +438,7 @@ function runRoutine(
   options: MigDemuxOptions,
 ): DemuxResult | Promise<DemuxResult> {
   const plan = entry.plan;
-  const args = new Array<MigValue>(plan.args.length).fill(null);
+  const args = nullValues(plan.args.length);
   if (decodeRequest(plan, request, args) !== ReturnCode.KERN_SUCCESS) return ReturnCode.MIG_BAD_ARGUMENTS;
   if (plan.seqnoSlot >= 0) args[plan.seqnoSlot] = seqno;
   if (plan.replyPortSlot >= 0) args[plan.replyPortSlot] = request.replyPort;
