@@ -152,6 +152,36 @@ function addRight(kmsg: KMsg, right: CarriedRight): void {
   else kmsg.rights.push(right);
 }
 
+/**
+ * Kernel messages and reply rights kept for reuse: a message copied out is dead (its bytes and
+ * regions went to the receiver, its rights into the receiver's space), and an RPC makes two of
+ * each. Allocating them was ~15% of what an in-process null RPC allocates (sampling heap
+ * profiler), and every allocation brings the next scavenge closer.
+ */
+const SPARE_MAX = 256;
+const spareKmsgs: KMsg[] = [];
+const spareReplies: CarriedRight[] = [];
+
+/** Keeps a copied-out message (and its reply right) for the next send; drops what it referred to. */
+function recycleKmsg(kmsg: KMsg): void {
+  const reply = kmsg.reply;
+  if (reply !== NO_REPLY && spareReplies.length < SPARE_MAX) {
+    reply.port = null;
+    reply.dead = false;
+    reply.type = 0;
+    reply.ool = -1;
+    reply.offset = -1;
+    spareReplies.push(reply);
+  }
+  if (spareKmsgs.length >= SPARE_MAX) return;
+  kmsg.reply = NO_REPLY;
+  kmsg.rights = NO_RIGHTS;
+  kmsg.bytes = GIVEN_UP;
+  kmsg.ool = NO_OOL;
+  kmsg.seqno = 0;
+  spareKmsgs.push(kmsg);
+}
+
 /** `new Promise(captureResolve)` leaves the resolve function in `captured` (no closure per call). */
 let captured: ((r: MachMsgResult) => void) | null = null;
 function captureResolve(resolve: (r: MachMsgResult) => void): void {
@@ -1082,22 +1112,26 @@ export class Task {
     const localName = rd32(bytes, o.localPort);
     if (replyDisp === 0 && localName !== MACH_PORT_NULL) return R.MACH_SEND_INVALID_HEADER;
 
-    const reply = replyDisp === 0 ? NO_REPLY : noRight();
+    const reply = replyDisp === 0 ? NO_REPLY : spareReplies.length > 0 ? spareReplies.pop()! : noRight();
     const dest = this.copyinHeader(rd32(bytes, o.remotePort), destDisp, localName, replyDisp, reply);
     if (typeof dest === "number") return dest;
-    const kmsg: KMsg = {
-      flags: (bits & ~0xffff & ~MACH_MSGH_BITS_CIRCULAR) >>> 0,
-      size: sendSize,
-      id: rd32(bytes, o.id) | 0,
-      dest,
-      destType: receivedPortType(destDisp),
-      reply,
-      rights: NO_RIGHTS,
-      bytes,
-      ool: NO_OOL,
-      seqno: 0,
-      fromKernel: false,
-    };
+    const flags = (bits & ~0xffff & ~MACH_MSGH_BITS_CIRCULAR) >>> 0;
+    const id = rd32(bytes, o.id) | 0;
+    const destType = receivedPortType(destDisp);
+    let kmsg: KMsg;
+    if (spareKmsgs.length > 0) {
+      kmsg = spareKmsgs.pop()!;
+      kmsg.flags = flags;
+      kmsg.size = sendSize;
+      kmsg.id = id;
+      kmsg.dest = dest;
+      kmsg.destType = destType;
+      kmsg.reply = reply;
+      kmsg.bytes = bytes;
+      kmsg.fromKernel = false;
+    } else {
+      kmsg = { flags, size: sendSize, id, dest, destType, reply, rights: NO_RIGHTS, bytes, ool: NO_OOL, seqno: 0, fromKernel: false };
+    }
     if (bits & MACH_MSGH_BITS_COMPLEX) {
       const code = this.copyinBody(kmsg, msg);
       if (code !== 0) {
@@ -1420,6 +1454,7 @@ export class Task {
     wr32(bytes, o.seqno, kmsg.seqno);
     wr32(bytes, o.id, kmsg.id);
     const received: MachMessage = { bytes, ool: kmsg.ool };
+    recycleKmsg(kmsg);
     if (this.kernel.observing) for (const o of this.kernel.observers) o.receive?.(this, received);
     return { code: R.KERN_SUCCESS, msg: received };
   }
