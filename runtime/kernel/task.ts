@@ -1083,8 +1083,13 @@ export class Task {
    * `donate` (the MIG stubs, for messages they own and never hand out): the caller will neither
    * read nor write `msg.bytes` again once the send succeeded, so the kernel may keep them as its
    * copy instead of copying them (the receiver then gets them, with its header written in).
-   * Nothing changes for a send that fails or times out, whose message goes back in `msg` as
-   * always. Ignored while a message observer is attached (it may keep what it is given).
+   * A send that fails in the header, or times out, leaves the message as always (untouched, or
+   * put back in `msg`). One that fails in the body of a complex message (MACH_SEND_INVALID_RIGHT,
+   * _TYPE, _MEMORY...) leaves a donated message as copy-in left it: descriptors before the bad
+   * item rewritten and their port slots zeroed, those rights already released by the kernel; a
+   * donor must not read it after such a failure (MIG's stubs only throw or send an error reply,
+   * and their receive loop destroys a failed reply only after header failures).
+   * Ignored while a message observer is attached (it may keep what it is given).
    */
   sendMessage(msg: MachMessage, option: number, sendSize = msg.bytes.length, timeout = 0, donate = false): number | Promise<number> {
     const k = this.kernel;
@@ -1093,15 +1098,9 @@ export class Task {
     if (!this.alive) return R.MACH_SEND_INVALID_DEST;
     if (sendSize < abi.headerSize || sendSize % (abi.alignment === 8 ? 8 : 4) !== 0) return R.MACH_SEND_MSG_TOO_SMALL;
     if (sendSize > msg.bytes.length) return R.MACH_SEND_INVALID_DATA;
-    // A donated simple message becomes the kernel's copy as it is: copy-in writes nothing into
-    // a message without a body (a failed send leaves it as it was), so only the receiver's
-    // copy-out writes it, once the send has succeeded. A complex one is copied all the same: its
-    // copy-in rewrites descriptors as it goes and may fail halfway.
+    // A donated message becomes the kernel's copy as it is (see above for a body failure).
     const o = abi.header;
-    const bytes =
-      donate && !k.observing && sendSize === msg.bytes.length && (rd32(msg.bytes, o.bits) & MACH_MSGH_BITS_COMPLEX) === 0
-        ? msg.bytes
-        : copyBytes(msg.bytes, sendSize);
+    const bytes = donate && !k.observing && sendSize === msg.bytes.length ? msg.bytes : copyBytes(msg.bytes, sendSize);
     const bits = rd32(bytes, o.bits);
     const destDisp = bits & 0xff;
     const replyDisp = (bits >>> 8) & 0xff;
