@@ -2,7 +2,7 @@
  * The kernel's objects: ports, port sets, IPC-space entries and kernel messages (a message in
  * transit, holding its rights as port objects, never as names).
  */
-import { MACH_PORT_QLIMIT_DEFAULT } from "../constants.js";
+import { MACH_PORT_QLIMIT_DEFAULT, MACH_PORT_TYPE_SEND } from "../constants.js";
 import type { Task } from "./task.js";
 
 /**
@@ -68,6 +68,14 @@ export class Port {
    */
   holdersHead: Entry | null = null;
   holdersTail: Entry | null = null;
+  /** The length of the holder list. */
+  holderCount = 0;
+  /**
+   * Each task's send entry for this port, kept only while the holder list is long (more than
+   * CROWDED entries): a task finds its entry for a port by walking the list, which is short for
+   * almost every port, and through this map for the few that many tasks hold (a service port).
+   */
+  crowded: Map<Task, Entry> | null = null;
   /**
    * A kernel object: when set, a message sent to the port is handed to this function at once
    * (no queueing, no limit) and the function owns it. Bridges use this for proxy ports.
@@ -113,6 +121,9 @@ export interface Entry {
   holderNext: Entry | null;
 }
 
+/** Holder lists longer than this keep `Port.crowded`. */
+const CROWDED = 8;
+
 /** Puts `e` on `port`'s holder list (at the end); nothing if it is already there. */
 export function addHolder(port: Port, e: Entry): void {
   if (e.holderOf === port) return;
@@ -123,6 +134,25 @@ export function addHolder(port: Port, e: Entry): void {
   if (port.holdersTail) port.holdersTail.holderNext = e;
   else port.holdersHead = e;
   port.holdersTail = e;
+  port.holderCount++;
+  if (port.crowded !== null) {
+    if ((e.type & MACH_PORT_TYPE_SEND) !== 0) port.crowded.set(e.owner, e);
+  } else if (port.holderCount > CROWDED) {
+    const crowded = new Map<Task, Entry>();
+    for (let h = port.holdersHead; h !== null; h = h.holderNext) if ((h.type & MACH_PORT_TYPE_SEND) !== 0) crowded.set(h.owner, h);
+    port.crowded = crowded;
+  }
+}
+
+/**
+ * `task`'s entry holding a send right for `port` (at most one per task, §1.2), if any: a walk of
+ * the holder list, or its map when the list is long.
+ */
+export function sendHolder(port: Port, task: Task): Entry | undefined {
+  const crowded = port.crowded;
+  if (crowded !== null) return crowded.get(task);
+  for (let e = port.holdersHead; e !== null; e = e.holderNext) if (e.owner === task && (e.type & MACH_PORT_TYPE_SEND) !== 0) return e;
+  return undefined;
 }
 
 /** Takes `e` off `port`'s holder list; nothing if it is not on it. */
@@ -137,6 +167,12 @@ export function removeHolder(port: Port, e: Entry): void {
   e.holderOf = null;
   e.holderPrev = null;
   e.holderNext = null;
+  port.holderCount--;
+  const crowded = port.crowded;
+  if (crowded !== null) {
+    if (port.holderCount <= CROWDED / 2) port.crowded = null;
+    else if (crowded.get(e.owner) === e) crowded.delete(e.owner);
+  }
 }
 
 /** Empties `port`'s holder list and returns it, oldest first. */
@@ -152,6 +188,8 @@ export function takeHolders(port: Port): Entry[] {
   }
   port.holdersHead = null;
   port.holdersTail = null;
+  port.holderCount = 0;
+  port.crowded = null;
   return out;
 }
 

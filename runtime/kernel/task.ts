@@ -53,7 +53,7 @@ import { newBodyItem, nextBodyItem, parseBodyBytes, rewriteDescriptor, type Body
 import type { Kernel } from "./kernel.js";
 import type { CarriedRight, Entry, KMsg, ReceiveWaiter } from "./objects.js";
 import { NameTable } from "./names.js";
-import { addHolder, noRight, Port, PortSet, removeHolder } from "./objects.js";
+import { addHolder, noRight, Port, PortSet, removeHolder, sendHolder } from "./objects.js";
 
 const R = ReturnCode;
 /** Freed indexes wait in a FIFO this long before reuse. */
@@ -258,8 +258,6 @@ function receiveTimedOut(w: PendingReceive): void {
 export class Task {
   alive = true;
   private readonly entries = new NameTable();
-  /** The entry holding SEND and/or RECEIVE for a port (at most one per port, §1.2). */
-  private readonly byPort = new Map<Port, Entry>();
   private nextIndex = 1;
   /** Freed indexes, oldest first from `freeHead`. */
   private readonly freeIndexes: number[] = [];
@@ -333,7 +331,6 @@ export class Task {
       };
     }
     this.entries.set(name, e);
-    if (port && (type & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_RECEIVE)) !== 0) this.byPort.set(port, e);
     if (port && (type & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_SEND_ONCE)) !== 0) addHolder(port, e);
     return e;
   }
@@ -361,9 +358,6 @@ export class Task {
   forgetPort(e: Entry): void {
     const port = e.port;
     if (!port) return;
-    // Only an entry with send or receive is in `byPort` (a send-once entry, freed on every
-    // reply, skips the map).
-    if ((e.type & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_RECEIVE)) !== 0 && this.byPort.get(port) === e) this.byPort.delete(port);
     removeHolder(port, e);
   }
 
@@ -372,6 +366,16 @@ export class Task {
     const dn = e.dnrequest;
     e.dnrequest = null;
     if (dn) this.kernel.notifyName(dn, MACH_NOTIFY_PORT_DELETED, e.name);
+  }
+
+  /**
+   * The entry holding send and/or receive for `port` in this space (at most one, §1.2): the
+   * receive right's entry, else a send holder of the port. No map from ports to entries: keeping
+   * one cost a hash-table insert and delete (and its rehashing) for every right that came and went.
+   */
+  private portEntry(port: Port): Entry | undefined {
+    if (port.receiver === this) return this.entries.get(port.receiverName);
+    return port.holdersHead === null ? undefined : sendHolder(port, this);
   }
 
   /** The entry for a name (for tests and transports: treat as read-only). */
@@ -386,7 +390,7 @@ export class Task {
 
   /** This task's name for the send and/or receive right of `port`, or MACH_PORT_NULL. */
   nameOf(port: Port): number {
-    return this.byPort.get(port)?.name ?? MACH_PORT_NULL;
+    return this.portEntry(port)?.name ?? MACH_PORT_NULL;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -712,7 +716,7 @@ export class Task {
       this.addEntry(name >>> 0, MACH_PORT_TYPE_SEND_ONCE, 1, port, false);
       return R.KERN_SUCCESS;
     }
-    const existing = this.byPort.get(port);
+    const existing = this.portEntry(port);
     if (existing && existing !== e) return fail(R.KERN_RIGHT_EXISTS);
     if (e && e !== existing) return fail(R.KERN_NAME_EXISTS);
     if (carried.type === MACH_MSG_TYPE_PORT_SEND && e && e.type & MACH_PORT_TYPE_SEND && e.urefs >= SEND_UREFS_MAX) {
@@ -962,9 +966,7 @@ export class Task {
       this.addEntry(name, MACH_PORT_TYPE_SEND_ONCE, 1, port, true);
       return name;
     }
-    // A task's send or receive entry for a port is on the port's holder list (send) or is its
-    // receiver (receive): with neither, the map has nothing for it.
-    const e = port.holdersHead !== null || port.receiver === this ? this.byPort.get(port) : undefined;
+    const e = this.portEntry(port);
     if (e) {
       this.copyoutInto(e, { ...r, port });
       return e.name;
@@ -1003,7 +1005,6 @@ export class Task {
     port.receiver = this;
     port.receiverName = e.name;
     port.destination = null;
-    this.byPort.set(port, e);
   }
 
   // ---------------------------------------------------------------------------------------------

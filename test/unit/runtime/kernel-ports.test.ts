@@ -361,6 +361,36 @@ describe("insert_right and extract_right", () => {
     expect(audit(a.kernel)).toEqual([]);
   });
 
+  it("a port held by many tasks: each task's send rights merge under one name, through holder list and map alike", () => {
+    // A task finds its entry for a port on the port's holder list, through a map once more than
+    // a few tasks hold it; both ways must merge rights under the one name (§1.2).
+    const kernel = new Kernel();
+    const server = kernel.createTask("server");
+    const p = receivePort(server);
+    const tasks = Array.from({ length: 20 }, (_, i) => kernel.createTask(`t${i}`));
+    const names = tasks.map((t) => giveSend(server, p, t));
+    for (let round = 0; round < 3; round++) {
+      tasks.forEach((t, i) => {
+        expect(giveSend(server, p, t)).toBe(names[i]);
+        expect(refs(t, names[i], MACH_PORT_RIGHT_SEND)).toBe(2);
+        expect(t.nameOf(t.portOf(names[i])!)).toBe(names[i]);
+      });
+      // Drop back below the threshold and up again: the map is dropped and rebuilt.
+      tasks.forEach((t, i) => expect(t.mach_port_deallocate(names[i])).toBe(0));
+      for (let i = 2; i < tasks.length; i++) {
+        expect(tasks[i].mach_port_deallocate(names[i])).toBe(0);
+        expect(tasks[i].mach_port_type(names[i]).code).toBe(R.KERN_INVALID_NAME);
+      }
+      for (let i = 2; i < tasks.length; i++) names[i] = giveSend(server, p, tasks[i]);
+    }
+    // A task holding the receive right and a send right: one SEND_RECEIVE entry.
+    expect(giveSend(server, p, server)).toBe(p);
+    expect(typeOf(server, p)).toBe(MACH_PORT_TYPE_SEND_RECEIVE);
+    expect(server.mach_port_mod_refs(p, MACH_PORT_RIGHT_RECEIVE, -1)).toBe(0);
+    // The port died: every holder's name is a dead name now.
+    tasks.forEach((t, i) => expect(typeOf(t, names[i])).toBe(MACH_PORT_TYPE_DEAD_NAME));
+  });
+
   it("extract_right: INVALID_VALUE, INVALID_NAME, INVALID_RIGHT; dead names give MACH_PORT_DEAD", () => {
     const { a, b } = setup();
     const p = receivePort(a);
