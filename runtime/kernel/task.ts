@@ -153,26 +153,35 @@ function addRight(kmsg: KMsg, right: CarriedRight): void {
 }
 
 /**
- * Kernel messages and reply rights kept for reuse: a message copied out is dead (its bytes and
- * regions went to the receiver, its rights into the receiver's space), and an RPC makes two of
- * each. Allocating them was ~15% of what an in-process null RPC allocates (sampling heap
+ * Kernel messages and carried rights kept for reuse: a message copied out is dead (its bytes and
+ * regions went to the receiver, its rights into the receiver's space), and an RPC makes two
+ * messages and a right or more. Allocating them was ~15% of what an in-process null RPC allocates (sampling heap
  * profiler), and every allocation brings the next scavenge closer.
  */
 const SPARE_MAX = 256;
 const spareKmsgs: KMsg[] = [];
-const spareReplies: CarriedRight[] = [];
+const spareRights: CarriedRight[] = [];
 
-/** Keeps a copied-out message (and its reply right) for the next send; drops what it referred to. */
+/** A carried right, from the spares if there are any (fields as `noRight()`). */
+function newRight(): CarriedRight {
+  return spareRights.length > 0 ? spareRights.pop()! : noRight();
+}
+
+function spareRight(r: CarriedRight): void {
+  if (spareRights.length >= SPARE_MAX) return;
+  r.port = null;
+  r.dead = false;
+  r.type = 0;
+  r.ool = -1;
+  r.offset = -1;
+  spareRights.push(r);
+}
+
+/** Keeps a copied-out message (and its rights) for the next send; drops what it referred to. */
 function recycleKmsg(kmsg: KMsg): void {
-  const reply = kmsg.reply;
-  if (reply !== NO_REPLY && spareReplies.length < SPARE_MAX) {
-    reply.port = null;
-    reply.dead = false;
-    reply.type = 0;
-    reply.ool = -1;
-    reply.offset = -1;
-    spareReplies.push(reply);
-  }
+  if (kmsg.reply !== NO_REPLY) spareRight(kmsg.reply);
+  const rights = kmsg.rights;
+  for (let i = 0; i < rights.length; i++) spareRight(rights[i]);
   if (spareKmsgs.length >= SPARE_MAX) return;
   kmsg.reply = NO_REPLY;
   kmsg.rights = NO_RIGHTS;
@@ -1112,7 +1121,7 @@ export class Task {
     const localName = rd32(bytes, o.localPort);
     if (replyDisp === 0 && localName !== MACH_PORT_NULL) return R.MACH_SEND_INVALID_HEADER;
 
-    const reply = replyDisp === 0 ? NO_REPLY : spareReplies.length > 0 ? spareReplies.pop()! : noRight();
+    const reply = replyDisp === 0 ? NO_REPLY : newRight();
     const dest = this.copyinHeader(rd32(bytes, o.remotePort), destDisp, localName, replyDisp, reply);
     if (typeof dest === "number") return dest;
     const flags = (bits & ~0xffff & ~MACH_MSGH_BITS_CIRCULAR) >>> 0;
@@ -1253,7 +1262,7 @@ export class Task {
         if (!isPort) continue;
         for (let i = 0; i < item.number; i++) {
           const at = item.dataOffset + i * abi.inlinePortSize;
-          const right = noRight();
+          const right = newRight();
           if (this.copyinRightInto(rd32(b, at), item.name, right) !== 0) return R.MACH_SEND_INVALID_RIGHT;
           right.offset = at;
           addRight(kmsg, right);
@@ -1284,7 +1293,7 @@ export class Task {
       else kmsg.ool.push(copy);
       if (isPort) {
         for (let i = 0; i < item.number; i++) {
-          const right = noRight();
+          const right = newRight();
           if (this.copyinRightInto(rd32(copy, i * 4), item.name, right) !== 0) return R.MACH_SEND_INVALID_RIGHT;
           right.ool = kIndex;
           right.offset = i * 4;
