@@ -46,7 +46,13 @@ export class ReceivedMessage implements MachMessage {
   declare readonly seqno: number;
   declare readonly id: number;
   private declare readonly size: number;
-  private declare readonly rights: RightItem[];
+  /**
+   * The body rights, found by walking the body only when first asked for (`list`): a request
+   * whose handler succeeds is consumed whole (`takeAll`) without it. null until then.
+   */
+  private declare rights: RightItem[] | null;
+  /** `takeAll` ran before the rights were listed: they are all gone once listed. */
+  private declare allTaken: boolean;
   private declare readonly oolGone: boolean[];
   private declare replyGone: boolean;
 
@@ -62,7 +68,10 @@ export class ReceivedMessage implements MachMessage {
     this.localPort = rd32(b, o.localPort);
     this.seqno = rd32(b, o.seqno);
     this.id = rd32(b, o.id) | 0;
-    this.rights = this.bits & MACH_MSGH_BITS_COMPLEX ? bodyRights(task, msg) : NO_RIGHTS;
+    // Listed now when the message has out-of-line regions: a region a handler takes is its own to
+    // write, and a port array's names must be the ones received.
+    this.rights = !(this.bits & MACH_MSGH_BITS_COMPLEX) ? NO_RIGHTS : msg.ool.length > 0 ? bodyRights(task, msg) : null;
+    this.allTaken = false;
     this.oolGone = msg.ool.length === 0 ? NO_OOL : falses(msg.ool.length);
     this.replyGone = false;
   }
@@ -84,15 +93,24 @@ export class ReceivedMessage implements MachMessage {
   }
   /** Body rights in body order (inline items, OOL port arrays element by element). */
   get rightCount(): number {
-    return this.rights.length;
+    return this.list().length;
   }
   /** True once every right, region and the reply right has left the message. */
   get empty(): boolean {
-    return this.replyGone && this.rights.every((r) => r.gone) && this.oolGone.every((g) => g);
+    return this.replyGone && this.list().every((r) => r.gone) && this.oolGone.every((g) => g);
+  }
+
+  private list(): RightItem[] {
+    let rights = this.rights;
+    if (rights === null) {
+      rights = this.rights = bodyRights(this.task, this);
+      if (this.allTaken) for (let i = 0; i < rights.length; i++) rights[i].gone = true;
+    }
+    return rights;
   }
 
   private right(i: number): RightItem {
-    const r = this.rights[i];
+    const r = this.list()[i];
     if (!r) throw new RangeError(`request carries no right #${i}`);
     if (r.gone) throw new Error(`right #${i} of message ${this.id} was already taken or released`);
     return r;
@@ -117,7 +135,7 @@ export class ReceivedMessage implements MachMessage {
    * so a later `destroy` skips it. Throws when the request carries no such right any more.
    */
   releaseName(name: number): void {
-    const i = this.rights.findIndex((r) => !r.gone && r.name === name);
+    const i = this.list().findIndex((r) => !r.gone && r.name === name);
     if (i < 0) throw new Error(`message ${this.id} carries no right named ${name} (already taken or released?)`);
     this.releaseRight(i);
   }
@@ -145,7 +163,8 @@ export class ReceivedMessage implements MachMessage {
   /** The handler keeps everything the request carried (the success contract). */
   takeAll(): void {
     const rights = this.rights;
-    for (let i = 0; i < rights.length; i++) rights[i].gone = true;
+    if (rights === null) this.allTaken = true;
+    else for (let i = 0; i < rights.length; i++) rights[i].gone = true;
     const ool = this.oolGone;
     for (let i = 0; i < ool.length; i++) ool[i] = true;
   }
@@ -159,7 +178,7 @@ export class ReceivedMessage implements MachMessage {
       this.replyGone = true;
       this.task.destroyName(this.remotePort, this.replyType);
     }
-    const rights = this.rights;
+    const rights = this.list();
     for (let i = 0; i < rights.length; i++) {
       const r = rights[i];
       if (r.gone) continue;
