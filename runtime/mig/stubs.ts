@@ -38,8 +38,8 @@
  * to the caller or the handler, so once the kernel has taken them (copied them in) their memory
  * goes back to the codec (sent-memory.ts, memory.ts releaseMessage): the next message is written over it, as GNU
  * MIG's stubs reuse their stack buffer. One the codec will never write again (a small one) is
- * given to the kernel instead, which keeps it rather than a copy (Task#sendMessage's `donate`;
- * simple messages only): the receiver gets those bytes and writes its header into them. A demux
+ * given to the kernel instead, which keeps it rather than a copy (Task#sendMessage's `donate`):
+ * the receiver gets those bytes and writes its header (and port names) into them. A demux
  * that wraps a `migDemux` must therefore not keep the reply it returns past the send (copy its
  * bytes if it needs them).
  */
