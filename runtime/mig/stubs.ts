@@ -203,7 +203,23 @@ export function createCaller(task: Task, port: number, options: CallerOptions = 
         const sent = task.machMsg(request, option, request.bytes.length, plan.reply.maxSize, replyPort, timeout, mayDonate(request));
         // A server that answered at once (run during the send) has queued the reply by now: it
         // is checked and decoded here, and the call costs one promise hop, its own.
-        if (sent instanceof Promise || sent.code === ReturnCode.MACH_RCV_TOO_LARGE) {
+        if (sent instanceof Promise) {
+          // The reply comes later (a server in another thread or process, or one that answers
+          // asynchronously): one continuation, one promise hop, no async frame.
+          const callPool = own ? pool : null;
+          return sent.then((r): T | Promise<T> => {
+            if (r.code === ReturnCode.MACH_RCV_TOO_LARGE) {
+              const later = awaitReply(task, plan, request, r, callPool, replyPort, option, timeout);
+              return (outs ? later.then(outs) : later) as Promise<T>;
+            }
+            // The reply came: the send is over and succeeded. By now the request is seldom the
+            // last message encoded, and the release then does nothing.
+            if (r.code === ReturnCode.KERN_SUCCESS) releaseSent(task, request);
+            const reply = replyValues(task, plan, r, callPool, replyPort);
+            return outs ? outs(reply) : (reply as T);
+          });
+        }
+        if (sent.code === ReturnCode.MACH_RCV_TOO_LARGE) {
           const later = awaitReply(task, plan, request, sent, own ? pool : null, replyPort, option, timeout);
           return (outs ? later.then(outs) : later) as Promise<T>;
         }
@@ -252,24 +268,23 @@ async function sentLater(task: Task, plan: RoutinePlan, request: MachMessage, se
 }
 
 /**
- * The rest of a routine call (mig_rpc's wait and checks, then the reply decoded), as one small
- * async frame. `pool` is null for a caller-owned reply port.
+ * The rest of a routine call whose reply was too large for the first receive buffer (mig_rpc's
+ * wait and checks, then the reply decoded), as one small async frame. `pool` is null for a
+ * caller-owned reply port.
  */
 async function awaitReply(
   task: Task,
   plan: RoutinePlan,
   request: MachMessage,
-  sent: MachMsgResult | Promise<MachMsgResult>,
+  sent: MachMsgResult,
   pool: ReplyPortPool | undefined | null,
   replyPort: number,
   option: number,
   timeout: number,
 ): Promise<MigValue[]> {
-  let r = await sent;
-  // A reply (or one too large for the buffer) came: the send is over and succeeded. By now the
-  // request is seldom the last message encoded, and the release then does nothing.
-  if (r.code === ReturnCode.KERN_SUCCESS || r.code === ReturnCode.MACH_RCV_TOO_LARGE) releaseSent(task, request);
-  if (r.code === ReturnCode.MACH_RCV_TOO_LARGE) r = await receiveLarge(task, r, option, replyPort, timeout);
+  // A reply too large for the buffer came: the send is over and succeeded.
+  releaseSent(task, request);
+  const r = await receiveLarge(task, sent, option, replyPort, timeout);
   return replyValues(task, plan, r, pool, replyPort);
 }
 
