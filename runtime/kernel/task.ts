@@ -1080,6 +1080,30 @@ export class Task {
     return this.receive(option, rcvSize, rcvName, timeout);
   }
 
+  /**
+   * @internal An RPC's `mach_msg` (send, then receive on `rcvName` without a timeout) for a caller
+   * that waits with its own `waiter` object rather than a promise (the MIG client): the send as
+   * `machMsg` does it (a server it wakes runs right after it), then `receiveWith(waiter, rcvName)`.
+   * Returns the result when the call is over at once (the reply is there, or the send or the
+   * receive failed), null when `waiter` is queued for the reply (the kernel calls it once), or a
+   * promise of the whole result when the send blocked on a full queue.
+   */
+  rpcWith(msg: MachMessage, option: number, sendSize: number, rcvName: number, waiter: ReceiveWaiter, donate = false): MachMsgResult | Promise<MachMsgResult> | null {
+    const k = this.kernel;
+    const rpc = k.rpcSend;
+    k.rpcSend = true;
+    let sent: number | Promise<number>;
+    try {
+      sent = this.sendMessage(msg, option, sendSize, 0, donate);
+    } finally {
+      k.rpcSend = rpc;
+      if (!rpc) k.runReady();
+    }
+    if (typeof sent !== "number") return sent.then((code) => this.receiveAfterSend(code, option, waiter.rcvSize, rcvName, 0));
+    if (sent !== R.KERN_SUCCESS) return { code: sent, msg: null };
+    return this.receiveWith(waiter, rcvName);
+  }
+
   private receiveAfterSend(code: number, option: number, rcvSize: number, rcvName: number, timeout: number): MachMsgResult | Promise<MachMsgResult> {
     if (code !== R.KERN_SUCCESS || !(option & MACH_RCV_MSG)) return { code, msg: null };
     return this.receive(option, rcvSize, rcvName, timeout);

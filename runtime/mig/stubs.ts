@@ -46,6 +46,8 @@
 import { decodeReply, decodeRequest, encodeReply, encodeRequest } from "../codec/engine.js";
 import type { RoutinePlan, SubsystemPlan } from "../codec/plan.js";
 import { MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_PORT_NULL, MACH_SEND_MSG, MachError, ReturnCode } from "../constants.js";
+import type { Runnable } from "../kernel/kernel.js";
+import type { KMsg, ReceiveWaiter } from "../kernel/objects.js";
 import type { MachMsgResult, Task } from "../kernel/task.js";
 import type { MachMessage } from "../message.js";
 import { mayDonate, releaseSent } from "./sent-memory.js";
@@ -200,7 +202,18 @@ export function createCaller(task: Task, port: number, options: CallerOptions = 
         if (own && local?.disposition !== MACH_MSG_TYPE_MAKE_SEND_ONCE) setReplyPort(task, request, replyPort);
         const timeout = o.timeout ?? 0;
         const option = rpcOption(o.msgOption ?? 0, timeout);
-        const sent = task.machMsg(request, option, request.bytes.length, plan.reply.maxSize, replyPort, timeout, mayDonate(request));
+        const donate = mayDonate(request);
+        let sent: MachMsgResult | Promise<MachMsgResult>;
+        if (timeout === 0) {
+          // Waits (if it must) with a PendingCall, which finishes the call itself when the reply
+          // comes: no promise for the receive and no continuation hop on top of the call's own.
+          const call = new PendingCall<T>(task, plan, request, own ? pool : null, replyPort, option, outs);
+          const r = task.rpcWith(request, option, request.bytes.length, replyPort, call, donate);
+          if (r === null) return call.promise();
+          sent = r;
+        } else {
+          sent = task.machMsg(request, option, request.bytes.length, plan.reply.maxSize, replyPort, timeout, donate);
+        }
         // A server that answered at once (run during the send) has queued the reply by now: it
         // is checked and decoded here, and the call costs one promise hop, its own.
         if (sent instanceof Promise) {
@@ -255,6 +268,117 @@ export function createCaller(task: Task, port: number, options: CallerOptions = 
       }
     },
   };
+}
+
+/**
+ * A routine call waiting for its reply without a timeout: the kernel's waiter on the reply port
+ * (a ReceiveWaiter) and, once handed the reply, the call's end (mig_rpc's checks, the decode,
+ * the `outs`), which settles the one promise the call returned. The copy-out and the rest run as
+ * a kernel runnable (`Kernel.schedule`: after the kernel operation that delivered the reply, never
+ * inside it), as the serve loop's do.
+ */
+class PendingCall<T> implements ReceiveWaiter, Runnable {
+  declare readonly task: Task;
+  declare readonly option: number;
+  declare readonly rcvSize: number;
+  declare private readonly plan: RoutinePlan;
+  declare private readonly request: MachMessage;
+  declare private readonly pool: ReplyPortPool | undefined | null;
+  declare private readonly replyPort: number;
+  declare private readonly outs: ((reply: MigValue[]) => T) | undefined;
+  declare private kmsg: KMsg | null;
+  declare private outcome: number;
+  /** The size a MACH_RCV_TOO_LARGE reported. */
+  declare private rcvSizeSeen: number;
+  declare private resolve: (value: T | PromiseLike<T>) => void;
+  declare private reject: (error: unknown) => void;
+
+  constructor(
+    task: Task,
+    plan: RoutinePlan,
+    request: MachMessage,
+    pool: ReplyPortPool | undefined | null,
+    replyPort: number,
+    option: number,
+    outs: ((reply: MigValue[]) => T) | undefined,
+  ) {
+    this.task = task;
+    this.option = option;
+    this.rcvSize = plan.reply.maxSize;
+    this.plan = plan;
+    this.request = request;
+    this.pool = pool;
+    this.replyPort = replyPort;
+    this.outs = outs;
+    this.kmsg = null;
+    this.outcome = 0;
+    this.rcvSizeSeen = 0;
+    this.resolve = noSettle;
+    this.reject = noSettle;
+  }
+
+  /** The call's promise (made once the waiter is queued: most calls never need it). */
+  promise(): Promise<T> {
+    const p = new Promise<T>(capturePending as (resolve: (value: T | PromiseLike<T>) => void, reject: (error: unknown) => void) => void);
+    this.resolve = pendingResolve as (value: T | PromiseLike<T>) => void;
+    this.reject = pendingReject!;
+    return p;
+  }
+
+  message(kmsg: KMsg): void {
+    this.kmsg = kmsg;
+    this.task.kernel.schedule(this);
+  }
+  tooLarge(size: number): void {
+    this.outcome = ReturnCode.MACH_RCV_TOO_LARGE;
+    this.kmsg = null;
+    this.rcvSizeSeen = size;
+    this.task.kernel.schedule(this);
+  }
+  fail(code: number): void {
+    this.outcome = code;
+    this.task.kernel.schedule(this);
+  }
+
+  run(): void {
+    const kmsg = this.kmsg;
+    this.kmsg = null;
+    let r: MachMsgResult;
+    try {
+      if (kmsg !== null) r = this.task.completeReceive(kmsg, this.rcvSize);
+      else if (this.outcome === ReturnCode.MACH_RCV_TOO_LARGE) r = this.task.tooLargeKept(this.rcvSizeSeen);
+      else r = { code: this.outcome, msg: null };
+    } catch (error) {
+      // Only a message observer (a tracer) can throw in a copy-out.
+      this.reject(error);
+      return;
+    }
+    const { task, plan, request, pool, replyPort, outs } = this;
+    if (r.code === ReturnCode.MACH_RCV_TOO_LARGE) {
+      const later = awaitReply(task, plan, request, r, pool, replyPort, this.option, 0);
+      this.resolve((outs ? later.then(outs) : later) as Promise<T>);
+      return;
+    }
+    try {
+      // The reply came: the send is over and succeeded. By now the request is seldom the last
+      // message encoded, and the release then does nothing.
+      if (r.code === ReturnCode.KERN_SUCCESS) releaseSent(task, request);
+      const reply = replyValues(task, plan, r, pool, replyPort);
+      this.resolve(outs ? outs(reply) : (reply as T));
+    } catch (error) {
+      this.reject(error);
+    }
+  }
+}
+
+function noSettle(): void {}
+
+/** `new Promise(capturePending)` leaves its resolve and reject here (no closure per call). */
+let pendingResolve: ((value: unknown) => void) | null = null;
+let pendingReject: ((error: unknown) => void) | null = null;
+function capturePending(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+  pendingResolve = resolve;
+  pendingReject = reject;
 }
 
 /** What a simpleroutine whose send completed at once returns (nothing to wait for). */
