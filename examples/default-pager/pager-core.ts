@@ -14,6 +14,20 @@ import type { PageMap } from "./storage/page-map.js";
 import type { PagingStorage } from "./storage/paging-storage.js";
 import type { PagingFileInfo, StorageError } from "./storage/index.js";
 
+/** Ends a turn entered with `enter` once `sent` settles; resolves to `result` (or rejects). */
+function leaveAfter<T>(ordering: RequestOrdering, sent: Promise<void>, result: T): Promise<T> {
+  return sent.then(
+    () => {
+      ordering.leave!();
+      return result;
+    },
+    (e: unknown) => {
+      ordering.leave!();
+      throw e;
+    },
+  );
+}
+
 /** Page buffers per slab (newPageBuffer). */
 const READ_SLAB = 16;
 
@@ -291,6 +305,24 @@ export class DefaultPagerCore<Port = unknown> {
     _desiredAccess: number,
     then?: InOrder<DataRequestReply>,
   ): DataRequestReply | Promise<DataRequestReply> {
+    // The page-in path: when the request finds its turn (as it does unless an earlier message
+    // of the object is still being handled), no work closure and no promise.
+    const ordering = object.ordering;
+    if (ordering.enter !== undefined && ordering.enter(seqno)) {
+      let reply: DataRequestReply;
+      let sent: void | Promise<void>;
+      try {
+        this.onOrdered?.(object.id, seqno, "data_request");
+        reply = this.answerRequest(object, offset, length);
+        sent = then === undefined ? undefined : then(reply);
+      } catch (e) {
+        ordering.leave!();
+        return Promise.reject(e as Error);
+      }
+      if (sent instanceof Promise) return leaveAfter(ordering, sent, reply);
+      ordering.leave!();
+      return reply;
+    }
     return this.ordered(object, seqno, "data_request", then, () =>
       this.answerRequest(object, offset, length),
     );

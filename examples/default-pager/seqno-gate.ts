@@ -22,6 +22,14 @@ export interface RequestOrdering {
    * read, message out); a promise per step was a measurable share of it.
    */
   runOrValue?<T>(seqno: number, work: () => T | Promise<T>): T | Promise<T>;
+  /**
+   * Optional, with `leave`: true when it is `seqno`'s turn now, which the caller then holds
+   * until it calls `leave` once (no work function: nothing to allocate for a request that finds
+   * its turn). False when it is not its turn: the caller goes through `run` instead.
+   */
+  enter?(seqno: number): boolean;
+  /** Ends the turn `enter` gave. */
+  leave?(): void;
 }
 
 export class SeqnoOrderError extends Error {}
@@ -41,6 +49,14 @@ export class SeqnoGate implements RequestOrdering {
   /** Seqnos queued behind a missing one (for diagnostics). */
   get pending(): number {
     return this.waiting.size;
+  }
+
+  enter(seqno: number): boolean {
+    return seqno === this.turn;
+  }
+
+  leave(): void {
+    this.advance();
   }
 
   run<T>(seqno: number, work: () => T | Promise<T>): Promise<T> {

@@ -96,6 +96,9 @@ export class KernelServer implements MemoryManagerLink, DefaultPagerLink {
   private server: ChainedServer | null = null;
   /** Replies the kernel refused (a manager call on a control port that no longer has an object). */
   controlRejections = 0;
+  /** The VM's page size, and as the bigint a data_request's length is (one, not one per request). */
+  private readonly pageSize: number;
+  private readonly pageSizeBig: bigint;
   readonly errors: string[] = [];
 
   constructor(
@@ -113,6 +116,8 @@ export class KernelServer implements MemoryManagerLink, DefaultPagerLink {
       // copies the region into the message at send, so returned frames are free once queued.
       returnsCopied: true,
     });
+    this.pageSize = this.vm.pageSize;
+    this.pageSizeBig = BigInt(this.pageSize);
     const t = this.task;
     this.controlSet = t.mach_port_allocate(MACH_PORT_RIGHT_PORT_SET).name;
     this.hostPriv = t.mach_port_allocate(MACH_PORT_RIGHT_RECEIVE).name;
@@ -208,9 +213,14 @@ export class KernelServer implements MemoryManagerLink, DefaultPagerLink {
     return this.client(this.objectName(object)).memory_object_data_request(
       this.controlPort(control),
       BigInt(offset),
-      BigInt(length),
+      length === this.pageSize ? this.pageSizeBig : BigInt(length),
       desiredAccess,
     );
+  }
+
+  /** The faulting thread blocks: the serve loops its data_request woke run now (runReady). */
+  runWoken(): void {
+    this.kernel.runReady();
   }
 
   dataUnlock(

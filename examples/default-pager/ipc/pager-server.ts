@@ -94,9 +94,8 @@ export class DefaultPagerServer {
   readonly stats: PagerServerStats = { writeFailures: [], errors: [] };
   /** Object port (receive right name) → object. */
   private readonly byPort = new Map<number, PagerObject<number>>();
-  private readonly controlClients = new Map<number, MachClient>();
-  /** Control port name → user references received and not released yet (releaseControl). */
-  private readonly controlRefs = new Map<number, number>();
+  /** Control port name → what the pager keeps for it (one lookup per kernel message). */
+  private readonly controls = new Map<number, ControlPort>();
   private server: ChainedServer | null = null;
   private readonly options: PagerServerOptions;
 
@@ -261,7 +260,7 @@ export class DefaultPagerServer {
       const object = await this.enter(port, seqno, "init");
       await this.core.init(object, seqno, control, name, Number(pageSize), async (reply) => {
         if (reply.kind === "ready") {
-          await this.kernel(control).memory_object_ready(
+          await this.controlPort(control).kernel.memory_object_ready(
             reply.mayCache ? 1 : 0,
             reply.copyStrategy,
           );
@@ -316,7 +315,7 @@ export class DefaultPagerServer {
         // The receive rights arrived under the names of our send rights (or, from another
         // kernel, as MACH_PORT_NULL): destroying the names ends both ports here.
         for (const n of new Set([held.control, held.name, control, name])) this.destroy(n);
-        if (held.control !== null) this.controlClients.delete(held.control);
+        if (held.control !== null) this.controls.delete(held.control);
       });
     },
 
@@ -400,7 +399,7 @@ export class DefaultPagerServer {
       Number(offset),
       Number(length),
       access,
-      (reply) => this.answerRequest(control, reply),
+      this.controlPort(control).answer,
     );
     if (r instanceof Promise) return r.then(ignore);
   }
@@ -438,8 +437,8 @@ export class DefaultPagerServer {
    * without waiting for the stub's promise; a failure is only logged (the kernel's faulting
    * thread then waits, as in Mach when a reply is lost).
    */
-  private answerRequest(control: number, reply: DataRequestReply): void {
-    const kernel = this.kernel(control);
+  private answerRequest(control: ControlPort, reply: DataRequestReply): void {
+    const kernel = control.kernel;
     let sent: Promise<void>;
     switch (reply.kind) {
       case "supply":
@@ -464,9 +463,14 @@ export class DefaultPagerServer {
         );
         break;
     }
-    sent.then(undefined, this.replyFailed);
-    this.releaseControl(control);
+    // A promise already seen fulfilled (the stubs return the same one for every send that
+    // completed at once) cannot fail: no handler, no reaction job.
+    if (sent !== this.sentOk) sent.then(() => (this.sentOk = sent), this.replyFailed);
+    this.releaseRef(control);
   }
+
+  /** The last reply promise seen fulfilled. */
+  private sentOk: Promise<void> | null = null;
 
   private readonly replyFailed = (e: unknown): void => {
     this.stats.errors.push(`reply to data_request not sent: ${describe(e)}`);
@@ -483,13 +487,14 @@ export class DefaultPagerServer {
    * mach_port_deallocate per message; terminate destroys the name with whatever is left.
    */
   private releaseControl(name: number): void {
-    if (name === MACH_PORT_NULL) return;
-    const n = (this.controlRefs.get(name) ?? 0) + 1;
-    if (n < MAX_UREFS) {
-      this.controlRefs.set(name, n);
-      return;
-    }
-    this.controlRefs.delete(name);
+    if (name !== MACH_PORT_NULL) this.releaseRef(this.controlPort(name));
+  }
+
+  private releaseRef(control: ControlPort): void {
+    const n = ++control.refs;
+    if (n < MAX_UREFS) return;
+    control.refs = 0;
+    const name = control.name;
     if (this.task.mach_port_mod_refs(name, MACH_PORT_RIGHT_SEND, -n) !== ReturnCode.KERN_SUCCESS)
       this.task.mach_port_mod_refs(name, MACH_PORT_RIGHT_DEAD_NAME, -n); // the port died meanwhile
   }
@@ -506,14 +511,20 @@ export class DefaultPagerServer {
     if (object !== undefined) await this.core.unexpected(object, seqno, what);
   }
 
-  /** The kernel's control-port calls for `control` (generated mach client, bound to the port). */
-  private kernel(control: number): MachClient {
-    let client = this.controlClients.get(control);
-    if (client === undefined) {
-      client = new MachClient(callerFor(this.task, control));
-      this.controlClients.set(control, client);
+  /** What the pager keeps for the control port it holds under `name` (made on first use). */
+  private controlPort(name: number): ControlPort {
+    let control = this.controls.get(name);
+    if (control === undefined) {
+      const made: ControlPort = {
+        name,
+        kernel: new MachClient(callerFor(this.task, name)),
+        refs: 0,
+        answer: (reply) => this.answerRequest(made, reply),
+      };
+      this.controls.set(name, made);
+      control = made;
     }
-    return client;
+    return control;
   }
 
   private requireService(port: number): void {
@@ -528,7 +539,7 @@ export class DefaultPagerServer {
 
   private destroy(name: number | null): void {
     if (name === null || name === MACH_PORT_NULL) return;
-    this.controlRefs.delete(name); // the references it held go with the name
+    this.controls.delete(name); // the references it held go with the name
     this.task.mach_port_destroy(name);
   }
 
@@ -540,6 +551,18 @@ export class DefaultPagerServer {
   private code(code: number, what: string): void {
     if (code !== ReturnCode.KERN_SUCCESS) throw new MachError(code, what);
   }
+}
+
+/**
+ * A control port the pager holds a send right to, under `name`: the kernel's control-port calls
+ * (generated mach client bound to it), the user references kernel messages brought and not
+ * released yet, and the answer to a data_request on it (made once, not per request).
+ */
+interface ControlPort {
+  readonly name: number;
+  readonly kernel: MachClient;
+  refs: number;
+  readonly answer: (reply: DataRequestReply) => void;
 }
 
 /** [HD] default_pager_max_urefs: control-port references kept before they are trimmed. */

@@ -75,6 +75,14 @@ export interface MemoryManagerLink {
   ): Promise<void>;
   /** No control port: it is sent after the kernel may have let the object go. */
   changeCompleted(replyTo: ReplyPort, mayCache: boolean, copyStrategy: number): Promise<void>;
+  /**
+   * Optional: the faulting thread is about to block after its data_request. Lets the threads
+   * its send woke run now, before it blocks (Mach's thread_block picking the pager thread the
+   * send made runnable) instead of at some later turn. A manager that answers at once has then
+   * supplied the page by the time this returns, and the fault completes without waiting. Must
+   * do nothing when the carrier is not at rest (inside a kernel operation or a server).
+   */
+  runWoken?(): void;
 }
 
 /** Kernel → default pager (memory_object_default.defs, subsystem 2250). Same queueing contract. */

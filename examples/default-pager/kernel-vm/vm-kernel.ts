@@ -62,6 +62,28 @@ export interface MapEntry {
 /** What a fault on a resident page returns (its work is done synchronously). */
 const DONE: Promise<void> = Promise.resolve();
 
+/**
+ * What an access does with the page once it is resident (a module function, not a closure per
+ * access): `bytes` is the caller's buffer, `inPage` where in the page it starts.
+ */
+type PageUse = (page: ResidentPage, bytes: Uint8Array, inPage: number) => void;
+
+/** A read: the page's bytes into the caller's buffer. */
+function copyOut(page: ResidentPage, into: Uint8Array, inPage: number): void {
+  const data = page.data;
+  into.set(
+    inPage === 0 && into.length === data.length
+      ? data
+      : data.subarray(inPage, inPage + into.length),
+  );
+}
+
+/** A write: the caller's bytes into the page, which becomes dirty. */
+function copyIn(page: ResidentPage, data: Uint8Array, inPage: number): void {
+  page.data.set(data, inPage);
+  page.dirty = true;
+}
+
 /** Page frames per slab (newFrame). */
 const FRAME_SLAB = 16;
 
@@ -147,6 +169,8 @@ export class VmKernel {
   private readonly returnsCopied: boolean;
   /** Staging for non-adjacent runs of a data_return when the link copies (returnsCopied). */
   private staging: Uint8Array | null = null;
+  /** The last data_request send promise seen fulfilled (pageIn). */
+  private sentOk: Promise<void> | null = null;
   /** Failures of one-way sends nobody waits for (the IPC layer would log them). */
   readonly sendFailures: unknown[] = [];
 
@@ -236,70 +260,55 @@ export class VmKernel {
 
   async read(task: Task, address: number, length: number): Promise<Uint8Array> {
     const out = new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
-      const at = address + done;
-      const inPage = at % this.pageSize;
-      const n = Math.min(length - done, this.pageSize - inPage);
-      const from = done;
-      await this.access(task, at, VM_PROT_READ, (page) =>
-        out.set(page.data.subarray(inPage, inPage + n), from),
-      );
-      done += n;
-    }
+    await this.readInto(task, address, out);
     return out;
   }
 
   /** Like read, into the caller's buffer (`into.length` bytes from `address`). */
   readInto(task: Task, address: number, into: Uint8Array): Promise<void> {
-    const inPage = address % this.pageSize;
-    const length = into.length;
-    // Within one page (the usual case): one access, no loop frame.
-    if (inPage + length <= this.pageSize && length > 0)
-      return this.access(task, address, VM_PROT_READ, (page) =>
-        into.set(
-          length === this.pageSize ? page.data : page.data.subarray(inPage, inPage + length),
-        ),
-      );
-    return this.readIntoPages(task, address, into);
+    const r = this.readIntoNow(task, address, into);
+    return r === true ? DONE : r;
   }
 
-  private async readIntoPages(task: Task, address: number, into: Uint8Array): Promise<void> {
-    const length = into.length;
+  /**
+   * readInto for a thread that goes on at once when it can: true when the bytes are in `into`
+   * on return (the page was resident, or its page-in completed during the call: the manager
+   * answered while the thread was about to block, see MemoryManagerLink.runWoken), else a
+   * promise that settles once they are (or rejects with the MemoryFault).
+   */
+  readIntoNow(task: Task, address: number, into: Uint8Array): true | Promise<void> {
+    const inPage = address % this.pageSize;
+    // Within one page (the usual case): one access, no loop frame.
+    if (inPage + into.length <= this.pageSize && into.length > 0)
+      return this.access(task, address, VM_PROT_READ, copyOut, into, inPage);
+    return this.pages(task, address, into, VM_PROT_READ, copyOut);
+  }
+
+  write(task: Task, address: number, data: Uint8Array): Promise<void> {
+    const inPage = address % this.pageSize;
+    if (inPage + data.length <= this.pageSize && data.length > 0) {
+      const r = this.access(task, address, VM_PROT_READ | VM_PROT_WRITE, copyIn, data, inPage);
+      return r === true ? DONE : r;
+    }
+    return this.pages(task, address, data, VM_PROT_READ | VM_PROT_WRITE, copyIn);
+  }
+
+  /** A read or write crossing pages: one access per page, in order. */
+  private async pages(
+    task: Task,
+    address: number,
+    bytes: Uint8Array,
+    access: number,
+    use: PageUse,
+  ): Promise<void> {
+    const length = bytes.length;
     let done = 0;
     while (done < length) {
       const at = address + done;
       const inPage = at % this.pageSize;
       const n = Math.min(length - done, this.pageSize - inPage);
-      const from = done;
-      await this.access(task, at, VM_PROT_READ, (page) =>
-        into.set(page.data.subarray(inPage, inPage + n), from),
-      );
-      done += n;
-    }
-  }
-
-  write(task: Task, address: number, data: Uint8Array): Promise<void> {
-    const inPage = address % this.pageSize;
-    if (inPage + data.length <= this.pageSize && data.length > 0)
-      return this.access(task, address, VM_PROT_READ | VM_PROT_WRITE, (page) => {
-        page.data.set(data, inPage);
-        page.dirty = true;
-      });
-    return this.writePages(task, address, data);
-  }
-
-  private async writePages(task: Task, address: number, data: Uint8Array): Promise<void> {
-    let done = 0;
-    while (done < data.length) {
-      const at = address + done;
-      const inPage = at % this.pageSize;
-      const n = Math.min(data.length - done, this.pageSize - inPage);
-      const from = done;
-      await this.access(task, at, VM_PROT_READ | VM_PROT_WRITE, (page) => {
-        page.data.set(data.subarray(from, from + n), inPage);
-        page.dirty = true;
-      });
+      const r = this.access(task, at, access, use, bytes.subarray(done, done + n), inPage);
+      if (r !== true) await r;
       done += n;
     }
   }
@@ -388,10 +397,18 @@ export class VmKernel {
       return ReturnCode.KERN_INVALID_ARGUMENT;
     }
     // Synchronous unless a page on its way out must be waited for or supply_completed is asked for.
-    return this.supplyFrom(object, control, offset, data, lockValue, precious, replyTo, 0, {
-      result: ReturnCode.KERN_SUCCESS,
-      errorOffset: 0,
-    });
+    // (supply_completed's result is gathered only when somebody asked for it.)
+    return this.supplyFrom(
+      object,
+      control,
+      offset,
+      data,
+      lockValue,
+      precious,
+      replyTo,
+      0,
+      replyTo === null ? null : { result: ReturnCode.KERN_SUCCESS, errorOffset: 0 },
+    );
   }
 
   private supplyFrom(
@@ -403,7 +420,7 @@ export class VmKernel {
     precious: boolean,
     replyTo: ReplyPort | null,
     start: number,
-    outcome: { result: number; errorOffset: number },
+    outcome: { result: number; errorOffset: number } | null,
   ): number | Promise<number> {
     for (let at = start; at < data.length;) {
       const pageOffset = offset + at;
@@ -415,8 +432,10 @@ export class VmKernel {
         );
       }
       if (slot instanceof ResidentPage) {
-        outcome.result = ReturnCode.KERN_MEMORY_PRESENT;
-        outcome.errorOffset = pageOffset;
+        if (outcome !== null) {
+          outcome.result = ReturnCode.KERN_MEMORY_PRESENT;
+          outcome.errorOffset = pageOffset;
+        }
         break;
       }
       // The data is consumed: a one-page supply becomes the page itself, without a copy.
@@ -430,7 +449,7 @@ export class VmKernel {
       this.stats.pageins++;
       at += this.pageSize;
     }
-    if (replyTo === null) return ReturnCode.KERN_SUCCESS;
+    if (replyTo === null || outcome === null) return ReturnCode.KERN_SUCCESS;
     return this.manager
       .supplyCompleted(replyTo, control, offset, data.length, outcome.result, outcome.errorOffset)
       .then(() => ReturnCode.KERN_SUCCESS);
@@ -666,20 +685,29 @@ export class VmKernel {
   // ---- internals: faults ----
 
   private entryAt(task: Task, address: number): MapEntry | undefined {
-    return task.entries.find((e) => address >= e.start && address < e.end);
+    // A loop, not `find` with a closure: every access looks its entry up.
+    const entries = task.entries;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      if (address >= e.start && address < e.end) return e;
+    }
+    return undefined;
   }
 
   /**
    * Faults the page in and runs `use` on it synchronously, while it is certainly resident: anything
-   * awaited in between could let a page-out take it. A resident page is used at once (no
-   * promise made but the returned settled one); a page-in waits once, for its supply.
+   * awaited in between could let a page-out take it. A resident page is used at once, and so is
+   * one a page-in brought during the call (true, no promise made); otherwise the access waits
+   * for the supply.
    */
   private access(
     task: Task,
     address: number,
     access: number,
-    use: (page: ResidentPage) => void,
-  ): Promise<void> {
+    use: PageUse,
+    bytes: Uint8Array,
+    inPage: number,
+  ): true | Promise<void> {
     if (!task.alive)
       return Promise.reject(new MemoryFault(ReturnCode.KERN_INVALID_TASK, address, "task is dead"));
     const entry = this.entryAt(task, address);
@@ -702,10 +730,10 @@ export class VmKernel {
     }
     if (found instanceof ResidentPage && object.slots.get(offset) === found) {
       this.touch(found);
-      use(found);
-      return DONE;
+      use(found, bytes, inPage);
+      return true;
     }
-    return this.accessLater(object, offset, access, address, use, found);
+    return this.accessLater(object, offset, access, address, use, bytes, inPage, found);
   }
 
   /** The rest of `access` once the fault had to wait. */
@@ -714,7 +742,9 @@ export class VmKernel {
     offset: number,
     access: number,
     address: number,
-    use: (page: ResidentPage) => void,
+    use: PageUse,
+    bytes: Uint8Array,
+    inPage: number,
     found: ResidentPage | Promise<ResidentPage | void>,
   ): Promise<void> {
     for (;;) {
@@ -723,7 +753,7 @@ export class VmKernel {
       // evicted by another fault between its arrival and this continuation.
       if (page !== undefined && object.slots.get(offset) === page) {
         this.touch(page);
-        use(page);
+        use(page, bytes, inPage);
         return;
       }
       found =
@@ -773,7 +803,11 @@ export class VmKernel {
    * link call, so nothing waits for its promise; a failed send settles the placeholder
    * ("unsent"), and the waiting fault fails with KERN_MEMORY_ERROR.
    */
-  private pageIn(object: VmObject, offset: number, access: number): Promise<void> {
+  private pageIn(
+    object: VmObject,
+    offset: number,
+    access: number,
+  ): ResidentPage | Promise<ResidentPage | void> {
     const placeholder = new Placeholder("requested");
     object.slots.set(offset, placeholder);
     let sent: Promise<void>;
@@ -788,7 +822,20 @@ export class VmKernel {
     } catch {
       sent = Promise.reject(new Error("data_request could not be sent"));
     }
-    sent.then(undefined, () => this.requestNotSent(placeholder));
+    // A promise already seen fulfilled cannot fail (the IPC link's stubs return one shared
+    // promise for every send that completed at once): no handler, no reaction job.
+    if (sent !== this.sentOk)
+      sent.then(
+        () => (this.sentOk = sent),
+        () => this.requestNotSent(placeholder),
+      );
+    const manager = this.manager;
+    if (manager.runWoken !== undefined) {
+      manager.runWoken();
+      // Supplied while the thread was about to block: no wait.
+      const slot = object.slots.get(offset);
+      if (slot instanceof ResidentPage && (slot.lock & access) === 0) return slot;
+    }
     return placeholder.done.promise;
   }
 

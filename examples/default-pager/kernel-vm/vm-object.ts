@@ -106,9 +106,14 @@ export class PageQueue {
  * - error: data_error: the first thread to look fails with KERN_MEMORY_ERROR and frees it;
  * - unsent: the data_request could not be sent: likewise.
  */
-export class Placeholder {
-  readonly done = new Wakeup();
-  constructor(public state: "requested" | "holding" | "unavailable" | "error" | "unsent") {}
+export class Placeholder extends Wakeup {
+  constructor(public state: "requested" | "holding" | "unavailable" | "error" | "unsent") {
+    super();
+  }
+  /** Woken when the slot settles (the placeholder is its own wake-up: one object per page-in). */
+  get done(): Wakeup {
+    return this;
+  }
   get busy(): boolean {
     return this.state === "requested" || this.state === "holding";
   }
@@ -119,50 +124,66 @@ export type PageSlot = ResidentPage | Placeholder;
 /** Slots per chunk of a SlotTable. */
 const SLOT_CHUNK = 256;
 
+/** Chunks found by index in an array (objects up to 16 GiB of 4 KiB pages); beyond, in a Map. */
+const DIRECT_CHUNKS = 16384;
+
 /**
  * An object's page slots by offset (the resident page or placeholder at each page), in chunks
  * of SLOT_CHUNK pages found by chunk number: what GNU Mach's object/offset hash of vm_pages is
  * for. A Map keyed by offset was rebuilt (a fresh table, page faults in new memory) every few
- * hundred page-ins, as the deletions of evicted pages piled up in it. The Map operations the VM
- * model uses; iteration is in ascending offset order.
+ * hundred page-ins, as the deletions of evicted pages piled up in it; chunks in a Map cost a
+ * hash lookup per access, several per page-in, so the first DIRECT_CHUNKS are in an array.
+ * The Map operations the VM model uses; iteration is in ascending offset order.
  */
 export class SlotTable {
-  private readonly chunks = new Map<number, (PageSlot | undefined)[]>();
+  private readonly direct: (PageSlot | undefined)[][] = [];
+  private readonly far = new Map<number, (PageSlot | undefined)[]>();
 
   constructor(readonly pageSize: number) {}
 
+  private chunk(c: number): (PageSlot | undefined)[] | undefined {
+    return c < DIRECT_CHUNKS ? this.direct[c] : this.far.get(c);
+  }
+
   get(offset: number): PageSlot | undefined {
     const page = offset / this.pageSize;
-    return this.chunks.get(Math.floor(page / SLOT_CHUNK))?.[page % SLOT_CHUNK];
+    return this.chunk(Math.floor(page / SLOT_CHUNK))?.[page % SLOT_CHUNK];
   }
 
   set(offset: number, slot: PageSlot): void {
     const page = offset / this.pageSize;
     const c = Math.floor(page / SLOT_CHUNK);
-    let chunk = this.chunks.get(c);
-    if (chunk === undefined) {
+    let chunk = this.chunk(c);
+    if (chunk === undefined || chunk === EMPTY_CHUNK) {
       chunk = new Array<PageSlot | undefined>(SLOT_CHUNK).fill(undefined);
-      this.chunks.set(c, chunk);
+      if (c < DIRECT_CHUNKS) {
+        // Keep the array packed (no holes): fill the chunks below with nothing yet.
+        const direct = this.direct;
+        while (direct.length < c) direct.push(EMPTY_CHUNK);
+        if (direct.length === c) direct.push(chunk);
+        else direct[c] = chunk;
+      } else this.far.set(c, chunk);
     }
     chunk[page % SLOT_CHUNK] = slot;
   }
 
   delete(offset: number): void {
     const page = offset / this.pageSize;
-    const chunk = this.chunks.get(Math.floor(page / SLOT_CHUNK));
-    if (chunk !== undefined) chunk[page % SLOT_CHUNK] = undefined;
+    const chunk = this.chunk(Math.floor(page / SLOT_CHUNK));
+    if (chunk !== undefined && chunk !== EMPTY_CHUNK) chunk[page % SLOT_CHUNK] = undefined;
   }
 
   /** [offset, slot] pairs, ascending; a snapshot, so the table may change meanwhile. */
   entries(): [number, PageSlot][] {
     const out: [number, PageSlot][] = [];
-    for (const c of [...this.chunks.keys()].sort((a, b) => a - b)) {
-      const chunk = this.chunks.get(c)!;
+    const add = (c: number, chunk: (PageSlot | undefined)[]): void => {
       for (let i = 0; i < SLOT_CHUNK; i++) {
         const slot = chunk[i];
         if (slot !== undefined) out.push([(c * SLOT_CHUNK + i) * this.pageSize, slot]);
       }
-    }
+    };
+    this.direct.forEach((chunk, c) => add(c, chunk));
+    for (const c of [...this.far.keys()].sort((a, b) => a - b)) add(c, this.far.get(c)!);
     return out;
   }
 
@@ -170,6 +191,11 @@ export class SlotTable {
     return this.entries().map((e) => e[1]);
   }
 }
+
+/** A chunk of the array that holds nothing yet; `set` replaces it with a real one. */
+const EMPTY_CHUNK: (PageSlot | undefined)[] = Object.freeze(
+  new Array<PageSlot | undefined>(SLOT_CHUNK).fill(undefined),
+) as (PageSlot | undefined)[];
 
 /** Pages an existence map covers at most (4 GiB of 4 KiB pages, 128 KiB of bits). */
 const EXISTENCE_MAX_PAGES = 1 << 20;

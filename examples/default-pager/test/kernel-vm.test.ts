@@ -10,6 +10,7 @@ import {
 } from "../constants.js";
 import type { DefaultPagerLink, MemoryManagerLink, MemoryObjectPort } from "../kernel-vm/links.js";
 import { KernelObjectPort, type MemoryControl, type MemoryObjectName } from "../kernel-vm/ports.js";
+import { ResidentPage } from "../kernel-vm/vm-object.js";
 import { MemoryFault, VmKernel } from "../kernel-vm/vm-kernel.js";
 import { tick } from "./helpers.js";
 
@@ -419,5 +420,78 @@ describe("VmKernel", () => {
     const asked = mgr.log.filter((m) => m.op === "data_request").map((m) => m.offset! / P);
     expect(new Set(asked).size).toBe(asked.length); // one request per page-in
     expect(asked.every((p) => pages.includes(p))).toBe(true);
+  });
+
+  it("a manager that answers while the faulting thread is about to block (runWoken): the fault completes at once", async () => {
+    const { vm, mgr } = setup(2);
+    const port = {};
+    const t = vm.createTask();
+    const a = await vm.vmMap(t, { size: 4 * P, object: port });
+    const control = mgr.log[0]!.control!;
+    vm.memoryObjectReady(control, false, MEMORY_OBJECT_COPY_DELAY);
+    // The answer is queued by the send and delivered only when runWoken runs (as the IPC
+    // link's serve loops are), never from inside dataRequest.
+    let queued: (() => void) | null = null;
+    let woken = 0;
+    mgr.dataRequest = (_o, _c, offset) => {
+      mgr.log.push({ op: "data_request", offset });
+      queued = () => {
+        if (offset === 3 * P) vm.dataUnavailable(control, offset, P);
+        else void vm.dataSupply(control, offset, bytes(P, offset / P + 1), 0, false, null);
+      };
+      return Promise.resolve();
+    };
+    (mgr as MemoryManagerLink).runWoken = () => {
+      woken++;
+      const run = queued;
+      queued = null;
+      run?.();
+    };
+    const into = new Uint8Array(2);
+    for (const p of [0, 1, 2, 0]) {
+      // readIntoNow: true, the bytes already in `into`
+      expect(vm.readIntoNow(t, a + p * P + 5, into)).toBe(true);
+      expect(into).toEqual(bytes(2, p + 1));
+    }
+    expect(woken).toBe(4);
+    let done = false;
+    const r = vm.readInto(t, a + 5, into).then(() => (done = true)); // resident: settled
+    await Promise.resolve();
+    expect(done).toBe(true);
+    await r;
+    expect(vm.stats.pageins).toBe(4); // page 0 came back after eviction (bound 2)
+    // data_unavailable while blocking: zero fill, by the slow path (a promise)
+    const zero = new Uint8Array(3).fill(1);
+    const waited = vm.readIntoNow(t, a + 3 * P, zero);
+    expect(waited).toBeInstanceOf(Promise);
+    await waited;
+    expect(zero).toEqual(bytes(3, 0));
+    // writes go through the same path
+    await vm.write(t, a + P + 1, bytes(2, 9));
+    expect(await vm.read(t, a + P, 4)).toEqual(Uint8Array.from([2, 9, 9, 2]));
+  });
+
+  it("page slots far beyond the directly indexed chunks, and out of order", async () => {
+    const { vm, mgr } = setup(4);
+    vm.setDefaultMemoryManager(mgr);
+    const t = vm.createTask();
+    const size = 2 ** 37; // 128 GiB: slots past 16 GiB live in the map of far chunks
+    const a = await vm.vmAllocate(t, size);
+    const pages = [2 ** 24 - 1, 2 ** 22 + 3, 5, 2 ** 24 + 300, 3 * 2 ** 22];
+    for (const p of pages) await vm.write(t, a + p * P, bytes(1, (p % 200) + 1));
+    const object = vm.objectAt(t, a)!;
+    const resident = object.slots
+      .entries()
+      .filter(([, s]) => s instanceof ResidentPage)
+      .map(([o]) => o / P);
+    expect(resident).toEqual([...pages].slice(-4).sort((x, y) => x - y));
+    expect(object.slots.get(6 * P)).toBeUndefined();
+    expect(object.slots.get((2 ** 24 + 301) * P)).toBeUndefined();
+    const control = mgr.log.find((m) => m.op === "memory_object_create")!.control!;
+    mgr.onRequest = (m) => {
+      const ret = mgr.log.find((r) => r.op === "data_return" && r.offset === m.offset)!;
+      void vm.dataSupply(control, m.offset!, ret.data!.slice(), 0, false, null);
+    };
+    for (const p of pages) expect(await vm.read(t, a + p * P, 1)).toEqual(bytes(1, (p % 200) + 1));
   });
 });

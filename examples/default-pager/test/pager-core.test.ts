@@ -160,6 +160,42 @@ describe("DefaultPagerCore", () => {
     expect((await core.init(obj, 6, port("c"), port("n"), 8192)).kind).toBe("protocol-error");
   });
 
+  it("data_request in turn answers at once (no promise), its reply sent inside the turn; out of turn it waits", async () => {
+    const { obj } = internal();
+    const seen: string[] = [];
+    const first = core.dataRequest(obj, 0, 0, P, VM_PROT_READ, (reply) => {
+      seen.push(`0:${reply.kind}`);
+    });
+    expect(first).not.toBeInstanceOf(Promise);
+    expect(first).toMatchObject({ kind: "unavailable", offset: 0 });
+    // seqno 2 before 1: it waits for 1's turn, then runs
+    const third = core.dataRequest(obj, 2, P, P, VM_PROT_READ, (reply) => {
+      seen.push(`2:${reply.kind}`);
+    });
+    expect(third).toBeInstanceOf(Promise);
+    // a reply that fails: the turn passes all the same, and the request rejects
+    const second = core.dataRequest(obj, 1, 0, P, VM_PROT_READ, () => {
+      throw new Error("reply not sent");
+    });
+    await expect(second).rejects.toThrow("reply not sent");
+    expect(await third).toMatchObject({ kind: "unavailable", offset: P });
+    // a reply sent asynchronously holds the turn until it settles
+    let release!: () => void;
+    const fourth = core.dataRequest(obj, 3, 0, P, VM_PROT_READ, async () => {
+      await new Promise<void>((resolve) => (release = resolve));
+      seen.push("3:sent");
+    });
+    const fifth = core.dataRequest(obj, 4, 0, P, VM_PROT_READ, () => {
+      seen.push("4");
+    });
+    await Promise.resolve();
+    expect(seen).toEqual(["0:unavailable", "2:unavailable"]);
+    release();
+    await fourth;
+    await fifth;
+    expect(seen).toEqual(["0:unavailable", "2:unavailable", "3:sent", "4"]);
+  });
+
   it("unexpected messages take their turn", async () => {
     const { obj } = internal();
     const later = core.dataRequest(obj, 1, 0, P, VM_PROT_READ);

@@ -89,4 +89,19 @@ describe("SeqnoGate", () => {
     await expect(failed).rejects.toThrow("boom");
     expect(gate.next).toBe(4);
   });
+
+  it("enter holds the turn until leave; a later seqno waits for it", async () => {
+    const gate = new SeqnoGate();
+    expect(gate.enter(1)).toBe(false);
+    expect(gate.enter(0)).toBe(true);
+    const after = gate.run(1, () => "one");
+    await Promise.resolve();
+    expect(gate.next).toBe(0); // still held
+    gate.leave();
+    expect(await after).toBe("one");
+    expect(gate.next).toBe(2);
+    expect(gate.enter(2)).toBe(true);
+    gate.leave();
+    expect(gate.next).toBe(3);
+  });
 });
