@@ -62,12 +62,20 @@ export class ReceivedMessage implements MachMessage {
     this.bytes = b;
     this.ool = msg.ool;
     const o = task.kernel.abi.header;
-    this.bits = rd32(b, o.bits);
-    this.size = rd32(b, o.size);
-    this.remotePort = rd32(b, o.remotePort);
-    this.localPort = rd32(b, o.localPort);
-    this.seqno = rd32(b, o.seqno);
-    this.id = rd32(b, o.id) | 0;
+    // Written out rather than six rd32 calls, which V8 stopped inlining here (perf: rd32 as a
+    // function of its own under the serve loop, ~1.5% of an in-process null RPC).
+    let k = o.bits;
+    this.bits = (b[k] | (b[k + 1] << 8) | (b[k + 2] << 16) | (b[k + 3] << 24)) >>> 0;
+    k = o.size;
+    this.size = (b[k] | (b[k + 1] << 8) | (b[k + 2] << 16) | (b[k + 3] << 24)) >>> 0;
+    k = o.remotePort;
+    this.remotePort = (b[k] | (b[k + 1] << 8) | (b[k + 2] << 16) | (b[k + 3] << 24)) >>> 0;
+    k = o.localPort;
+    this.localPort = (b[k] | (b[k + 1] << 8) | (b[k + 2] << 16) | (b[k + 3] << 24)) >>> 0;
+    k = o.seqno;
+    this.seqno = (b[k] | (b[k + 1] << 8) | (b[k + 2] << 16) | (b[k + 3] << 24)) >>> 0;
+    k = o.id;
+    this.id = b[k] | (b[k + 1] << 8) | (b[k + 2] << 16) | (b[k + 3] << 24);
     // Listed now when the message has out-of-line regions: a region a handler takes is its own to
     // write, and a port array's names must be the ones received.
     this.rights = !(this.bits & MACH_MSGH_BITS_COMPLEX) ? NO_RIGHTS : msg.ool.length > 0 ? bodyRights(task, msg) : null;
