@@ -128,7 +128,7 @@ export class FrameWriter {
   }
 
   put(p: Uint8Array): void {
-    const n = p.byteLength;
+    const n = p.length; // not byteLength: a builtin call in optimized code here (perf)
     if (n >= LARGE_PART) {
       if (this.separate) {
         this.large.push(p);
