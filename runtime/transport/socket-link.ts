@@ -20,14 +20,17 @@ import { FlushSchedule, FrameWriter, StreamParser, type FrameReader, type Link }
  * instead of taking turns (measured here, 64 calls in flight: ~1.5x the calls per second of
  * whole bursts); with the cores busy with other work the extra write and wakeup per burst is
  * pure cost (~10-25% fewer calls). So the link measures: it counts the frames it receives per
- * millisecond over epochs of EPOCH_FRAMES and now and then runs one epoch with the other limit
- * (a probe); it switches when the probe beat the epochs on either side of it by SWITCH_GAIN.
+ * millisecond over epochs of SLICES x SLICE_FRAMES frames and now and then runs one epoch with the
+ * other limit (a probe); it switches when the probe beat the epochs on either side of it by
+ * SWITCH_GAIN.
  * A probe that lost clearly doubles the wait before the next one (up to PROBE_MAX epochs), so a
  * steady machine pays little for them.
  */
 const WHOLE_FRAMES = 64;
 const SPLIT_FRAMES = 32;
-const EPOCH_FRAMES = 2048;
+/** An epoch is SLICES slices of SLICE_FRAMES frames; its rate is their median (a GC pause or a preemption spoils one slice, not the epoch). */
+const SLICE_FRAMES = 256;
+const SLICES = 8;
 const PROBE_MIN = 4;
 const PROBE_MAX = 32;
 const SWITCH_GAIN = 1.1;
@@ -41,10 +44,12 @@ export class BurstTuner {
   burst = WHOLE_FRAMES;
   /** The limit chosen so far (the other one is probed). */
   private preferred = WHOLE_FRAMES;
-  /** Frames received in this epoch (counted by the link), when it began, when data last came. */
+  /** Frames received in this slice (counted by the link), when it began, when data last came. */
   frames = 0;
   private start = 0;
   private last = -Infinity;
+  /** Rates (frames per ms) of the epoch's slices so far. */
+  private readonly slices: number[] = [];
   /** Epochs between probes, and left before the next one. */
   private interval = PROBE_MIN;
   private wait = PROBE_MIN;
@@ -62,6 +67,7 @@ export class BurstTuner {
       // A pause (or the first data): the epoch starts afresh, and a probe it cut is run again.
       this.frames = 0;
       this.start = now;
+      this.slices.length = 0;
       if (this.phase !== 0) {
         this.phase = 0;
         this.wait = 1;
@@ -69,10 +75,15 @@ export class BurstTuner {
       }
       return;
     }
-    if (this.frames < EPOCH_FRAMES) return;
-    const rate = this.frames / (now - this.start);
+    if (this.frames < SLICE_FRAMES || now <= this.start) return;
+    const slices = this.slices;
+    slices.push(this.frames / (now - this.start));
     this.frames = 0;
     this.start = now;
+    if (slices.length < SLICES) return;
+    slices.sort((a, b) => a - b);
+    const rate = (slices[SLICES / 2 - 1] + slices[SLICES / 2]) / 2;
+    slices.length = 0;
     if (this.phase === 0) {
       if (--this.wait > 0) return;
       this.before = rate;
