@@ -63,6 +63,13 @@ const DETACHED: MemoryControl = Object.assign(
   },
 );
 
+/** What a data_request on a control uses (KernelServer.requestLink, kept in MemoryControl.link). */
+interface RequestLink {
+  readonly object: MemoryObjectPort;
+  readonly client: MemoryObjectClient;
+  readonly control: memory_object_control_t;
+}
+
 /** A send-once reply right (lock_request, data_supply, change_attributes) held by the kernel task. */
 class ReplyRight {
   constructor(readonly name: number) {}
@@ -87,6 +94,8 @@ export class KernelServer implements MemoryManagerLink, DefaultPagerLink {
   private readonly controlSet: number;
   /** Control port name → control, while the kernel holds its receive right. */
   private readonly controls = new Map<number, MemoryControl>();
+  private lastControlName = MACH_PORT_NULL as number;
+  private lastControl: MemoryControl | null = null;
   private readonly controlNames = new WeakMap<MemoryControl, number>();
   private readonly nameNames = new WeakMap<MemoryObjectName, number>();
   private readonly internalPorts = new WeakMap<KernelObjectPort, number>();
@@ -210,8 +219,9 @@ export class KernelServer implements MemoryManagerLink, DefaultPagerLink {
     length: number,
     desiredAccess: number,
   ): Promise<void> {
-    return this.client(this.objectName(object)).memory_object_data_request(
-      this.controlPort(control),
+    const link = this.requestLink(object, control);
+    return link.client.memory_object_data_request(
+      link.control,
       BigInt(offset),
       length === this.pageSize ? this.pageSizeBig : BigInt(length),
       desiredAccess,
@@ -264,7 +274,8 @@ export class KernelServer implements MemoryManagerLink, DefaultPagerLink {
     const controlName = this.controlPort(control);
     const nameName = this.namePort(name);
     // Both receive rights leave with the message (MOVE_RECEIVE); so does the send right.
-    this.controls.delete(controlName);
+    control.link = null;
+    this.forgetControl(controlName);
     this.controlNames.delete(control);
     this.nameNames.delete(name);
     const sent = this.client(objectName).memory_object_terminate(controlName, nameName);
@@ -447,6 +458,23 @@ export class KernelServer implements MemoryManagerLink, DefaultPagerLink {
     return name;
   }
 
+  /**
+   * The client and control name a data_request on `control` uses, kept on the control (its
+   * association's object port and control port do not change while it lives; terminate
+   * clears it).
+   */
+  private requestLink(object: MemoryObjectPort, control: MemoryControl): RequestLink {
+    const cached = control.link as RequestLink | null;
+    if (cached !== null && cached.object === object) return cached;
+    const link: RequestLink = {
+      object,
+      client: this.client(this.objectName(object)),
+      control: this.controlPort(control),
+    };
+    control.link = link;
+    return link;
+  }
+
   private client(objectName: number): MemoryObjectClient {
     let c = this.clients.get(objectName);
     if (c === undefined) {
@@ -488,7 +516,19 @@ export class KernelServer implements MemoryManagerLink, DefaultPagerLink {
 
   /** The control behind a port; a detached one (every call refused) for a port no longer ours. */
   private control(name: number): MemoryControl {
-    return this.controls.get(name) ?? DETACHED;
+    // The last one looked up first: a page-in's data_supply comes on the control its request
+    // went out with.
+    if (name === this.lastControlName && this.lastControl !== null) return this.lastControl;
+    const control = this.controls.get(name);
+    if (control === undefined) return DETACHED;
+    this.lastControlName = name;
+    this.lastControl = control;
+    return control;
+  }
+
+  private forgetControl(name: number): void {
+    this.controls.delete(name);
+    if (name === this.lastControlName) this.lastControl = null;
   }
 
   private checked(code: number, replyTo = MACH_PORT_NULL as number): void {

@@ -96,6 +96,11 @@ export class DefaultPagerServer {
   private readonly byPort = new Map<number, PagerObject<number>>();
   /** Control port name → what the pager keeps for it (one lookup per kernel message). */
   private readonly controls = new Map<number, ControlPort>();
+  /** The object port and object objectFor found last. */
+  private lastPort = MACH_PORT_NULL as number;
+  private lastObject: PagerObject<number> | null = null;
+  /** The control port record looked up last (controlPort). */
+  private lastControl: ControlPort | null = null;
   private server: ChainedServer | null = null;
   private readonly options: PagerServerOptions;
 
@@ -315,7 +320,7 @@ export class DefaultPagerServer {
         // The receive rights arrived under the names of our send rights (or, from another
         // kernel, as MACH_PORT_NULL): destroying the names ends both ports here.
         for (const n of new Set([held.control, held.name, control, name])) this.destroy(n);
-        if (held.control !== null) this.controls.delete(held.control);
+        if (held.control !== null) this.forgetControl(held.control);
       });
     },
 
@@ -339,6 +344,7 @@ export class DefaultPagerServer {
           return;
         }
         this.byPort.delete(port);
+        if (port === this.lastPort) this.lastObject = null;
         this.destroy(port);
       });
     },
@@ -371,6 +377,7 @@ export class DefaultPagerServer {
     );
     this.code(r.code, "no-senders request");
     this.byPort.set(port, object);
+    if (port === this.lastPort) this.lastObject = null;
     // Messages already queued on the port (a data_return behind memory_object_create) follow it
     // into the set, still in order.
     this.code(t.mach_port_move_member(port, this.portSet), "move object port");
@@ -406,9 +413,13 @@ export class DefaultPagerServer {
 
   /** The object served on the port a message came in on (a MachError if none). */
   private objectFor(port: number, what: string): PagerObject<number> {
+    // The last one first (page-ins of one object come one after another).
+    if (port === this.lastPort && this.lastObject !== null) return this.lastObject;
     const object = this.byPort.get(port);
     if (object === undefined)
       throw new MachError(ReturnCode.KERN_INVALID_ARGUMENT, `${what}: not an object port`);
+    this.lastPort = port;
+    this.lastObject = object;
     return object;
   }
 
@@ -513,6 +524,9 @@ export class DefaultPagerServer {
 
   /** What the pager keeps for the control port it holds under `name` (made on first use). */
   private controlPort(name: number): ControlPort {
+    // The last one first: an object's messages come with its control.
+    const last = this.lastControl;
+    if (last !== null && last.name === name) return last;
     let control = this.controls.get(name);
     if (control === undefined) {
       const made: ControlPort = {
@@ -524,7 +538,13 @@ export class DefaultPagerServer {
       this.controls.set(name, made);
       control = made;
     }
+    this.lastControl = control;
     return control;
+  }
+
+  private forgetControl(name: number): void {
+    this.controls.delete(name);
+    if (this.lastControl !== null && this.lastControl.name === name) this.lastControl = null;
   }
 
   private requireService(port: number): void {
@@ -539,7 +559,7 @@ export class DefaultPagerServer {
 
   private destroy(name: number | null): void {
     if (name === null || name === MACH_PORT_NULL) return;
-    this.controls.delete(name); // the references it held go with the name
+    this.forgetControl(name); // the references it held go with the name
     this.task.mach_port_destroy(name);
   }
 

@@ -11,6 +11,11 @@ export class MemoryControl {
   readonly id = nextPortId++;
   /** The VM object while the kernel holds the receive right; null after terminate or destroy. */
   object: VmObject | null;
+  /**
+   * The IPC layer's own state for this control (the KernelServer keeps the names and the client
+   * its data_requests use here: no table lookup per page-in). The VM never reads it.
+   */
+  link: unknown = null;
   constructor(object: VmObject) {
     this.object = object;
   }

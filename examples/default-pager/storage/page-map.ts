@@ -32,6 +32,9 @@ export function unpackBlock(packed: number): BlockAddress {
 /** Pages per chunk of a BlockTable (8 KiB of blocks). */
 const CHUNK_PAGES = 1024;
 
+/** Chunks found by index in an array (objects up to 64 GiB of 4 KiB pages); beyond, in a Map. */
+const DIRECT_CHUNKS = 16384;
+
 /**
  * object page -> packed block, as arrays indexed by object page in chunks of CHUNK_PAGES (the
  * two-level block map of mach-defpager, memory-object-reference §7.4, without its 24-bit
@@ -39,16 +42,35 @@ const CHUNK_PAGES = 1024;
  * cache on most lookups; the chunk map stays small. The Map operations the storage uses.
  */
 export class BlockTable {
-  /** Chunk number → its blocks (-1: none). A Map, so a huge sparse object costs its chunks only. */
-  private readonly chunks = new Map<number, Float64Array>();
+  /**
+   * Chunk number → its blocks (-1: none): the first DIRECT_CHUNKS in an array (no hash lookup
+   * per page-in; chunks not made yet are null), the rest in a Map, so a huge sparse object
+   * costs its chunks only.
+   */
+  private readonly direct: (Float64Array | null)[] = [];
+  private readonly far = new Map<number, Float64Array>();
   private count = 0;
 
   get size(): number {
     return this.count;
   }
 
+  private chunk(c: number): Float64Array | undefined {
+    if (c < DIRECT_CHUNKS) return this.direct[c] ?? undefined;
+    return this.far.get(c);
+  }
+
+  /** Chunk numbers in use, ascending. */
+  private chunkNumbers(): number[] {
+    const out: number[] = [];
+    this.direct.forEach((chunk, c) => {
+      if (chunk !== null) out.push(c);
+    });
+    return out.concat([...this.far.keys()].sort((a, b) => a - b));
+  }
+
   get(page: number): number | undefined {
-    const chunk = this.chunks.get(Math.floor(page / CHUNK_PAGES));
+    const chunk = this.chunk(Math.floor(page / CHUNK_PAGES));
     if (chunk === undefined) return undefined;
     const packed = chunk[page % CHUNK_PAGES]!;
     return packed < 0 ? undefined : packed;
@@ -60,10 +82,14 @@ export class BlockTable {
 
   set(page: number, packed: number): this {
     const c = Math.floor(page / CHUNK_PAGES);
-    let chunk = this.chunks.get(c);
+    let chunk = this.chunk(c);
     if (chunk === undefined) {
       chunk = new Float64Array(CHUNK_PAGES).fill(-1);
-      this.chunks.set(c, chunk);
+      if (c < DIRECT_CHUNKS) {
+        // Kept packed (no holes): the chunks below that are not made yet hold null.
+        while (this.direct.length < c) this.direct.push(null);
+        this.direct[c] = chunk;
+      } else this.far.set(c, chunk);
     }
     const i = page % CHUNK_PAGES;
     if (chunk[i]! < 0) this.count++;
@@ -72,7 +98,7 @@ export class BlockTable {
   }
 
   delete(page: number): boolean {
-    const chunk = this.chunks.get(Math.floor(page / CHUNK_PAGES));
+    const chunk = this.chunk(Math.floor(page / CHUNK_PAGES));
     const i = page % CHUNK_PAGES;
     if (chunk === undefined || chunk[i]! < 0) return false;
     chunk[i] = -1;
@@ -81,14 +107,15 @@ export class BlockTable {
   }
 
   clear(): void {
-    this.chunks.clear();
+    this.direct.length = 0;
+    this.far.clear();
     this.count = 0;
   }
 
   /** [object page, packed block] in ascending page order. */
   *[Symbol.iterator](): IterableIterator<[number, number]> {
-    for (const c of [...this.chunks.keys()].sort((a, b) => a - b)) {
-      const chunk = this.chunks.get(c)!;
+    for (const c of this.chunkNumbers()) {
+      const chunk = this.chunk(c)!;
       for (let i = 0; i < CHUNK_PAGES; i++) {
         const packed = chunk[i]!;
         if (packed >= 0) yield [c * CHUNK_PAGES + i, packed];

@@ -53,6 +53,8 @@ export class PagingStorage {
   readonly pageSize: number;
   private readonly files: PagingFile[] = [];
   private readonly filesById = new Map<number, PagingFile>();
+  /** The file fileById found last. */
+  private lastFile: PagingFile | null = null;
   private nextFileId = 1;
   private nextMapId = 1;
   private readonly scratch: Uint8Array;
@@ -147,6 +149,7 @@ export class PagingStorage {
     const info = this.fileInfo(file);
     this.files.splice(this.files.indexOf(file), 1);
     this.filesById.delete(file.id);
+    if (this.lastFile === file) this.lastFile = null;
     try {
       file.close();
     } catch (e) {
@@ -173,6 +176,7 @@ export class PagingStorage {
   close(): void {
     for (const f of this.files.splice(0)) f.close();
     this.filesById.clear();
+    this.lastFile = null;
   }
 
   // ---- page maps ----
@@ -458,8 +462,12 @@ export class PagingStorage {
   }
 
   private fileById(id: number): PagingFile {
+    // The last one first: with one paging file (or one in use) every page-in reads it.
+    const last = this.lastFile;
+    if (last !== null && last.id === id) return last;
     const file = this.filesById.get(id);
     if (file === undefined) throw new Error(`paging file ${id} is gone but still mapped`);
+    this.lastFile = file;
     return file;
   }
 

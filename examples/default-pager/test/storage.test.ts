@@ -84,6 +84,15 @@ describe("BlockTable", () => {
       [far, 7],
     ]);
     expect([...t.keys()]).toEqual([3, 1024, far]);
+    // a chunk made before the ones below it (they stay empty until a page lands there)
+    t.set(10 * 1024 + 2, 5);
+    expect([t.get(5 * 1024), t.get(10 * 1024 + 2), t.delete(6 * 1024)]).toEqual([
+      undefined,
+      5,
+      false,
+    ]);
+    t.set(6 * 1024, 6);
+    expect([...t.keys()]).toEqual([3, 1024, 6 * 1024, 10 * 1024 + 2, far]);
     t.clear();
     expect(t.size).toBe(0);
     expect([...t.values()]).toEqual([]);
