@@ -1081,27 +1081,35 @@ export class Task {
   }
 
   /**
-   * @internal An RPC's `mach_msg` (send, then receive on `rcvName` without a timeout) for a caller
-   * that waits with its own `waiter` object rather than a promise (the MIG client): the send as
-   * `machMsg` does it (a server it wakes runs right after it), then `receiveWith(waiter, rcvName)`.
-   * Returns the result when the call is over at once (the reply is there, or the send or the
-   * receive failed), null when `waiter` is queued for the reply (the kernel calls it once), or a
-   * promise of the whole result when the send blocked on a full queue.
+   * @internal The send half of an RPC's `mach_msg` (send and receive), as `machMsg` does it: a
+   * server the send wakes runs right after it (Mach's hand-off), so that a server answering at
+   * once has queued its reply when this returns. The code, or a promise of it when the send
+   * blocked on a full queue. For callers that then receive their own way (the MIG client:
+   * `tryReceive`, else `receiveWith` and a waiter object instead of a promise).
    */
-  rpcWith(msg: MachMessage, option: number, sendSize: number, rcvName: number, waiter: ReceiveWaiter, donate = false): MachMsgResult | Promise<MachMsgResult> | null {
+  rpcSend(msg: MachMessage, option: number, sendSize: number, donate = false): number | Promise<number> {
     const k = this.kernel;
     const rpc = k.rpcSend;
     k.rpcSend = true;
-    let sent: number | Promise<number>;
     try {
-      sent = this.sendMessage(msg, option, sendSize, 0, donate);
+      return this.sendMessage(msg, option, sendSize, 0, donate);
     } finally {
       k.rpcSend = rpc;
       if (!rpc) k.runReady();
     }
-    if (typeof sent !== "number") return sent.then((code) => this.receiveAfterSend(code, option, waiter.rcvSize, rcvName, 0));
-    if (sent !== R.KERN_SUCCESS) return { code: sent, msg: null };
-    return this.receiveWith(waiter, rcvName);
+  }
+
+  /**
+   * @internal A receive on `rcvName` that does not wait: the result when a message is queued or
+   * the receive fails at once, null when it would block (nothing is queued for the caller then).
+   */
+  tryReceive(rcvName: number, option: number, rcvSize: number): MachMsgResult | null {
+    const q = this.receiveQueue(rcvName);
+    if (typeof q === "number") return { code: q, msg: null };
+    if (q.queue.length === 0) return null;
+    const head = q.queue[0];
+    if (head.size > rcvSize && option & MACH_RCV_LARGE) return this.tooLargeKept(head.size);
+    return this.completeReceive(this.kernel.dequeue(q), rcvSize);
   }
 
   private receiveAfterSend(code: number, option: number, rcvSize: number, rcvName: number, timeout: number): MachMsgResult | Promise<MachMsgResult> {

@@ -205,12 +205,25 @@ export function createCaller(task: Task, port: number, options: CallerOptions = 
         const donate = mayDonate(request);
         let sent: MachMsgResult | Promise<MachMsgResult>;
         if (timeout === 0) {
-          // Waits (if it must) with a PendingCall, which finishes the call itself when the reply
-          // comes: no promise for the receive and no continuation hop on top of the call's own.
-          const call = new PendingCall<T>(task, plan, request, own ? pool : null, replyPort, option, outs);
-          const r = task.rpcWith(request, option, request.bytes.length, replyPort, call, donate);
-          if (r === null) return call.promise();
-          sent = r;
+          const code = task.rpcSend(request, option, request.bytes.length, donate);
+          if (typeof code !== "number") {
+            // A full queue: the send resolves later; then the receive, as mach_msg's.
+            sent = code.then((c) =>
+              c === ReturnCode.KERN_SUCCESS ? task.machMsg(null, option & ~MACH_SEND_MSG, 0, plan.reply.maxSize, replyPort, 0) : { code: c, msg: null },
+            );
+          } else if (code !== ReturnCode.KERN_SUCCESS) {
+            sent = { code, msg: null };
+          } else {
+            const r = task.tryReceive(replyPort, option, plan.reply.maxSize);
+            if (r === null) {
+              // No reply yet: a PendingCall waits for it and finishes the call when it comes (no
+              // promise for the receive, no continuation hop on top of the call's own promise).
+              const call = new PendingCall<T>(task, plan, request, own ? pool : null, replyPort, option, outs);
+              task.receiveWith(call, replyPort);
+              return call.promise();
+            }
+            sent = r;
+          }
         } else {
           sent = task.machMsg(request, option, request.bytes.length, plan.reply.maxSize, replyPort, timeout, donate);
         }

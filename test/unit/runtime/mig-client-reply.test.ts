@@ -86,4 +86,22 @@ describe("routine client, reply later", () => {
     expect(pool.size).toBeLessThanOrEqual(1);
     expect(audit(kernel)).toEqual([]);
   });
+
+  it("a call whose send waits for room on a full queue goes on to receive its reply", async () => {
+    const { kernel, client, server, service, pool, stub } = world();
+    expect(server.mach_port_set_qlimit(service, 1)).toBe(R.KERN_SUCCESS);
+    // One request fills the queue; the second call's send blocks until the server takes one.
+    const first = stub.default_pager_object_create(4096n as vm_size_t);
+    const second = stub.default_pager_object_create(8192n as vm_size_t);
+    for (let i = 0; i < 2; i++) {
+      const { replyPort, id } = await takeRequest(server, service);
+      const r = await server.mach_msg({ bytes: reply(replyPort, id, 48, R.KERN_INVALID_ARGUMENT), ool: [] }, MACH_SEND_MSG, 48);
+      expect(r.code).toBe(R.KERN_SUCCESS);
+    }
+    await expect(first).rejects.toMatchObject({ code: R.KERN_INVALID_ARGUMENT });
+    await expect(second).rejects.toMatchObject({ code: R.KERN_INVALID_ARGUMENT });
+    expect(pool.size).toBe(2);
+    void client;
+    expect(audit(kernel)).toEqual([]);
+  });
 });
