@@ -251,7 +251,10 @@ export function createCaller(task: Task, port: number, options: CallerOptions = 
         }
         if (sent.code === ReturnCode.KERN_SUCCESS) releaseSent(task, request);
         const reply = replyValues(task, plan, sent, own ? pool : null, replyPort);
-        return Promise.resolve(outs ? outs(reply) : (reply as T));
+        const value = outs ? outs(reply) : (reply as T);
+        // A routine without out values shares one promise resolved to undefined, as a sent
+        // simpleroutine does (a settled promise cannot change).
+        return value === undefined ? (SENT as Promise<T>) : Promise.resolve(value);
       } catch (error) {
         return Promise.reject(error);
       }
