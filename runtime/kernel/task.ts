@@ -160,6 +160,8 @@ function addRight(kmsg: KMsg, right: CarriedRight): void {
  */
 const SPARE_MAX = 256;
 const spareKmsgs: KMsg[] = [];
+/** A spare KMsg's destination: a port of no kernel. */
+const NO_PORT = new Port();
 const spareRights: CarriedRight[] = [];
 
 /** A carried right, from the spares if there are any (fields as `noRight()`). */
@@ -183,6 +185,8 @@ function recycleKmsg(kmsg: KMsg): void {
   const rights = kmsg.rights;
   for (let i = 0; i < rights.length; i++) spareRight(rights[i]);
   if (spareKmsgs.length >= SPARE_MAX) return;
+  // Nothing of a kernel is kept reachable from the (module-wide) spares.
+  kmsg.dest = NO_PORT;
   kmsg.reply = NO_REPLY;
   kmsg.rights = NO_RIGHTS;
   kmsg.bytes = GIVEN_UP;
