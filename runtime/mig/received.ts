@@ -163,40 +163,44 @@ export class ReceivedMessage implements MachMessage {
     return { name: this.remotePort, type: this.replyType };
   }
 
+  // The receive loop's own operations are static, not methods: a handler is given the request
+  // itself as its MigRequest, and no method of the request can end it behind the loop's back.
+
   /** @internal The reply right left in the reply message (the loop's send took it). */
-  replySent(): void {
-    this.replyGone = true;
+  static replySent(m: ReceivedMessage): void {
+    m.replyGone = true;
   }
 
-  /** The handler keeps everything the request carried (the success contract). */
-  takeAll(): void {
-    const rights = this.rights;
-    if (rights === null) this.allTaken = true;
+  /** @internal The handler keeps everything the request carried (the success contract). */
+  static takeAll(m: ReceivedMessage): void {
+    const rights = m.rights;
+    if (rights === null) m.allTaken = true;
     else for (let i = 0; i < rights.length; i++) rights[i].gone = true;
-    const ool = this.oolGone;
+    const ool = m.oolGone;
     for (let i = 0; i < ool.length; i++) ool[i] = true;
   }
 
   /**
-   * Releases every right and region still in the message (mach_msg_destroy over what is left).
-   * With `keepReply` the reply right stays (the loop needs it for the error reply).
+   * @internal Releases every right and region still in the message (mach_msg_destroy over what
+   * is left). With `keepReply` the reply right stays (the loop needs it for the error reply).
    */
-  destroy(keepReply = false): void {
-    if (!keepReply && !this.replyGone) {
-      this.replyGone = true;
-      this.task.destroyName(this.remotePort, this.replyType);
+  static destroy(m: ReceivedMessage, keepReply = false): void {
+    if (!keepReply && !m.replyGone) {
+      m.replyGone = true;
+      m.task.destroyName(m.remotePort, m.replyType);
     }
-    const rights = this.list();
+    const rights = m.list();
     for (let i = 0; i < rights.length; i++) {
       const r = rights[i];
       if (r.gone) continue;
       r.gone = true;
-      this.task.destroyName(r.name, r.type);
+      m.task.destroyName(r.name, r.type);
     }
-    for (let i = 0; i < this.oolGone.length; i++) {
-      if (this.oolGone[i]) continue;
-      this.oolGone[i] = true;
-      this.ool[i] = new Uint8Array(0);
+    const ool = m.oolGone;
+    for (let i = 0; i < ool.length; i++) {
+      if (ool[i]) continue;
+      ool[i] = true;
+      m.ool[i] = new Uint8Array(0);
     }
   }
 }

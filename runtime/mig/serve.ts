@@ -150,7 +150,7 @@ function finish(task: Task, request: ReceivedMessage, result: MachMessage | numb
   ownedReply = null;
   if (typeof result === "number") {
     if (result === ReturnCode.KERN_SUCCESS || result === ReturnCode.MIG_NO_REPLY) return undefined;
-    request.destroy(true);
+    ReceivedMessage.destroy(request, true);
     const reply = request.replyPort;
     if (reply === MACH_PORT_NULL) return undefined;
     return sendReply(task, mig_reply_setup(abi, request, result), request);
@@ -160,7 +160,7 @@ function finish(task: Task, request: ReceivedMessage, result: MachMessage | numb
   if (result.bytes.length === abi.replyHeaderSize && rd32(result.bytes, abi.headerSize + abi.descriptorSize) !== 0 && isErrorReply(abi, result)) {
     // A demux in GNU's style pre-builds the reply and stores the RetCode in it.
     if (readRetCode(abi, result) === ReturnCode.MIG_NO_REPLY) return undefined;
-    request.destroy(true);
+    ReceivedMessage.destroy(request, true);
   }
   if (result.bytes.length < abi.headerSize) throw new RangeError(`a demux returned a ${result.bytes.length}-byte reply`);
   if (rd32(result.bytes, abi.header.remotePort) === MACH_PORT_NULL) {
@@ -175,7 +175,7 @@ function finish(task: Task, request: ReceivedMessage, result: MachMessage | numb
 function sendReply(task: Task, reply: MachMessage, request: ReceivedMessage, owned = false): Promise<void> | undefined {
   // The reply right now travels in the reply message.
   if (rd32(reply.bytes, task.kernel.abi.header.remotePort) === request.replyPort && request.replyPort !== 0) {
-    request.replySent();
+    ReceivedMessage.replySent(request);
   }
   // A reply the loop owns is dead once sent (sent-memory.ts): the kernel may keep its bytes.
   const sent = task.sendMessage(reply, MACH_SEND_MSG, reply.bytes.length, 0, owned && mayDonate(reply));
@@ -312,9 +312,12 @@ class ServeLoop implements ReceiveWaiter, Runnable {
     this.deliveredCode = 0;
     if (kmsg) {
       // The copy-out the kernel deferred to here (the sender's operation was not over then).
-      let r: MachMsgResult;
+      const task = this.task;
+      let msg: MachMessage | null = null;
+      let r: MachMsgResult | null = null;
       try {
-        r = this.task.completeReceive(kmsg, this.rcvSize);
+        if (task.alive && kmsg.size <= this.rcvSize) msg = task.copyout(kmsg);
+        else r = task.completeReceive(kmsg, this.rcvSize);
       } catch (error) {
         // Only a message observer (a tracer) can throw here: report it, keep serving.
         queueMicrotask(() => {
@@ -322,7 +325,8 @@ class ServeLoop implements ReceiveWaiter, Runnable {
         });
         return this.next();
       }
-      if (!this.take(r)) return this.end();
+      if (msg !== null) this.serveRequest(msg);
+      else if (!this.take(r!)) return this.end();
     } else if (!this.retry(code)) return this.end();
     this.next();
   }
@@ -366,7 +370,13 @@ class ServeLoop implements ReceiveWaiter, Runnable {
   /** Handles a received request; false when the receive failed for good (the loop ends). */
   private take(r: MachMsgResult): boolean {
     if (r.code !== ReturnCode.KERN_SUCCESS) return this.retry(r.code);
-    const request = new ReceivedMessage(this.task, r.msg!);
+    this.serveRequest(r.msg!);
+    return true;
+  }
+
+  /** Runs a received request through the demuxes (see `handle`). */
+  private serveRequest(msg: MachMessage): void {
+    const request = new ReceivedMessage(this.task, msg);
     // A synchronous demux and a reply send that did not block finish the request here; only
     // the rest are tracked (a counter: no Set entry, closure or promise per request).
     let rest: Promise<void> | undefined;
@@ -379,7 +389,6 @@ class ServeLoop implements ReceiveWaiter, Runnable {
       this.inFlight++;
       rest.then(this.settled, this.rejected);
     }
-    return true;
   }
 
   private afterSettle(): void {

@@ -53,7 +53,7 @@ import type { MachMessage } from "../message.js";
 import { mayDonate, releaseSent } from "./sent-memory.js";
 import { rd32, wr32 } from "../bytes.js";
 import { receiveLarge, releaseReplyPort, ReplyPortPool, rpcOption, rpcOutcome, setReplyPort, takeReplyPort } from "./client.js";
-import type { ReceivedMessage } from "./received.js";
+import { ReceivedMessage } from "./received.js";
 import { loopOwnsReply, type Demux, type DemuxResult } from "./serve.js";
 
 /** A value slot (see ../codec/plan.ts "VALUE MODEL"). */
@@ -463,10 +463,11 @@ export interface MigDemuxOptions {
 }
 
 /**
- * The MigRequest a handler gets: a view of the ReceivedMessage with MigRequest's operations only
- * (the loop's own, `takeAll` and `destroy`, stay out of the handler's reach). It also records
- * whether the handler returned: generated `invoke`s convert the out values after the handler
- * returns, and a throw there must not be taken for the handler's own failure.
+ * The MigRequest a handler called through `invoke` or `run` gets: a view of the ReceivedMessage
+ * with MigRequest's operations only, which also records whether the handler returned: generated
+ * `invoke`s convert the out values after the handler returns, and a throw there must not be
+ * taken for the handler's own failure. (A handler called through `call` gets the request itself:
+ * the loop's own operations, `ReceivedMessage.takeAll`/`destroy`, are not methods of it.)
  */
 class RequestView implements MigRequest {
   readonly #request: ReceivedMessage;
@@ -597,8 +598,11 @@ function runRoutine(
   if (decodeRequest(plan, request, args) !== ReturnCode.KERN_SUCCESS) return ReturnCode.MIG_BAD_ARGUMENTS;
   if (plan.seqnoSlot >= 0) args[plan.seqnoSlot] = seqno;
   if (plan.replyPortSlot >= 0) args[plan.replyPortSlot] = request.replyPort;
+  // A handler called through `call` gets the request itself as its MigRequest (the loop's own
+  // operations are not methods of it); `invoke` and `run` get a view that records whether the
+  // handler returned.
+  if (entry.call) return callRoutine(handlers, entry, plan, request, args, options);
   const view = new RequestView(request);
-  if (entry.call) return callRoutine(handlers, entry, plan, request, args, view, options);
   let running: void | Promise<void>;
   try {
     running = entry.run ? entry.run(tracked, args, view) : entry.invoke(tracked, args, view);
@@ -619,12 +623,11 @@ function callRoutine(
   plan: RoutinePlan,
   request: ReceivedMessage,
   args: MigValue[],
-  view: RequestView,
   options: MigDemuxOptions,
 ): DemuxResult | Promise<DemuxResult> {
   let out: unknown;
   try {
-    out = entry.call!(handlers, args, view);
+    out = entry.call!(handlers, args, request);
   } catch (error) {
     return failedWith(error, false, request, options);
   }
@@ -669,7 +672,7 @@ function isThenable(x: unknown): x is PromiseLike<unknown> {
 /** The handler and the storing of its out values succeeded. */
 function succeeded(plan: RoutinePlan, request: ReceivedMessage, args: MigValue[]): DemuxResult {
   // Success: the handler consumed the request's rights and regions.
-  request.takeAll();
+  ReceivedMessage.takeAll(request);
   // A simpleroutine's reply is RetCode only, as GNU MIG's demux builds it: `serve` sends it to a
   // ureplyport, and sends nothing when the request had no reply port (the usual case). Then it is
   // not built at all: KERN_SUCCESS tells `serve` the same (consumed, nothing to send), as
@@ -711,13 +714,13 @@ function failedWith(error: unknown, handlerReturned: boolean, request: ReceivedM
     // rights), but turning its out values into the reply threw: destroying the request now
     // would release those rights a second time. It stays the handler's; the client gets the
     // error reply.
-    request.takeAll();
+    ReceivedMessage.takeAll(request);
     options.onError?.(error, request);
     return code === ReturnCode.KERN_SUCCESS || code === ReturnCode.MIG_NO_REPLY ? ReturnCode.KERN_FAILURE : code;
   }
   if (code === ReturnCode.MIG_NO_REPLY) {
     // Deferred: the handler owns everything, the reply right included.
-    request.takeAll();
+    ReceivedMessage.takeAll(request);
     if (request.replyPort !== MACH_PORT_NULL) request.takeReplyPort();
     return ReturnCode.MIG_NO_REPLY;
   }

@@ -215,6 +215,8 @@ describe("ownership contract (mig-reference §7.3)", () => {
       const demux: Demux = (req) => {
         handed = req;
         expect(req.rightCount).toBe(3);
+        // The loop's own operations are not methods of the request a demux or handler is given.
+        for (const op of ["takeAll", "destroy", "replySent"]) expect((req as unknown as Record<string, unknown>)[op]).toBeUndefined();
         if (style !== "untouched") {
           req.releaseRight(0);
           // A second release (or a take after it) cannot happen through the API.
