@@ -1151,7 +1151,11 @@ export class Task {
   tryReceive(rcvName: number, option: number, rcvSize: number): MachMsgResult | null {
     const q = this.receiveQueue(rcvName);
     if (typeof q === "number") return { code: q, msg: null };
-    if (q.queue.length === 0) return null;
+    return q.queue.length === 0 ? null : this.takeQueued(q, option, rcvSize);
+  }
+
+  /** A receive from `q`, whose queue is not empty: its head copied out, or kept if it is too large (MACH_RCV_LARGE). */
+  private takeQueued(q: Port | PortSet, option: number, rcvSize: number): MachMsgResult {
     const head = q.queue[0];
     if (head.size > rcvSize && option & MACH_RCV_LARGE) return this.tooLargeKept(head.size);
     return this.completeReceive(this.kernel.dequeue(q), rcvSize);
@@ -1441,24 +1445,15 @@ export class Task {
   receiveWith(waiter: ReceiveWaiter, rcvName: number): MachMsgResult | null {
     const q = this.receiveQueue(rcvName);
     if (typeof q === "number") return { code: q, msg: null };
-    if (q.queue.length > 0) {
-      const head = q.queue[0];
-      if (head.size > waiter.rcvSize && waiter.option & MACH_RCV_LARGE) return this.tooLargeKept(head.size);
-      return this.completeReceive(this.kernel.dequeue(q), waiter.rcvSize);
-    }
+    if (q.queue.length > 0) return this.takeQueued(q, waiter.option, waiter.rcvSize);
     q.receivers.push(waiter);
     return null;
   }
 
   private receive(option: number, rcvSize: number, rcvName: number, timeout: number): MachMsgResult | Promise<MachMsgResult> {
-    const k = this.kernel;
     const q = this.receiveQueue(rcvName);
     if (typeof q === "number") return { code: q, msg: null };
-    if (q.queue.length > 0) {
-      const head = q.queue[0];
-      if (head.size > rcvSize && option & MACH_RCV_LARGE) return this.tooLargeKept(head.size);
-      return this.completeReceive(k.dequeue(q), rcvSize);
-    }
+    if (q.queue.length > 0) return this.takeQueued(q, option, rcvSize);
     if (option & MACH_RCV_TIMEOUT && timeout === 0) return { code: R.MACH_RCV_TIMED_OUT, msg: null };
     const waiter = new PendingReceive(this, option, rcvSize, q);
     const p = new Promise<MachMsgResult>(captureResolve);
