@@ -229,31 +229,16 @@ export function createCaller(task: Task, port: number, options: CallerOptions = 
         }
         // A server that answered at once (run during the send) has queued the reply by now: it
         // is checked and decoded here, and the call costs one promise hop, its own.
+        const callPool = own ? pool : null;
         if (sent instanceof Promise) {
           // The reply comes later (a server in another thread or process, or one that answers
           // asynchronously): one continuation, one promise hop, no async frame.
-          const callPool = own ? pool : null;
-          return sent.then((r): T | Promise<T> => {
-            if (r.code === ReturnCode.MACH_RCV_TOO_LARGE) {
-              const later = awaitReply(task, plan, request, r, callPool, replyPort, option, timeout);
-              return (outs ? later.then(outs) : later) as Promise<T>;
-            }
-            // The reply came: the send is over and succeeded. By now the request is seldom the
-            // last message encoded, and the release then does nothing.
-            if (r.code === ReturnCode.KERN_SUCCESS) releaseSent(task, request);
-            const reply = replyValues(task, plan, r, callPool, replyPort);
-            return outs ? outs(reply) : (reply as T);
-          });
+          return sent.then((r) => finishCall(task, plan, request, r, callPool, replyPort, option, timeout, outs));
         }
-        if (sent.code === ReturnCode.MACH_RCV_TOO_LARGE) {
-          const later = awaitReply(task, plan, request, sent, own ? pool : null, replyPort, option, timeout);
-          return (outs ? later.then(outs) : later) as Promise<T>;
-        }
-        if (sent.code === ReturnCode.KERN_SUCCESS) releaseSent(task, request);
-        const reply = replyValues(task, plan, sent, own ? pool : null, replyPort);
-        const value = outs ? outs(reply) : (reply as T);
+        const value = finishCall(task, plan, request, sent, callPool, replyPort, option, timeout, outs);
         // A routine without out values shares one promise resolved to undefined, as a sent
-        // simpleroutine does (a settled promise cannot change).
+        // simpleroutine does (a settled promise cannot change). Promise.resolve of the promise a
+        // too-large reply gives is that promise.
         return value === undefined ? (SENT as Promise<T>) : Promise.resolve(value);
       } catch (error) {
         return Promise.reject(error);
@@ -369,18 +354,8 @@ class PendingCall<T> implements ReceiveWaiter, Runnable {
       this.reject(error);
       return;
     }
-    const { task, plan, request, pool, replyPort, outs } = this;
-    if (r.code === ReturnCode.MACH_RCV_TOO_LARGE) {
-      const later = awaitReply(task, plan, request, r, pool, replyPort, this.option, 0);
-      this.resolve((outs ? later.then(outs) : later) as Promise<T>);
-      return;
-    }
     try {
-      // The reply came: the send is over and succeeded. By now the request is seldom the last
-      // message encoded, and the release then does nothing.
-      if (r.code === ReturnCode.KERN_SUCCESS) releaseSent(task, request);
-      const reply = replyValues(task, plan, r, pool, replyPort);
-      this.resolve(outs ? outs(reply) : (reply as T));
+      this.resolve(finishCall(this.task, this.plan, this.request, r, this.pool, this.replyPort, this.option, 0, this.outs));
     } catch (error) {
       this.reject(error);
     }
@@ -395,6 +370,33 @@ let pendingReject: ((error: unknown) => void) | null = null;
 function capturePending(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
   pendingResolve = resolve;
   pendingReject = reject;
+}
+
+/**
+ * The end of a routine call once its receive is over (`r`): mig_rpc's checks and the decoded
+ * reply through `outs` (throws MachError), or, for a reply too large for the first buffer, a
+ * promise of that after receiving it again. `pool` is null for a caller-owned reply port.
+ */
+function finishCall<T>(
+  task: Task,
+  plan: RoutinePlan,
+  request: MachMessage,
+  r: MachMsgResult,
+  pool: ReplyPortPool | undefined | null,
+  replyPort: number,
+  option: number,
+  timeout: number,
+  outs: ((reply: MigValue[]) => T) | undefined,
+): T | Promise<T> {
+  if (r.code === ReturnCode.MACH_RCV_TOO_LARGE) {
+    const later = awaitReply(task, plan, request, r, pool, replyPort, option, timeout);
+    return (outs ? later.then(outs) : later) as Promise<T>;
+  }
+  // A reply came: the send is over and succeeded. When it came later, the request is seldom the
+  // last message encoded any more, and the release then does nothing.
+  if (r.code === ReturnCode.KERN_SUCCESS) releaseSent(task, request);
+  const reply = replyValues(task, plan, r, pool, replyPort);
+  return outs ? outs(reply) : (reply as T);
 }
 
 /** What a simpleroutine whose send completed at once returns (nothing to wait for). */
