@@ -1103,21 +1103,7 @@ export class Task {
   ): MachMsgResult | Promise<MachMsgResult> {
     if (option & MACH_SEND_MSG) {
       if (!msg) return { code: R.MACH_SEND_INVALID_DATA, msg: null };
-      let sent: number | Promise<number>;
-      if (option & MACH_RCV_MSG) {
-        const k = this.kernel;
-        const rpc = k.rpcSend;
-        k.rpcSend = true;
-        try {
-          sent = this.sendMessage(msg, option, sendSize, timeout, donate);
-        } finally {
-          k.rpcSend = rpc;
-          // Even when a message observer threw: what the send woke must not be left waiting.
-          if (!rpc) k.runReady();
-        }
-      } else {
-        sent = this.sendMessage(msg, option, sendSize, timeout, donate);
-      }
+      const sent = option & MACH_RCV_MSG ? this.rpcSend(msg, option, sendSize, donate, timeout) : this.sendMessage(msg, option, sendSize, timeout, donate);
       if (typeof sent !== "number") return sent.then((code) => this.receiveAfterSend(code, option, rcvSize, rcvName, timeout));
       if (sent !== R.KERN_SUCCESS) return { code: sent, msg: null };
     }
@@ -1126,20 +1112,21 @@ export class Task {
   }
 
   /**
-   * @internal The send half of an RPC's `mach_msg` (send and receive), as `machMsg` does it: a
+   * @internal The send half of an RPC's `mach_msg` (send and receive; `machMsg` uses it): a
    * server the send wakes runs right after it (Mach's hand-off), so that a server answering at
    * once has queued its reply when this returns. The code, or a promise of it when the send
    * blocked on a full queue. For callers that then receive their own way (the MIG client:
    * `tryReceive`, else `receiveWith` and a waiter object instead of a promise).
    */
-  rpcSend(msg: MachMessage, option: number, sendSize: number, donate = false): number | Promise<number> {
+  rpcSend(msg: MachMessage, option: number, sendSize: number, donate = false, timeout = 0): number | Promise<number> {
     const k = this.kernel;
     const rpc = k.rpcSend;
     k.rpcSend = true;
     try {
-      return this.sendMessage(msg, option, sendSize, 0, donate);
+      return this.sendMessage(msg, option, sendSize, timeout, donate);
     } finally {
       k.rpcSend = rpc;
+      // Even when a message observer threw: what the send woke must not be left waiting.
       if (!rpc) k.runReady();
     }
   }
