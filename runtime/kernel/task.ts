@@ -1505,17 +1505,6 @@ export class Task {
       });
       return { code: R.MACH_RCV_TOO_LARGE, msg: { bytes, ool: [] } };
     }
-    return { code: R.KERN_SUCCESS, msg: this.copyout(kmsg) };
-  }
-
-  /**
-   * @internal The copy-out of a dequeued message into this space, which is alive and whose
-   * receive buffer the message fits (`completeReceive` without its checks and result object):
-   * the received message.
-   */
-  copyout(kmsg: KMsg): MachMessage {
-    const abi = this.kernel.abi;
-    const destType = kmsg.destType;
     const local = this.consumeDest(kmsg);
     const replyType = kmsg.reply.type;
     const remote = this.copyoutRight(kmsg.reply);
@@ -1525,7 +1514,7 @@ export class Task {
     const received: MachMessage = { bytes, ool: kmsg.ool };
     recycleKmsg(kmsg);
     if (this.kernel.observing) for (const o of this.kernel.observers) o.receive?.(this, received);
-    return received;
+    return { code: R.KERN_SUCCESS, msg: received };
   }
 
   /**

@@ -312,12 +312,9 @@ class ServeLoop implements ReceiveWaiter, Runnable {
     this.deliveredCode = 0;
     if (kmsg) {
       // The copy-out the kernel deferred to here (the sender's operation was not over then).
-      const task = this.task;
-      let msg: MachMessage | null = null;
-      let r: MachMsgResult | null = null;
+      let r: MachMsgResult;
       try {
-        if (task.alive && kmsg.size <= this.rcvSize) msg = task.copyout(kmsg);
-        else r = task.completeReceive(kmsg, this.rcvSize);
+        r = this.task.completeReceive(kmsg, this.rcvSize);
       } catch (error) {
         // Only a message observer (a tracer) can throw here: report it, keep serving.
         queueMicrotask(() => {
@@ -325,8 +322,7 @@ class ServeLoop implements ReceiveWaiter, Runnable {
         });
         return this.next();
       }
-      if (msg !== null) this.serveRequest(msg);
-      else if (!this.take(r!)) return this.end();
+      if (!this.take(r)) return this.end();
     } else if (!this.retry(code)) return this.end();
     this.next();
   }
@@ -370,13 +366,7 @@ class ServeLoop implements ReceiveWaiter, Runnable {
   /** Handles a received request; false when the receive failed for good (the loop ends). */
   private take(r: MachMsgResult): boolean {
     if (r.code !== ReturnCode.KERN_SUCCESS) return this.retry(r.code);
-    this.serveRequest(r.msg!);
-    return true;
-  }
-
-  /** Runs a received request through the demuxes (see `handle`). */
-  private serveRequest(msg: MachMessage): void {
-    const request = new ReceivedMessage(this.task, msg);
+    const request = new ReceivedMessage(this.task, r.msg!);
     // A synchronous demux and a reply send that did not block finish the request here; only
     // the rest are tracked (a counter: no Set entry, closure or promise per request).
     let rest: Promise<void> | undefined;
@@ -389,6 +379,7 @@ class ServeLoop implements ReceiveWaiter, Runnable {
       this.inFlight++;
       rest.then(this.settled, this.rejected);
     }
+    return true;
   }
 
   private afterSettle(): void {
