@@ -293,18 +293,17 @@ export class PagingStorage {
       } else {
         const placed = this.allocate(map, objectPage, runFile?.id ?? map.preferredFileId);
         if (placed === undefined) {
-          if (runFile !== null && runLength > 0)
-            this.storeRun(
-              map,
-              firstPage,
-              data,
-              runFile,
-              runBlock,
-              runFrom,
-              runLength,
-              fresh,
-              failures,
-            );
+          this.storeRun(
+            map,
+            firstPage,
+            data,
+            runFile,
+            runBlock,
+            runFrom,
+            runLength,
+            fresh,
+            failures,
+          );
           runLength = 0;
           fresh.length = 0;
           failures.push({
@@ -317,18 +316,7 @@ export class PagingStorage {
         block = placed.page;
       }
       if (runLength === 0 || file !== runFile || block !== runBlock + runLength) {
-        if (runFile !== null && runLength > 0)
-          this.storeRun(
-            map,
-            firstPage,
-            data,
-            runFile,
-            runBlock,
-            runFrom,
-            runLength,
-            fresh,
-            failures,
-          );
+        this.storeRun(map, firstPage, data, runFile, runBlock, runFrom, runLength, fresh, failures);
         runLength = 0;
         fresh.length = 0;
         runFile = file;
@@ -338,28 +326,29 @@ export class PagingStorage {
       runLength++;
       fresh.push(existing === undefined);
     }
-    if (runFile !== null && runLength > 0)
-      this.storeRun(map, firstPage, data, runFile, runBlock, runFrom, runLength, fresh, failures);
+    this.storeRun(map, firstPage, data, runFile, runBlock, runFrom, runLength, fresh, failures);
     return failures;
   }
 
   /**
    * writePages' run: `runLength` pages from data page `runFrom` to consecutive blocks of `file`
    * from `runBlock`, in one write; `fresh[k]` says the block was allocated for it (mapped on
-   * success, released on failure). A method rather than a closure in writePages: under tsx
-   * (keepNames) each named closure costs an Object.defineProperty per call.
+   * success, released on failure). Nothing when there is no run yet (no file, or no pages). A
+   * method rather than a closure in writePages: under tsx (keepNames) each named closure costs an
+   * Object.defineProperty per call.
    */
   private storeRun(
     map: PageMap,
     firstPage: number,
     data: Uint8Array,
-    file: PagingFile,
+    file: PagingFile | null,
     runBlock: number,
     runFrom: number,
     runLength: number,
     fresh: readonly boolean[],
     failures: { objectPage: number; error: StorageError }[],
   ): void {
+    if (file === null || runLength === 0) return;
     const size = this.pageSize;
     try {
       file.writeRun(runBlock, data.subarray(runFrom * size, (runFrom + runLength) * size));
