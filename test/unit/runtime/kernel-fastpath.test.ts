@@ -22,16 +22,8 @@ import {
   ReturnCode as R,
 } from "../../../runtime/constants.js";
 import { Kernel } from "../../../runtime/kernel/index.js";
-import { audit, buildMessage, header } from "./support.js";
+import { audit, buildMessage, header, world } from "./support.js";
 
-function world(abi: "x86_64" | "i386") {
-  const kernel = new Kernel(abi);
-  const a = kernel.createTask("A");
-  const b = kernel.createTask("B");
-  const server = b.mach_port_allocate(MACH_PORT_RIGHT_RECEIVE).name;
-  const toServer = b.mach_port_extract_right(server, MACH_MSG_TYPE_MAKE_SEND, a).right;
-  return { kernel, a, b, server, toServer, abi: kernel.abi };
-}
 
 describe.each(["x86_64", "i386"] as const)("kernel fast paths (%s)", (abiName) => {
   it("a send to a waiting receiver is copied out by the time mach_msg returns; FIFO and seqnos hold", async () => {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import type { Abi } from "../../../runtime/abi.js";
 import { writeDescriptor } from "../../../runtime/codec/descriptor.js";
 import {
   MACH_MSG_TYPE_COPY_SEND,
@@ -27,21 +26,13 @@ import {
   MACH_SEND_TIMEOUT,
   ReturnCode as R,
 } from "../../../runtime/constants.js";
-import { Kernel, type Task } from "../../../runtime/kernel/index.js";
+import type { Task } from "../../../runtime/kernel/index.js";
 import type { MachMessage } from "../../../runtime/message.js";
-import { audit, bodyPorts, buildMessage, descriptors, header, type Item } from "./support.js";
+import { audit, bodyPorts, buildMessage, descriptors, header, type Item, world } from "./support.js";
 
 const RCV = MACH_RCV_MSG | MACH_RCV_TIMEOUT;
 const SEND = MACH_SEND_MSG;
 
-function world(abi: Abi = "x86_64") {
-  const kernel = new Kernel(abi);
-  const a = kernel.createTask("A");
-  const b = kernel.createTask("B");
-  const server = b.mach_port_allocate(MACH_PORT_RIGHT_RECEIVE).name;
-  const toServer = b.mach_port_extract_right(server, MACH_MSG_TYPE_MAKE_SEND, a).right;
-  return { kernel, a, b, server, toServer, abi: kernel.abi };
-}
 
 function snapshot(t: Task) {
   const { names, types } = t.mach_port_names();

@@ -17,21 +17,12 @@ import {
   MACH_SEND_TIMEOUT,
   ReturnCode as R,
 } from "../../../runtime/constants.js";
-import { Kernel } from "../../../runtime/kernel/index.js";
 import type { MachMessage } from "../../../runtime/message.js";
-import { audit, buildMessage, header, type Item } from "./support.js";
+import { audit, buildMessage, header, type Item, world } from "./support.js";
 
 const RCV = MACH_RCV_MSG | MACH_RCV_TIMEOUT;
 const COPY_SEND = 19;
 
-function world(abi: "x86_64" | "i386") {
-  const kernel = new Kernel(abi);
-  const a = kernel.createTask("A");
-  const b = kernel.createTask("B");
-  const server = b.mach_port_allocate(MACH_PORT_RIGHT_RECEIVE).name;
-  const toServer = b.mach_port_extract_right(server, MACH_MSG_TYPE_MAKE_SEND, a).right;
-  return { kernel, a, b, server, toServer, abi: kernel.abi };
-}
 
 /** `n` int items: a message well above the 64 bytes V8 keeps on its heap. */
 function ints(n: number, base: number): Item[] {

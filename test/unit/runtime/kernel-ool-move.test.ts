@@ -5,27 +5,11 @@
  * are not seen by the receiver.
  */
 import { describe, expect, it } from "vitest";
-import {
-  MACH_MSG_TYPE_MAKE_SEND,
-  MACH_PORT_RIGHT_RECEIVE,
-  MACH_RCV_MSG,
-  MACH_RCV_TIMEOUT,
-  MACH_SEND_MSG,
-} from "../../../runtime/constants.js";
-import { Kernel } from "../../../runtime/kernel/index.js";
-import { audit, buildMessage, descriptors } from "./support.js";
+import { MACH_RCV_MSG, MACH_RCV_TIMEOUT, MACH_SEND_MSG } from "../../../runtime/constants.js";
+import { audit, buildMessage, descriptors, world } from "./support.js";
 
 const RCV = MACH_RCV_MSG | MACH_RCV_TIMEOUT;
 const COPY_SEND = 19;
-
-function world(abi: "x86_64" | "i386") {
-  const kernel = new Kernel(abi);
-  const a = kernel.createTask("A");
-  const b = kernel.createTask("B");
-  const server = b.mach_port_allocate(MACH_PORT_RIGHT_RECEIVE).name;
-  const toServer = b.mach_port_extract_right(server, MACH_MSG_TYPE_MAKE_SEND, a).right;
-  return { kernel, a, b, server, toServer, abi: kernel.abi };
-}
 
 describe.each(["x86_64", "i386"] as const)("OOL move semantics (%s)", (abiName) => {
   it("deallocate: the receiver gets the sender's region itself; the sender's slot is emptied", async () => {

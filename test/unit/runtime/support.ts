@@ -3,7 +3,7 @@ import type { AbiInfo } from "../../../runtime/abi.js";
 import { alignUp } from "../../../runtime/abi.js";
 import { newDescriptor, readDescriptor, writeDescriptor } from "../../../runtime/codec/descriptor.js";
 import { MACH_MSGH_BITS_COMPLEX, msghBits, newHeader, readHeader, writeHeader, writePortSlot } from "../../../runtime/codec/header.js";
-import { MACH_MSG_TYPE_INTEGER_32, MACH_MSG_TYPE_BYTE } from "../../../runtime/constants.js";
+import { MACH_MSG_TYPE_BYTE, MACH_MSG_TYPE_INTEGER_32, MACH_MSG_TYPE_MAKE_SEND, MACH_PORT_RIGHT_RECEIVE } from "../../../runtime/constants.js";
 import type { MachMessage } from "../../../runtime/message.js";
 import { parseBody } from "../../../runtime/kernel/body.js";
 
@@ -119,7 +119,7 @@ export function fromHex(h: string): Uint8Array {
   return new Uint8Array(Buffer.from(h, "hex"));
 }
 
-import type { Kernel } from "../../../runtime/kernel/kernel.js";
+import { Kernel } from "../../../runtime/kernel/kernel.js";
 import type { KMsg, Port } from "../../../runtime/kernel/objects.js";
 
 /**
@@ -198,4 +198,17 @@ export function audit(kernel: Kernel): string[] {
     if (p.msgcount !== kernel.queuedMessages(p).length) bad.push(`port ${p.id}: msgcount ${p.msgcount}`);
   }
   return bad;
+}
+
+/**
+ * Two tasks of a new kernel: `b` holds the receive right `server`, `a` a send right `toServer`
+ * to it (the kernel tests' usual world).
+ */
+export function world(abi: "x86_64" | "i386" = "x86_64") {
+  const kernel = new Kernel(abi);
+  const a = kernel.createTask("A");
+  const b = kernel.createTask("B");
+  const server = b.mach_port_allocate(MACH_PORT_RIGHT_RECEIVE).name;
+  const toServer = b.mach_port_extract_right(server, MACH_MSG_TYPE_MAKE_SEND, a).right;
+  return { kernel, a, b, server, toServer, abi: kernel.abi };
 }
