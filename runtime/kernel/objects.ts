@@ -38,6 +38,11 @@ export interface BlockedSender {
   wake(enqueued: boolean): void;
 }
 
+/** What a transport keeps on a port (`Port.transportRecord`). */
+export interface TransportRecord {
+  readonly owner: object;
+}
+
 export class Port {
   private static nextId = 1;
   /** A number for debugging and tracing; names are per task, this is not a name. */
@@ -81,6 +86,12 @@ export class Port {
    * (no queueing, no limit) and the function owns it. Bridges use this for proxy ports.
    */
   kobject: ((kmsg: KMsg) => void) | null = null;
+  /**
+   * The record a transport keeps for this port (a bridge's export of it, or the import behind a
+   * proxy), so the rights a message carries are matched to it without a map lookup. One slot:
+   * the first transport to claim it; another keeps its own map. `owner` says whose it is.
+   */
+  transportRecord: TransportRecord | null = null;
   /** A free-form label for tracing. */
   label = "";
   /** Called once when the port dies (bridges turn proxies into dead names with this). */

@@ -165,8 +165,8 @@ const spareKmsgs: KMsg[] = [];
 const NO_PORT = new Port();
 const spareRights: CarriedRight[] = [];
 
-/** A carried right, from the spares if there are any (fields as `noRight()`). */
-function newRight(): CarriedRight {
+/** @internal A carried right, from the spares if there are any (fields as `noRight()`). */
+export function newRight(): CarriedRight {
   return spareRights.length > 0 ? spareRights.pop()! : noRight();
 }
 
@@ -178,6 +178,27 @@ function spareRight(r: CarriedRight): void {
   r.ool = -1;
   r.offset = -1;
   spareRights.push(r);
+}
+
+/**
+ * @internal A kernel message with these fields, from the spares if there are any (no rights, no
+ * regions, seqno 0, not from the kernel). Bridges make theirs here too: every KMsg copied out
+ * goes back to the spares, whoever made it.
+ */
+export function newKmsg(flags: number, size: number, id: number, dest: Port, destType: number, reply: CarriedRight, bytes: Uint8Array): KMsg {
+  if (spareKmsgs.length === 0) {
+    return { flags, size, id, dest, destType, reply, rights: NO_RIGHTS, bytes, ool: NO_OOL, seqno: 0, fromKernel: false };
+  }
+  const kmsg = spareKmsgs.pop()!;
+  kmsg.flags = flags;
+  kmsg.size = size;
+  kmsg.id = id;
+  kmsg.dest = dest;
+  kmsg.destType = destType;
+  kmsg.reply = reply;
+  kmsg.bytes = bytes;
+  kmsg.fromKernel = false;
+  return kmsg;
 }
 
 /** Keeps a copied-out message (and its rights) for the next send; drops what it referred to. */
@@ -1194,21 +1215,7 @@ export class Task {
     if (typeof dest === "number") return dest;
     const flags = (bits & ~0xffff & ~MACH_MSGH_BITS_CIRCULAR) >>> 0;
     const id = rd32(bytes, o.id) | 0;
-    const destType = receivedPortType(destDisp);
-    let kmsg: KMsg;
-    if (spareKmsgs.length > 0) {
-      kmsg = spareKmsgs.pop()!;
-      kmsg.flags = flags;
-      kmsg.size = sendSize;
-      kmsg.id = id;
-      kmsg.dest = dest;
-      kmsg.destType = destType;
-      kmsg.reply = reply;
-      kmsg.bytes = bytes;
-      kmsg.fromKernel = false;
-    } else {
-      kmsg = { flags, size: sendSize, id, dest, destType, reply, rights: NO_RIGHTS, bytes, ool: NO_OOL, seqno: 0, fromKernel: false };
-    }
+    const kmsg = newKmsg(flags, sendSize, id, dest, receivedPortType(destDisp), reply, bytes);
     if (bits & MACH_MSGH_BITS_COMPLEX) {
       const code = this.copyinBody(kmsg, msg);
       if (code !== 0) {

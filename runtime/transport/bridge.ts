@@ -38,7 +38,7 @@
 import type { Kernel } from "../kernel/kernel.js";
 import type { CarriedRight, KMsg, Port } from "../kernel/objects.js";
 import { noRight } from "../kernel/objects.js";
-import type { Task } from "../kernel/task.js";
+import { newKmsg, newRight, type Task } from "../kernel/task.js";
 import { newBodyItem, nextBodyItem } from "../kernel/body.js";
 import {
   isPortRightType,
@@ -54,6 +54,7 @@ import {
 } from "../constants.js";
 import { MACH_MSGH_BITS_COMPLEX } from "../codec/header.js";
 import { rd32, wr32 } from "../bytes.js";
+import { IdTable } from "./id-table.js";
 import type { FrameReader, Link } from "./link.js";
 import {
   CONTROL_SIZE,
@@ -79,6 +80,8 @@ const NO_REGIONS: Uint8Array[] = [];
 
 /** A port of this kernel the peer holds rights to. */
 interface Export {
+  readonly owner: Bridge;
+  readonly isImport: false;
   readonly id: number;
   readonly port: Port;
   /** The bridge task's name for its one send right, or 0. */
@@ -94,8 +97,10 @@ interface Export {
   readonly watcher: () => void;
 }
 
-/** A port of the peer's kernel, represented here by a proxy. */
+/** A port of the peer's kernel, represented here by a proxy (whose `transportRecord` it is). */
 interface Import {
+  readonly owner: Bridge;
+  readonly isImport: true;
   readonly id: number;
   readonly proxy: Port;
   /** The kernel port the proxy's no-senders request points at (made on first use). */
@@ -157,10 +162,13 @@ export class Bridge {
   readonly closed: Promise<Error | undefined>;
 
   private readonly link: Link;
-  private readonly exports = new Map<number, Export>();
-  private readonly exportsByPort = new Map<Port, Export>();
-  private readonly imports = new Map<number, Import>();
-  private readonly importsByPort = new Map<Port, Import>();
+  private readonly exports = new IdTable<Export>();
+  /**
+   * Exports of ports whose `transportRecord` another transport had claimed (the rest are found
+   * through the port). Proxies always carry their import.
+   */
+  private readonly exportsElsewhere = new Map<Port, Export>();
+  private readonly imports = new IdTable<Import>();
   private nextId = 1;
   /** Set by `exportRight`: the id of the right it turned into a tag. */
   private exportedId = 0;
@@ -316,14 +324,17 @@ export class Bridge {
     if (this.releaseTimer !== null) clearTimeout(this.releaseTimer);
     this.releaseTimer = null;
     this.releaseScan = [];
-    const imports = [...this.imports.values()];
+    const imports = this.imports.values();
     this.imports.clear();
-    this.importsByPort.clear();
-    for (const imp of imports) this.kernel.destroyPort(imp.proxy);
-    const exports = [...this.exports.values()];
+    for (const imp of imports) {
+      imp.proxy.transportRecord = null;
+      this.kernel.destroyPort(imp.proxy);
+    }
+    const exports = this.exports.values();
     this.exports.clear();
-    this.exportsByPort.clear();
+    this.exportsElsewhere.clear();
     for (const rec of exports) {
+      if (rec.port.transportRecord === rec) rec.port.transportRecord = null;
       removeWatcher(rec);
       // Reply rights the peer will never use: send-once notifications (MIG_SERVER_DIED).
       for (; rec.soHeld > 0; rec.soHeld--) this.kernel.releaseSendOnce(rec.port);
@@ -347,9 +358,9 @@ export class Bridge {
     let imp = this.imports.get(id);
     if (imp) return imp;
     const proxy = this.kernel.createKernelPort((kmsg) => this.forward(imp!, kmsg), `${this.label} proxy #${id}`);
-    imp = { id, proxy, notify: null, sendReceived: 0, armed: false, pending: false };
+    imp = { owner: this, isImport: true, id, proxy, notify: null, sendReceived: 0, armed: false, pending: false };
     this.imports.set(id, imp);
-    this.importsByPort.set(proxy, imp);
+    proxy.transportRecord = imp; // a new port: nobody else's yet
     return imp;
   }
 
@@ -513,13 +524,20 @@ export class Bridge {
       this.homeward = true;
       return TAG_NULL;
     }
-    const imp = this.importsByPort.get(port);
-    if (imp) {
-      this.homeward = true;
-      this.exportedId = imp.id;
-      return TAG_RECEIVER;
+    const mine = port.transportRecord;
+    let rec: Export | undefined;
+    if (mine !== null && mine.owner === this) {
+      const r = mine as Export | Import;
+      if (r.isImport) {
+        // One of our proxies: the right goes home.
+        this.homeward = true;
+        this.exportedId = r.id;
+        return TAG_RECEIVER;
+      }
+      rec = r;
+    } else if (this.exportsElsewhere.size > 0) {
+      rec = this.exportsElsewhere.get(port);
     }
-    let rec = this.exportsByPort.get(port);
     if (!rec) rec = this.newExport(port);
     if (r.type === MACH_MSG_TYPE_PORT_SEND) {
       if (rec.sendName === 0) rec.sendName = this.task.copyoutRight(r);
@@ -550,6 +568,8 @@ export class Bridge {
   private newExport(port: Port): Export {
     const id = this.allocateId();
     const rec: Export = {
+      owner: this,
+      isImport: false,
       id,
       port,
       sendName: 0,
@@ -558,7 +578,8 @@ export class Bridge {
       watcher: () => this.exportDied(rec),
     };
     this.exports.set(id, rec);
-    this.exportsByPort.set(port, rec);
+    if (port.transportRecord === null) port.transportRecord = rec;
+    else this.exportsElsewhere.set(port, rec);
     port.deathWatchers.push(rec.watcher);
     return rec;
   }
@@ -575,7 +596,8 @@ export class Bridge {
   private exportDied(rec: Export): void {
     if (this.exports.get(rec.id) !== rec) return;
     this.exports.delete(rec.id);
-    this.exportsByPort.delete(rec.port);
+    if (rec.port.transportRecord === rec) rec.port.transportRecord = null;
+    else this.exportsElsewhere.delete(rec.port);
     if (rec.sendName !== 0) this.task.mach_port_deallocate(rec.sendName);
     rec.sendName = 0;
     rec.sendHeld = 0;
@@ -632,7 +654,7 @@ export class Bridge {
     const imp = this.imports.get(id);
     if (!imp) return;
     this.imports.delete(id);
-    this.importsByPort.delete(imp.proxy);
+    imp.proxy.transportRecord = null;
     this.kernel.destroyPort(imp.proxy);
   }
 
@@ -698,19 +720,9 @@ export class Bridge {
       if (dest) this.kernel.releaseCarried({ port: dest, dead: false, type: destType, ool: -1, offset: -1 });
       return;
     }
-    const kmsg: KMsg = {
-      flags,
-      size,
-      id: rd32(bytes, o.id) | 0,
-      dest,
-      destType,
-      reply: reply!,
-      rights,
-      bytes,
-      ool,
-      seqno: 0,
-      fromKernel: false,
-    };
+    const kmsg = newKmsg(flags, size, rd32(bytes, o.id) | 0, dest, destType, reply!, bytes);
+    kmsg.rights = rights;
+    kmsg.ool = ool;
     // From a transport callback, outside any kernel operation: a receiver already waiting copies
     // the message out at once (Kernel.post; inside a kernel callback it is plain enqueue).
     this.kernel.post(kmsg);
@@ -736,7 +748,7 @@ export class Bridge {
 
   /** A right from the peer as a carried right; null if the peer named something it does not hold. */
   private importRight(tag: number, type: number, id: number, header: boolean): CarriedRight | null {
-    const r = noRight();
+    const r = newRight();
     if (this.isClosed) return null;
     if (header && type === 0) return tag === TAG_NULL ? r : null;
     if (!header && type === MACH_MSG_TYPE_PORT_RECEIVE) {

@@ -396,6 +396,61 @@ describe("bridges in a chain of three kernels", () => {
   });
 });
 
+describe("one port exported over two bridges", () => {
+  it("serves both peers, keeps one export per bridge, and survives either bridge closing", async () => {
+    const [kh, kx, ky] = [new Kernel(), new Kernel(), new Kernel()];
+    const [h, x, y] = [kh.createTask("H"), kx.createTask("X"), ky.createTask("Y")];
+    const hx = new MessageChannel();
+    const hy = new MessageChannel();
+    const [hToX, xToH] = [bridgeMessagePort(kh, hx.port1), bridgeMessagePort(kx, hx.port2)];
+    const [hToY, yToH] = [bridgeMessagePort(kh, hy.port1), bridgeMessagePort(ky, hy.port2)];
+    // The first bridge to export P keeps its record on the port; the second keeps its own map.
+    const p = allocate(h);
+    const pPort = h.portOf(p)!;
+    hToX.setBootstrapPort(h, p, MACH_MSG_TYPE_MAKE_SEND);
+    hToY.setBootstrapPort(h, p, MACH_MSG_TYPE_MAKE_SEND);
+    const pInX = (await xToH.getBootstrapPort(x)).name;
+    const pInY = (await yToH.getBootstrapPort(y)).name;
+    expect(await send(x, buildMessage(kx.abi, pInX, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1))).toBe(0);
+    expect(await send(y, buildMessage(ky.abi, pInY, MACH_MSG_TYPE_COPY_SEND, 0, 0, 2))).toBe(0);
+    expect(messageId(kh.abi, (await receive(h, p)).msg!)).toBe(1);
+    expect(messageId(kh.abi, (await receive(h, p)).msg!)).toBe(2);
+
+    // H hands P to each peer again inside a message: found as the same export, the same proxy.
+    for (const [toPeer, peerTask, peerKernel, inPeer, peerBridge] of [
+      [hToX, x, kx, pInX, xToH],
+      [hToY, y, ky, pInY, yToH],
+    ] as const) {
+      const mailbox = allocate(peerTask);
+      const id = peerBridge.exportPort(peerTask, mailbox, MACH_MSG_TYPE_MAKE_SEND).id;
+      const mailboxInH = (await toPeer.importPort(h, id)).name;
+      expect(await send(h, buildMessage(kh.abi, mailboxInH, MACH_MSG_TYPE_COPY_SEND, 0, 0, 3, [{ port: p, disposition: MACH_MSG_TYPE_MAKE_SEND }]))).toBe(0);
+      const got = await receive(peerTask, mailbox);
+      expect(itemValue(peerKernel.abi, got.msg!, 0)).toBe(inPeer);
+      expect(toPeer.exportCount).toBe(1);
+      expect(peerTask.mach_port_deallocate(inPeer)).toBe(0); // the right the message brought
+      expect(h.mach_port_deallocate(mailboxInH)).toBe(0);
+      expect(peerTask.mach_port_mod_refs(mailbox, MACH_PORT_RIGHT_RECEIVE, -1)).toBe(0);
+    }
+
+    // Either bridge may go first; the other still reaches P, and P's death reaches it.
+    expect(pPort.transportRecord?.owner).toBe(hToX);
+    hToX.close();
+    xToH.close();
+    expect(pPort.transportRecord).toBeNull();
+    expect(await send(y, buildMessage(ky.abi, pInY, MACH_MSG_TYPE_COPY_SEND, 0, 0, 4))).toBe(0);
+    expect(messageId(kh.abi, (await receive(h, p)).msg!)).toBe(4);
+    const dnotify = allocate(y);
+    expect(y.mach_port_request_notification(pInY, MACH_NOTIFY_DEAD_NAME, 0, dnotify, MACH_MSG_TYPE_MAKE_SEND_ONCE).code).toBe(0);
+    expect(h.mach_port_mod_refs(p, MACH_PORT_RIGHT_RECEIVE, -1)).toBe(0);
+    expect(messageId(ky.abi, (await receive(y, dnotify)).msg!)).toBe(MACH_NOTIFY_DEAD_NAME);
+    expect(y.mach_port_type(pInY).type).toBe(MACH_PORT_TYPE_DEAD_NAME);
+    expect(pPort.transportRecord).toBeNull();
+    for (const k of [kh, kx, ky]) expect(audit(k)).toEqual([]);
+    for (const br of [hToY, yToH]) br.close();
+  });
+});
+
 describe("malformed input from a peer", () => {
   async function closedBy(post: (port: import("node:worker_threads").MessagePort) => void): Promise<string> {
     const { port1, port2 } = new MessageChannel();
