@@ -30,14 +30,21 @@
  * that was the last sender, and a send-once notification for every outstanding reply right, so a
  * pending RPC fails at once (MIG_SERVER_DIED) and later sends fail with MACH_SEND_INVALID_DEST.
  *
- * Not carried: receive rights. A receive right sent to a proxy is destroyed (its port-destroyed
- * request, if any, is honoured) and arrives as MACH_PORT_NULL; `stats.unsupported` counts them.
+ * Receive rights move (MOVED): the receiving kernel makes a new port for the right (queue limit,
+ * send-once count and notification requests carried over; the seqno and make-send count start
+ * again at 0, as any move of a receive right resets them) and exports it back under a new id; the
+ * old port stays here as a proxy of it, so every send right and send-once right to it in this
+ * kernel now reaches the new home, and messages queued on it follow the one that carried the
+ * right. Not carried: a receive right for a port the peer already holds rights to through this
+ * bridge (its proxies there would have to become the port itself). Such a right is destroyed
+ * (its port-destroyed request, if any, is honoured) and arrives as MACH_PORT_NULL;
+ * `stats.unsupported` counts them.
  * Messages from a bridge are queued without regard to the destination's queue limit, like the
  * kernel's own messages: flow control is the link's.
  */
 import type { Kernel } from "../kernel/kernel.js";
 import type { CarriedRight, KMsg, Port } from "../kernel/objects.js";
-import { noRight } from "../kernel/objects.js";
+import { noRight, Port as KernelPort } from "../kernel/objects.js";
 import { newKmsg, newRight, type Task } from "../kernel/task.js";
 import { newBodyItem, nextBodyItem } from "../kernel/body.js";
 import {
@@ -49,6 +56,7 @@ import {
   MACH_MSGH_BITS_CIRCULAR,
   MACH_NOTIFY_NO_SENDERS,
   MACH_PORT_DEAD,
+  MACH_PORT_QLIMIT_MAX,
   MACH_PORT_NULL,
   ReturnCode,
 } from "../constants.js";
@@ -60,13 +68,17 @@ import {
   CONTROL_SIZE,
   FRAME_DEAD,
   FRAME_HELLO,
+  FRAME_MOVED,
   FRAME_MSG,
   FRAME_OFFER,
   FRAME_RELEASE,
+  MOVED_ID_BASE,
+  MOVED_SIZE,
   MSG_FIXED,
   PROTOCOL_VERSION,
   RIGHT_SIZE,
   TAG_DEAD,
+  TAG_MOVED,
   TAG_NULL,
   TAG_RECEIVER,
   TAG_SENDER,
@@ -124,6 +136,21 @@ interface Import {
  */
 const RELEASE_DELAY_MS = 5;
 
+/** A port arriving with a MOVED frame, until the MSG frame that carries its receive right. */
+interface PendingMove {
+  readonly id: number;
+  readonly qlimit: number;
+  readonly sorights: number;
+  readonly hasSenders: boolean;
+  readonly nsrequest: CarriedRight | null;
+  readonly pdrequest: CarriedRight | null;
+}
+
+/** More MOVED frames than this before one MSG frame is a broken peer (a message carries few). */
+const MAX_PENDING_MOVES = 1024;
+/** More send-once rights than this to one moved port is a broken peer. */
+const MAX_MOVED_SORIGHTS = 1 << 24;
+
 export interface BridgeOptions {
   /** A name for tracing (task and proxy labels). */
   label?: string;
@@ -141,6 +168,8 @@ export interface BridgeStats {
   received: number;
   /** Messages from the peer dropped because they named a port or right they do not hold. */
   rejected: number;
+  /** Receive rights moved to the peer's kernel. */
+  moved: number;
   /** Receive rights that could not cross (destroyed; they arrive as MACH_PORT_NULL). */
   unsupported: number;
 }
@@ -157,7 +186,7 @@ export class Bridge {
   /** Holds the real rights the peer was given. */
   readonly task: Task;
   readonly label: string;
-  readonly stats: BridgeStats = { sent: 0, received: 0, rejected: 0, unsupported: 0 };
+  readonly stats: BridgeStats = { sent: 0, received: 0, rejected: 0, moved: 0, unsupported: 0 };
   /** Settles when the connection is gone (with the error that ended it, if any). */
   readonly closed: Promise<Error | undefined>;
 
@@ -169,6 +198,13 @@ export class Bridge {
    */
   private readonly exportsElsewhere = new Map<Port, Export>();
   private readonly imports = new IdTable<Import>();
+  /** Ports moved to the peer whose `transportRecord` another transport had claimed. */
+  private readonly importsElsewhere = new Map<Port, Import>();
+  private nextMoveId = MOVED_ID_BASE;
+  /** Ports moved by the message being forwarded: their queued messages follow it. */
+  private movedNow: Import[] = [];
+  /** MOVED frames received, waiting for their MSG frame. */
+  private pendingMoves: PendingMove[] = [];
   private nextId = 1;
   /** Set by `exportRight`: the id of the right it turned into a tag. */
   private exportedId = 0;
@@ -326,10 +362,14 @@ export class Bridge {
     this.releaseScan = [];
     const imports = this.imports.values();
     this.imports.clear();
+    this.importsElsewhere.clear();
     for (const imp of imports) {
-      imp.proxy.transportRecord = null;
+      if (imp.proxy.transportRecord === imp) imp.proxy.transportRecord = null;
       this.kernel.destroyPort(imp.proxy);
     }
+    const moves = this.pendingMoves;
+    this.pendingMoves = [];
+    for (const m of moves) this.dropMove(m);
     const exports = this.exports.values();
     this.exports.clear();
     this.exportsElsewhere.clear();
@@ -368,6 +408,11 @@ export class Bridge {
   private gotSend(imp: Import): void {
     this.kernel.makeSend(imp.proxy);
     imp.sendReceived++;
+    this.watchRelease(imp);
+  }
+
+  /** Puts `imp` on the next release scan (unless it is armed or already there). */
+  private watchRelease(imp: Import): void {
     if (imp.armed || imp.pending) return;
     imp.pending = true;
     this.releaseScan.push(imp);
@@ -503,6 +548,7 @@ export class Bridge {
     else imp.proxy.sorights--;
     kmsg.destType = 0;
     if (after !== null) for (const r of after) this.releaseAfterSend(r);
+    if (this.movedNow.length > 0) this.forwardMovedQueues();
   }
 
   /**
@@ -519,11 +565,6 @@ export class Bridge {
       this.kernel.releaseCarried(r);
       return TAG_DEAD;
     }
-    if (r.type === MACH_MSG_TYPE_PORT_RECEIVE) {
-      this.stats.unsupported++;
-      this.homeward = true;
-      return TAG_NULL;
-    }
     const mine = port.transportRecord;
     let rec: Export | undefined;
     if (mine !== null && mine.owner === this) {
@@ -535,8 +576,21 @@ export class Bridge {
         return TAG_RECEIVER;
       }
       rec = r;
-    } else if (this.exportsElsewhere.size > 0) {
-      rec = this.exportsElsewhere.get(port);
+    } else {
+      const moved = this.importsElsewhere.size > 0 ? this.importsElsewhere.get(port) : undefined;
+      if (moved) {
+        this.homeward = true;
+        this.exportedId = moved.id;
+        return TAG_RECEIVER;
+      }
+      if (this.exportsElsewhere.size > 0) rec = this.exportsElsewhere.get(port);
+    }
+    if (r.type === MACH_MSG_TYPE_PORT_RECEIVE) {
+      if (rec === undefined && port.kobject === null) return this.moveReceive(r);
+      // The peer holds rights to it through us already: not carried (see the top of the file).
+      this.stats.unsupported++;
+      this.homeward = true;
+      return TAG_NULL;
     }
     if (!rec) rec = this.newExport(port);
     if (r.type === MACH_MSG_TYPE_PORT_SEND) {
@@ -554,6 +608,93 @@ export class Bridge {
     return TAG_SENDER;
   }
 
+  /**
+   * Moves a receive right to the peer (TAG_MOVED, the new id in `exportedId`): writes the MOVED
+   * frame, and turns the port into a proxy of the one the peer makes. Its queued messages are
+   * forwarded after the message that carries the right (`forwardMovedQueues`).
+   */
+  private moveReceive(r: CarriedRight): number {
+    const port = r.port!;
+    r.port = null; // the right is the peer's from here on
+    const id = this.allocateMoveId();
+    // The port's notification requests go with it, as send-once rights like any other.
+    const requests = [port.nsrequest, port.pdrequest];
+    port.nsrequest = null;
+    port.pdrequest = null;
+    const tags = [TAG_NULL, TAG_NULL];
+    const ids = [0, 0];
+    const home: CarriedRight[] = [];
+    for (let i = 0; i < 2; i++) {
+      const so = requests[i];
+      if (so === null) continue;
+      const right: CarriedRight = { port: so, dead: false, type: MACH_MSG_TYPE_PORT_SEND_ONCE, ool: -1, offset: -1 };
+      tags[i] = this.exportRight(right);
+      ids[i] = this.exportedId;
+      if (this.homeward) {
+        this.homeward = false;
+        home.push(right);
+      }
+    }
+    const out = this.link.out;
+    const at = out.begin(MOVED_SIZE);
+    const b = out.buf;
+    b[at] = FRAME_MOVED;
+    b[at + 1] = port.srights > 0 ? 1 : 0;
+    b[at + 2] = 0;
+    b[at + 3] = 0;
+    wr32(b, at + 4, id);
+    wr32(b, at + 8, port.qlimit);
+    wr32(b, at + 12, port.sorights);
+    for (let i = 0, k = at + 16; i < 2; i++, k += RIGHT_SIZE) {
+      b[k] = tags[i];
+      b[k + 1] = tags[i] === TAG_NULL ? 0 : MACH_MSG_TYPE_PORT_SEND_ONCE;
+      b[k + 2] = 0;
+      b[k + 3] = 0;
+      wr32(b, k + 4, ids[i]);
+    }
+    out.end();
+    for (const right of home) this.releaseAfterSend(right);
+
+    // The port stays as a proxy of the peer's: the rights to it here reach the new home.
+    const imp: Import = { owner: this, isImport: true, id, proxy: port, notify: null, sendReceived: 0, armed: false, pending: false };
+    this.imports.set(id, imp);
+    if (port.transportRecord === null) port.transportRecord = imp;
+    else this.importsElsewhere.set(port, imp);
+    port.kobject = (kmsg) => this.forward(imp, kmsg);
+    port.destination = null;
+    // The peer holds one send right for all of ours (the MOVED flag), given back as any transfer.
+    if (port.srights > 0) {
+      imp.sendReceived = 1;
+      this.watchRelease(imp);
+    }
+    this.movedNow.push(imp);
+    this.stats.moved++;
+    this.exportedId = id;
+    this.homeward = false;
+    return TAG_MOVED;
+  }
+
+  /** Messages that were queued on ports just moved, to their new home, oldest first. */
+  private forwardMovedQueues(): void {
+    while (this.movedNow.length > 0) {
+      const imp = this.movedNow.shift()!;
+      const port = imp.proxy;
+      const queued = port.queue;
+      port.queue = [];
+      port.msgcount = 0;
+      for (const kmsg of queued) this.forward(imp, kmsg);
+      if (port.blockedSenders.length > 0) this.kernel.wakeSenders(port, Infinity);
+    }
+  }
+
+  private allocateMoveId(): number {
+    for (;;) {
+      const id = this.nextMoveId;
+      this.nextMoveId = this.nextMoveId >= 0xfffffffe ? MOVED_ID_BASE : this.nextMoveId + 1;
+      if (!this.imports.has(id)) return id;
+    }
+  }
+
   private releaseAfterSend(r: CarriedRight): void {
     const port = r.port!;
     r.port = null;
@@ -565,8 +706,7 @@ export class Bridge {
     else port.sorights--; // the send-once right moved home: the peer consumes its own
   }
 
-  private newExport(port: Port): Export {
-    const id = this.allocateId();
+  private newExport(port: Port, id = this.allocateId()): Export {
     const rec: Export = {
       owner: this,
       isImport: false,
@@ -587,7 +727,7 @@ export class Bridge {
   private allocateId(): number {
     for (;;) {
       const id = this.nextId;
-      this.nextId = this.nextId >= 0xfffffffe ? 1 : this.nextId + 1;
+      this.nextId = this.nextId >= MOVED_ID_BASE - 1 ? 1 : this.nextId + 1;
       if (!this.exports.has(id)) return id;
     }
   }
@@ -614,7 +754,13 @@ export class Bridge {
     const at = f.at;
     if (f.end - at < 4) return this.fail("short frame from peer");
     const kind = b[at];
-    if (kind === FRAME_MSG) return this.receiveMessage(f);
+    if (kind === FRAME_MSG) {
+      this.receiveMessage(f);
+      if (this.pendingMoves.length > 0) this.failMoves();
+      return;
+    }
+    if (kind === FRAME_MOVED) return this.peerMoving(f);
+    if (this.pendingMoves.length > 0) return this.failMoves();
     if (f.end - at !== CONTROL_SIZE) return this.fail("bad control frame from peer");
     const id = rd32(b, at + 4);
     const value = rd32(b, at + 8);
@@ -632,6 +778,79 @@ export class Bridge {
       default:
         return this.fail(`unknown frame kind ${kind} from peer`);
     }
+  }
+
+  /** A MOVED frame: the port whose receive right the next message brings. */
+  private peerMoving(f: FrameReader): void {
+    const b = f.buf;
+    const at = f.at;
+    if (f.end - at !== MOVED_SIZE) return this.fail("bad MOVED frame from peer");
+    if (this.pendingMoves.length >= MAX_PENDING_MOVES) return this.fail("MOVED frames without their message");
+    const id = rd32(b, at + 4);
+    const qlimit = rd32(b, at + 8);
+    const sorights = rd32(b, at + 12);
+    if (id < MOVED_ID_BASE || this.exports.has(id) || this.pendingMoves.some((m) => m.id === id)) {
+      return this.fail(`bad moved port id ${id} from peer`);
+    }
+    if (qlimit < 1 || qlimit > MACH_PORT_QLIMIT_MAX || sorights > MAX_MOVED_SORIGHTS) {
+      return this.fail("bad moved port state from peer");
+    }
+    const nsrequest = this.requestRight(b, at + 16);
+    const pdrequest = this.requestRight(b, at + 24);
+    if (nsrequest === undefined || pdrequest === undefined) {
+      if (nsrequest) this.kernel.releaseCarried(nsrequest);
+      if (pdrequest) this.kernel.releaseCarried(pdrequest);
+      return this.fail("bad notification request in a MOVED frame from peer");
+    }
+    this.pendingMoves.push({ id, qlimit, sorights, hasSenders: (b[at + 1] & 1) !== 0, nsrequest, pdrequest });
+  }
+
+  /** A moved port's notification request: a send-once right, null for none, undefined if bad. */
+  private requestRight(b: Uint8Array, k: number): CarriedRight | null | undefined {
+    const tag = b[k];
+    if (tag === TAG_NULL) return null;
+    if (b[k + 1] !== MACH_MSG_TYPE_PORT_SEND_ONCE) return undefined;
+    const r = this.importRight(tag, MACH_MSG_TYPE_PORT_SEND_ONCE, rd32(b, k + 4), false);
+    return r === null || r.port === null ? undefined : r;
+  }
+
+  /** Releases what a MOVED frame brought that no port will take now. */
+  private dropMove(m: PendingMove): void {
+    if (m.nsrequest) this.kernel.releaseCarried(m.nsrequest);
+    if (m.pdrequest) this.kernel.releaseCarried(m.pdrequest);
+  }
+
+  private failMoves(): void {
+    const moves = this.pendingMoves;
+    this.pendingMoves = [];
+    for (const m of moves) this.dropMove(m);
+    this.fail("MOVED frame not followed by the message that carries its right");
+  }
+
+  /**
+   * The port for a receive right the peer moved here (TAG_MOVED): made now, with the state of
+   * its MOVED frame, and exported back under the id the peer chose (its proxy's). Null if no
+   * MOVED frame announced it.
+   */
+  private arrive(id: number): Port | null {
+    const i = this.pendingMoves.findIndex((m) => m.id === id);
+    if (i < 0) return null;
+    const m = this.pendingMoves[i];
+    this.pendingMoves.splice(i, 1);
+    const port = new KernelPort();
+    port.label = `${this.label} moved #${id}`;
+    port.qlimit = m.qlimit;
+    port.sorights = m.sorights;
+    port.nsrequest = m.nsrequest?.port ?? null;
+    port.pdrequest = m.pdrequest?.port ?? null;
+    const rec = this.newExport(port, id);
+    rec.soHeld = m.sorights;
+    if (m.hasSenders) {
+      this.kernel.copySend(port);
+      rec.sendName = this.task.copyoutRight({ port, dead: false, type: MACH_MSG_TYPE_PORT_SEND, ool: -1, offset: -1 });
+      rec.sendHeld = 1;
+    }
+    return port;
   }
 
   private peerReleased(id: number, count: number): void {
@@ -654,7 +873,8 @@ export class Bridge {
     const imp = this.imports.get(id);
     if (!imp) return;
     this.imports.delete(id);
-    imp.proxy.transportRecord = null;
+    if (imp.proxy.transportRecord === imp) imp.proxy.transportRecord = null;
+    else this.importsElsewhere.delete(imp.proxy);
     this.kernel.destroyPort(imp.proxy);
   }
 
@@ -752,9 +972,14 @@ export class Bridge {
     if (this.isClosed) return null;
     if (header && type === 0) return tag === TAG_NULL ? r : null;
     if (!header && type === MACH_MSG_TYPE_PORT_RECEIVE) {
-      // Receive rights do not cross: the sender destroyed it and sends the slot as NULL.
+      // A moved receive right, or NULL where the sender could not move it (it destroyed it).
       r.type = type;
-      return tag === TAG_NULL ? r : null;
+      if (tag === TAG_NULL) return r;
+      if (tag !== TAG_MOVED) return null;
+      const port = this.arrive(id);
+      if (port === null) return null;
+      r.port = port;
+      return r;
     }
     if (type !== MACH_MSG_TYPE_PORT_SEND && type !== MACH_MSG_TYPE_PORT_SEND_ONCE) return null;
     r.type = type;

@@ -10,7 +10,11 @@
  * which one side's bridge exports one of its kernel's ports. Ids are chosen by the exporting side
  * and mean something only on one connection. A tag says whose id it is:
  *   SENDER   - the sender's export (the receiver represents it by a local proxy port);
- *   RECEIVER - the receiver's own export coming home (the receiver maps it back to the original).
+ *   RECEIVER - the receiver's own export coming home (the receiver maps it back to the original);
+ *   MOVED    - a receive right moving to the receiver's kernel (type 16 only): the id is new,
+ *              chosen by the sender at or above MOVED_ID_BASE (the sender's own exports stay
+ *              below it, so the two never meet), and becomes the receiver's export of the port
+ *              it makes; a MOVED frame just before the MSG frame describes that port.
  *
  * MSG (kind 1), then payloads: the message bytes (`size`), then each out-of-line region.
  *   0  u8  kind            1  u8  destType (17 send | 18 send-once)
@@ -30,17 +34,26 @@
  * OFFER (kind 4): u8 kind, u8 bootstrap, 2 x 0, u32 id. "One send right under `id` is yours to
  *   import" (exportPort / setBootstrapPort).
  * HELLO (kind 5): u8 kind, 3 x 0, u32 protocol version, u32 message header size (the ABI).
+ * MOVED (kind 6, MOVED_SIZE bytes): the port whose receive right the next MSG frame moves.
+ *   0  u8  kind            1  u8  flags (bit 0: the sender's kernel holds send rights to it)
+ *   4  u32 id (the MOVED id the MSG frame's right uses)
+ *   8  u32 qlimit         12  u32 send-once rights the sender's kernel holds to it
+ *  16  its no-senders request, 24 its port-destroyed request: each a right as in MSG (a
+ *      send-once right, or tag NULL for none)
+ *   Every MOVED frame is followed by the MSG frame that carries its right; anything else there
+ *   is a protocol error.
  */
 
 import { wr32 } from "../bytes.js";
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 export const FRAME_MSG = 1;
 export const FRAME_RELEASE = 2;
 export const FRAME_DEAD = 3;
 export const FRAME_OFFER = 4;
 export const FRAME_HELLO = 5;
+export const FRAME_MOVED = 6;
 
 export const TAG_NULL = 0;
 export const TAG_DEAD = 1;
@@ -48,10 +61,15 @@ export const TAG_DEAD = 1;
 export const TAG_SENDER = 2;
 /** The id is the receiver's export (the right goes home). */
 export const TAG_RECEIVER = 3;
+/** A receive right moving to the receiver (a MOVED frame describes the port). */
+export const TAG_MOVED = 4;
+/** MOVED ids start here; each side's own export ids stay below. */
+export const MOVED_ID_BASE = 0x80000000;
 
 export const MSG_FIXED = 24;
 export const CONTROL_SIZE = 12;
 export const RIGHT_SIZE = 8;
+export const MOVED_SIZE = 32;
 
 export function msgHeaderSize(rights: number, regions: number): number {
   return MSG_FIXED + rights * RIGHT_SIZE + regions * 4;

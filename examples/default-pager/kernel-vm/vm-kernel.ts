@@ -955,7 +955,7 @@ export class VmKernel {
     page.object.residentPages++;
     (queue === "active" ? this.active : this.inactive).push(page);
     this.stats.resident = this.residentCount;
-    this.pageoutPass();
+    this.pageoutPass(page);
   }
 
   private removeResident(page: ResidentPage): void {
@@ -984,14 +984,16 @@ export class VmKernel {
    * pass frees `pageoutCluster` pages and sends each run of contiguous pages of one object (same
    * dirty bit) in one data_return.
    */
-  private pageoutPass(): void {
+  private pageoutPass(arriving: ResidentPage | null = null): void {
     if (this.residentCount <= this.residentLimit) return;
     const target = this.residentLimit + 1 - this.pageoutCluster;
     let run: ResidentPage[] = [];
     let holds: Placeholder[] = [];
     while (this.residentCount > target) {
-      const victim = this.chooseVictim();
-      if (victim === undefined) break; // only internal pages and no default pager: they stay
+      const victim = this.chooseVictim(arriving);
+      // Nothing else can go (internal pages without a default pager, pages whose pager is
+      // gone): they stay, past the bound.
+      if (victim === undefined) break;
       const holding = this.evict(victim);
       if (holding === null) continue;
       const last = run[run.length - 1];
@@ -1012,16 +1014,24 @@ export class VmKernel {
     if (run.length > 0) this.sendReturn(run, holds);
   }
 
-  private chooseVictim(): ResidentPage | undefined {
+  /**
+   * The next page to evict; never `arriving`, the page whose arrival started the pass (evicting
+   * it would leave its fault to bring it in again, and again, when nothing else can go).
+   */
+  private chooseVictim(arriving: ResidentPage | null): ResidentPage | undefined {
     for (let page = this.inactive.head; page !== null; page = page.next) {
-      if (page.object.internal && this.defaultPager === null) continue;
-      return page;
+      if (page !== arriving && this.evictable(page)) return page;
     }
     for (let page = this.active.head; page !== null; page = page.next) {
-      if (page.object.internal && this.defaultPager === null) continue;
-      return page;
+      if (page !== arriving && this.evictable(page)) return page;
     }
     return undefined;
+  }
+
+  private evictable(page: ResidentPage): boolean {
+    const object = page.object;
+    if (object.internal && this.defaultPager === null) return false;
+    return !object.pageoutFailed || (!page.dirty && !page.precious);
   }
 
   /**
@@ -1091,7 +1101,9 @@ export class VmKernel {
         if (object.slots.get(page.offset) === holding) {
           object.slots.delete(page.offset);
           if (!queued) {
-            // The send failed: keep the data rather than lose it (the bound is exceeded until the next pass).
+            // The send failed: keep the data rather than lose it, and stop choosing the object's
+            // dirty pages (each pass would send them again and fail again).
+            object.pageoutFailed = true;
             const back = new ResidentPage(object, page.offset, page.data);
             back.dirty = true;
             object.slots.set(page.offset, back);

@@ -246,6 +246,12 @@ export class VmObject {
   pagerReady = false;
   /** Set by memory_object_destroy or death of the object port: non-resident pages can no longer be had. */
   pagerLost = false;
+  /**
+   * A data_return of this object could not be sent (its pager is gone): its dirty and precious
+   * pages are no longer chosen for page-out and stay resident past the bound, rather than being
+   * sent again and failing again on every page-out pass.
+   */
+  pageoutFailed = false;
   readyWakeup = new Wakeup();
   mayCache = false;
   copyStrategy = MEMORY_OBJECT_COPY_NONE;

@@ -15,6 +15,7 @@ import {
   MACH_PORT_NULL,
   MACH_PORT_RIGHT_RECEIVE,
   MACH_PORT_TYPE_DEAD_NAME,
+  MACH_PORT_TYPE_RECEIVE,
   MACH_PORT_TYPE_SEND,
   MACH_PORT_TYPE_SEND_RECEIVE,
   MACH_SEND_MSG,
@@ -24,7 +25,18 @@ import { Kernel, type Task } from "../../../runtime/kernel/index.js";
 import type { MachMessage } from "../../../runtime/message.js";
 import { mig_rpc, ReplyPortPool } from "../../../runtime/mig/index.js";
 import { bridgeMessagePort, MessagePortLink } from "../../../runtime/transport/index.js";
-import { controlFrame, FRAME_HELLO, msgFrameHeader, PROTOCOL_VERSION, TAG_RECEIVER, TAG_SENDER } from "../../../runtime/transport/protocol.js";
+import {
+  controlFrame,
+  FRAME_HELLO,
+  FRAME_MOVED,
+  MOVED_ID_BASE,
+  MOVED_SIZE,
+  msgFrameHeader,
+  PROTOCOL_VERSION,
+  TAG_RECEIVER,
+  TAG_SENDER,
+} from "../../../runtime/transport/protocol.js";
+import type { AbiInfo } from "../../../runtime/abi.js";
 import { audit } from "../runtime/support.js";
 import { buildMessage, echo, itemValue, messageId, nullRequest, serve, stopRequest } from "../../fixtures/transport/rpc.js";
 import { LINK_KINDS, makePair, receive, settle, settleUntil, type Pair } from "./support.js";
@@ -276,15 +288,93 @@ describe.each(LINK_KINDS)("bridge over %s", (kind) => {
     expect(audit(kb)).toEqual([]);
   });
 
-  it("destroys receive rights it cannot carry and delivers them as MACH_PORT_NULL", async () => {
-    const { a, b, ba, kb, service, serviceInA } = await world();
-    const moved = allocate(a);
-    const m = buildMessage(a.kernel.abi, serviceInA, MACH_MSG_TYPE_COPY_SEND, 0, 0, 5, [{ port: moved, disposition: MACH_MSG_TYPE_MOVE_RECEIVE }]);
-    expect(await send(a, m)).toBe(0);
+  it("moves a receive right: rights left behind reach the new home, queued messages follow in order, requests go along", async () => {
+    const { a, b, ka, kb, ba, service, serviceInA } = await world();
+    const p = allocate(a);
+    const notifyA = allocate(a);
+    // A keeps a send right to P, three messages wait in P's queue, and P has a no-senders request.
+    expect(a.mach_port_insert_right(p, p, MACH_MSG_TYPE_MAKE_SEND)).toBe(0);
+    for (let i = 0; i < 3; i++) expect(await send(a, buildMessage(ka.abi, p, MACH_MSG_TYPE_COPY_SEND, 0, 0, 10 + i))).toBe(0);
+    expect(a.mach_port_request_notification(p, MACH_NOTIFY_NO_SENDERS, 0, notifyA, MACH_MSG_TYPE_MAKE_SEND_ONCE).code).toBe(0);
+
+    const carrier = buildMessage(ka.abi, serviceInA, MACH_MSG_TYPE_COPY_SEND, 0, 0, 5, [{ port: p, disposition: MACH_MSG_TYPE_MOVE_RECEIVE }]);
+    expect(await send(a, carrier)).toBe(0);
+    const got = await receive(b, service);
+    expect(got.code).toBe(0);
+    const pInB = itemValue(kb.abi, got.msg!, 0);
+    expect(b.mach_port_type(pInB).type).toBe(MACH_PORT_TYPE_RECEIVE);
+    expect(ba.stats.moved).toBe(1);
+    expect(ba.stats.unsupported).toBe(0);
+    expect(a.mach_port_type(p).type).toBe(MACH_PORT_TYPE_SEND); // the right A kept
+
+    // The queued messages arrive in order, numbered from 0 (a moved receive right's seqno restarts).
+    for (let i = 0; i < 3; i++) {
+      const q = await receive(b, pInB);
+      expect(q.code).toBe(0);
+      expect(messageId(kb.abi, q.msg!)).toBe(10 + i);
+      expect(new DataView(q.msg!.bytes.buffer, q.msg!.bytes.byteOffset).getUint32(kb.abi.header.seqno, true)).toBe(i);
+    }
+    // A's send right reaches the new home.
+    expect(await send(a, buildMessage(ka.abi, p, MACH_MSG_TYPE_COPY_SEND, 0, 0, 20))).toBe(0);
+    expect(messageId(kb.abi, (await receive(b, pInB)).msg!)).toBe(20);
+
+    // The no-senders request went with the port: A dropping its last send right fires it in B's
+    // kernel, and the notification comes back to A's notify port.
+    expect(a.mach_port_deallocate(p)).toBe(0);
+    const ns = await receive(a, notifyA);
+    expect(ns.code).toBe(0);
+    expect(messageId(ka.abi, ns.msg!)).toBe(MACH_NOTIFY_NO_SENDERS);
+
+    // A send right to the moved port handed back to A is a proxy again; the port's death reaches it.
+    const inbox = allocate(a);
+    expect(await send(a, buildMessage(ka.abi, serviceInA, MACH_MSG_TYPE_COPY_SEND, 0, 0, 6, [{ port: inbox, disposition: MACH_MSG_TYPE_MAKE_SEND }]))).toBe(0);
+    const inboxInB = itemValue(kb.abi, (await receive(b, service)).msg!, 0);
+    expect(await send(b, buildMessage(kb.abi, inboxInB, MACH_MSG_TYPE_COPY_SEND, 0, 0, 7, [{ port: pInB, disposition: MACH_MSG_TYPE_MAKE_SEND }]))).toBe(0);
+    const back = itemValue(ka.abi, (await receive(a, inbox)).msg!, 0);
+    expect(a.mach_port_type(back).type).toBe(MACH_PORT_TYPE_SEND);
+    expect(await send(a, buildMessage(ka.abi, back, MACH_MSG_TYPE_COPY_SEND, 0, 0, 21))).toBe(0);
+    expect(messageId(kb.abi, (await receive(b, pInB)).msg!)).toBe(21);
+    expect(b.mach_port_mod_refs(pInB, MACH_PORT_RIGHT_RECEIVE, -1)).toBe(0);
+    await settleUntil(() => a.mach_port_type(back).type === MACH_PORT_TYPE_DEAD_NAME);
+    expect(a.mach_port_type(back).type).toBe(MACH_PORT_TYPE_DEAD_NAME);
+    expect(a.mach_port_deallocate(back)).toBe(0);
+    expect(b.mach_port_deallocate(inboxInB)).toBe(0);
+    expect(audit(ka)).toEqual([]);
+    expect(audit(kb)).toEqual([]);
+  });
+
+  it("moves a receive right whose sender keeps no right: the port lives on the far side alone", async () => {
+    const { a, b, ka, kb, ba, bb, service, serviceInA } = await world();
+    const p = allocate(a);
+    expect(await send(a, buildMessage(ka.abi, serviceInA, MACH_MSG_TYPE_COPY_SEND, 0, 0, 5, [{ port: p, disposition: MACH_MSG_TYPE_MOVE_RECEIVE }]))).toBe(0);
+    const pInB = itemValue(kb.abi, (await receive(b, service)).msg!, 0);
+    expect(b.mach_port_type(pInB).type).toBe(MACH_PORT_TYPE_RECEIVE);
+    expect(a.mach_port_type(p).code).toBe(R.KERN_INVALID_NAME);
+    // Nothing in A refers to it: no right to A's proxy of it, no right held for A in B.
+    await settle();
+    expect(ba.importCount).toBe(1); // the bootstrap service's proxy only
+    expect(bb.exportCount).toBe(1); // the bootstrap service only
+    expect(b.mach_port_mod_refs(pInB, MACH_PORT_RIGHT_RECEIVE, -1)).toBe(0);
+    expect(audit(ka)).toEqual([]);
+    expect(audit(kb)).toEqual([]);
+  });
+
+  it("does not move a receive right the peer already holds rights to: it is destroyed and arrives as MACH_PORT_NULL", async () => {
+    const { a, b, ka, kb, ba, service, serviceInA } = await world();
+    const p = allocate(a);
+    // B gets a send right to P first (a proxy), then A tries to move P's receive right.
+    expect(await send(a, buildMessage(ka.abi, serviceInA, MACH_MSG_TYPE_COPY_SEND, 0, 0, 4, [{ port: p, disposition: MACH_MSG_TYPE_MAKE_SEND }]))).toBe(0);
+    const proxyInB = itemValue(kb.abi, (await receive(b, service)).msg!, 0);
+    expect(await send(a, buildMessage(ka.abi, serviceInA, MACH_MSG_TYPE_COPY_SEND, 0, 0, 5, [{ port: p, disposition: MACH_MSG_TYPE_MOVE_RECEIVE }]))).toBe(0);
     const got = await receive(b, service);
     expect(got.code).toBe(0);
     expect(itemValue(kb.abi, got.msg!, 0)).toBe(MACH_PORT_NULL);
     expect(ba.stats.unsupported).toBe(1);
+    await settleUntil(() => b.mach_port_type(proxyInB).type === MACH_PORT_TYPE_DEAD_NAME);
+    expect(b.mach_port_type(proxyInB).type).toBe(MACH_PORT_TYPE_DEAD_NAME);
+    expect(b.mach_port_deallocate(proxyInB)).toBe(0);
+    expect(audit(ka)).toEqual([]);
+    expect(audit(kb)).toEqual([]);
   });
 });
 
@@ -323,7 +413,36 @@ describe("bridge security", () => {
     bridge.close();
     rogue.close();
   });
+
+  it("closes on a MOVED frame not followed by its message, or one with a bad id", async () => {
+    for (const [what, frames] of [
+      ["no message", (abi: AbiInfo) => [movedFrame(MOVED_ID_BASE + 1), controlFrame(FRAME_HELLO, PROTOCOL_VERSION, abi.headerSize)]],
+      ["an id below the MOVED range", () => [movedFrame(7)]],
+      ["a queue limit out of range", () => [movedFrame(MOVED_ID_BASE, 0)]],
+    ] as const) {
+      const kernel = new Kernel();
+      const { port1, port2 } = new MessageChannel();
+      const bridge = bridgeMessagePort(kernel, port1);
+      const rogue = new MessagePortLink(port2);
+      rogue.send(controlFrame(FRAME_HELLO, PROTOCOL_VERSION, kernel.abi.headerSize), []);
+      for (const f of frames(kernel.abi)) rogue.send(f, []);
+      const error = await bridge.closed;
+      expect(String(error), what).toMatch(/MOVED|moved/);
+      expect(audit(kernel)).toEqual([]);
+      rogue.close();
+    }
+  });
 });
+
+/** A MOVED frame as a rogue peer would write it (no send rights, no requests). */
+function movedFrame(id: number, qlimit = 5): Uint8Array {
+  const f = new Uint8Array(MOVED_SIZE);
+  const v = new DataView(f.buffer);
+  f[0] = FRAME_MOVED;
+  v.setUint32(4, id, true);
+  v.setUint32(8, qlimit, true);
+  return f;
+}
 
 describe("bridges in a chain of three kernels", () => {
   it("forwards through a middle kernel; no-senders and death travel both hops", async () => {
