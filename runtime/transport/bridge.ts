@@ -155,8 +155,8 @@ export interface BridgeOptions {
   /** A name for tracing (task and proxy labels). */
   label?: string;
   /**
-   * Most proxies the peer may make us create (each port it hands us costs one until that port
-   * dies); a peer going past it is cut off. Default 1,000,000.
+   * Most ports the peer may make us create, proxies and ports whose receive rights it moved here
+   * (each costs one until that port dies); a peer going past it is cut off. Default 1,000,000.
    */
   maxImports?: number;
 }
@@ -205,6 +205,8 @@ export class Bridge {
   private movedNow: Import[] = [];
   /** MOVED frames received, waiting for their MSG frame. */
   private pendingMoves: PendingMove[] = [];
+  /** Live ports the peer moved here (they count against `maxImports`, as proxies do). */
+  private movedIn = 0;
   private nextId = 1;
   /** Set by `exportRight`: the id of the right it turned into a tag. */
   private exportedId = 0;
@@ -372,6 +374,7 @@ export class Bridge {
     for (const m of moves) this.dropMove(m);
     const exports = this.exports.values();
     this.exports.clear();
+    this.movedIn = 0;
     this.exportsElsewhere.clear();
     for (const rec of exports) {
       if (rec.port.transportRecord === rec) rec.port.transportRecord = null;
@@ -736,6 +739,7 @@ export class Bridge {
   private exportDied(rec: Export): void {
     if (this.exports.get(rec.id) !== rec) return;
     this.exports.delete(rec.id);
+    if (rec.id >= MOVED_ID_BASE) this.movedIn--; // only ports the peer moved here have such ids
     if (rec.port.transportRecord === rec) rec.port.transportRecord = null;
     else this.exportsElsewhere.delete(rec.port);
     if (rec.sendName !== 0) this.task.mach_port_deallocate(rec.sendName);
@@ -786,6 +790,9 @@ export class Bridge {
     const at = f.at;
     if (f.end - at !== MOVED_SIZE) return this.fail("bad MOVED frame from peer");
     if (this.pendingMoves.length >= MAX_PENDING_MOVES) return this.fail("MOVED frames without their message");
+    if (this.imports.size + this.movedIn + this.pendingMoves.length >= this.maxImports) {
+      return this.fail(`peer handed over more than ${this.maxImports} ports`);
+    }
     const id = rd32(b, at + 4);
     const qlimit = rd32(b, at + 8);
     const sorights = rd32(b, at + 12);
@@ -844,6 +851,7 @@ export class Bridge {
     port.nsrequest = m.nsrequest?.port ?? null;
     port.pdrequest = m.pdrequest?.port ?? null;
     const rec = this.newExport(port, id);
+    this.movedIn++;
     rec.soHeld = m.sorights;
     if (m.hasSenders) {
       this.kernel.copySend(port);
@@ -990,7 +998,7 @@ export class Bridge {
         r.dead = true;
         return r;
       case TAG_SENDER: {
-        if (this.imports.size >= this.maxImports && !this.imports.has(id)) {
+        if (this.imports.size + this.movedIn >= this.maxImports && !this.imports.has(id)) {
           this.fail(`peer handed over more than ${this.maxImports} ports`);
           return null;
         }

@@ -33,6 +33,7 @@ import {
   MOVED_SIZE,
   msgFrameHeader,
   PROTOCOL_VERSION,
+  TAG_MOVED,
   TAG_RECEIVER,
   TAG_SENDER,
 } from "../../../runtime/transport/protocol.js";
@@ -629,6 +630,29 @@ describe("bridge limits", () => {
     }
     const error = await bridge.closed;
     expect(String(error)).toMatch(/more than 2 ports/);
+    expect(audit(kernel)).toEqual([]);
+    rogue.close();
+  });
+
+  it("counts ports whose receive rights the peer moves here against the same limit", async () => {
+    const kernel = new Kernel();
+    const task = kernel.createTask("victim");
+    const { port1, port2 } = new MessageChannel();
+    const bridge = bridgeMessagePort(kernel, port1, { maxImports: 2 });
+    const target = allocate(task);
+    const { id } = bridge.exportPort(task, target, MACH_MSG_TYPE_MAKE_SEND);
+    const abi = kernel.abi;
+    const rogue = new MessagePortLink(port2);
+    rogue.send(controlFrame(FRAME_HELLO, PROTOCOL_VERSION, abi.headerSize), []);
+    for (let i = 0; i < 4; i++) {
+      // A fresh receive right moved here each time, none of them received.
+      const m = buildMessage(abi, 0, MACH_MSG_TYPE_COPY_SEND, 0, 0, 9, [{ port: 0, disposition: 16 }]);
+      rogue.send(movedFrame(MOVED_ID_BASE + i), []);
+      rogue.send(msgFrameHeader({ destType: 17, destId: id, size: m.bytes.length, rights: [{ tag: TAG_MOVED, type: 16, id: MOVED_ID_BASE + i }] }), [m.bytes]);
+    }
+    const error = await bridge.closed;
+    expect(String(error)).toMatch(/more than 2 ports/);
+    expect(bridge.stats.received).toBe(2);
     expect(audit(kernel)).toEqual([]);
     rogue.close();
   });
