@@ -35,9 +35,13 @@
  * again at 0, as any move of a receive right resets them) and exports it back under a new id; the
  * old port stays here as a proxy of it, so every send right and send-once right to it in this
  * kernel now reaches the new home, and messages queued on it follow the one that carried the
- * right. Not carried: a receive right for a port the peer already holds rights to through this
- * bridge (its proxies there would have to become the port itself). Such a right is destroyed
- * (its port-destroyed request, if any, is honoured) and arrives as MACH_PORT_NULL;
+ * right. When the peer already holds rights to the port through this bridge (proxies of our
+ * export), the MOVED frame names that export as an alias: the peer turns its proxy into the port
+ * itself (its rights to the proxy become rights to the port) and answers MOVE_ACK; messages it
+ * sent to the alias before it knew come back to it (BOUNCE) with their destination rights
+ * restored, and the alias is dropped at the ACK (MOVE_DONE closes the peer's bounce window).
+ * Receive rights of kernel ports (proxies, kernel objects) cannot be moved: such a right is
+ * destroyed (its port-destroyed request, if any, is honoured) and arrives as MACH_PORT_NULL;
  * `stats.unsupported` counts them.
  * Messages from a bridge are queued without regard to the destination's queue limit, like the
  * kernel's own messages: flow control is the link's.
@@ -67,7 +71,10 @@ import type { FrameReader, Link } from "./link.js";
 import {
   CONTROL_SIZE,
   FRAME_DEAD,
+  FRAME_BOUNCE,
   FRAME_HELLO,
+  FRAME_MOVE_ACK,
+  FRAME_MOVE_DONE,
   FRAME_MOVED,
   FRAME_MSG,
   FRAME_OFFER,
@@ -107,6 +114,13 @@ interface Export {
    */
   soHeld: number;
   readonly watcher: () => void;
+  /**
+   * The port moved to the peer while the peer held rights to it under this id: this record is
+   * kept as an alias (messages to it go back, BOUNCE) until the peer's MOVE_ACK.
+   */
+  movedTo: Import | null;
+  /** A port moved here under an alias: BOUNCE frames to it are accepted until MOVE_DONE. */
+  bounceOpen: boolean;
 }
 
 /** A port of the peer's kernel, represented here by a proxy (whose `transportRecord` it is). */
@@ -139,6 +153,8 @@ const RELEASE_DELAY_MS = 5;
 /** A port arriving with a MOVED frame, until the MSG frame that carries its receive right. */
 interface PendingMove {
   readonly id: number;
+  /** Our export id for the port's proxy, if we had one (0: none). */
+  readonly alias: number;
   readonly qlimit: number;
   readonly sorights: number;
   readonly hasSenders: boolean;
@@ -170,6 +186,8 @@ export interface BridgeStats {
   rejected: number;
   /** Receive rights moved to the peer's kernel. */
   moved: number;
+  /** Messages sent back to the peer: it sent them to a port of ours that had moved to it. */
+  bounced: number;
   /** Receive rights that could not cross (destroyed; they arrive as MACH_PORT_NULL). */
   unsupported: number;
 }
@@ -186,7 +204,7 @@ export class Bridge {
   /** Holds the real rights the peer was given. */
   readonly task: Task;
   readonly label: string;
-  readonly stats: BridgeStats = { sent: 0, received: 0, rejected: 0, moved: 0, unsupported: 0 };
+  readonly stats: BridgeStats = { sent: 0, received: 0, rejected: 0, moved: 0, bounced: 0, unsupported: 0 };
   /** Settles when the connection is gone (with the error that ended it, if any). */
   readonly closed: Promise<Error | undefined>;
 
@@ -484,7 +502,7 @@ export class Bridge {
    * The proxy's kernel object: writes the message into the link's buffer for the peer. The
    * bridge owns `kmsg`.
    */
-  private forward(imp: Import, kmsg: KMsg): void {
+  private forward(imp: Import, kmsg: KMsg, bounce = false): void {
     const rights = kmsg.rights;
     const regions = kmsg.ool;
     const nrights = rights.length;
@@ -517,7 +535,7 @@ export class Bridge {
     const out = this.link.out;
     let at = out.begin(MSG_FIXED + nrights * RIGHT_SIZE + nregions * 4);
     const b = out.buf;
-    b[at] = FRAME_MSG;
+    b[at] = bounce ? FRAME_BOUNCE : FRAME_MSG;
     b[at + 1] = kmsg.destType;
     b[at + 2] = replyTag;
     b[at + 3] = replyType;
@@ -546,8 +564,10 @@ export class Bridge {
     for (let i = 0; i < nregions; i++) out.put(regions[i]);
     out.end();
     this.stats.sent++;
-    // The message consumed its destination right.
-    if (kmsg.destType === MACH_MSG_TYPE_PORT_SEND) this.kernel.releaseSend(imp.proxy);
+    // The message consumed its destination right (a bounced one held none here).
+    if (bounce) {
+      // nothing to release
+    } else if (kmsg.destType === MACH_MSG_TYPE_PORT_SEND) this.kernel.releaseSend(imp.proxy);
     else imp.proxy.sorights--;
     kmsg.destType = 0;
     if (after !== null) for (const r of after) this.releaseAfterSend(r);
@@ -589,8 +609,8 @@ export class Bridge {
       if (this.exportsElsewhere.size > 0) rec = this.exportsElsewhere.get(port);
     }
     if (r.type === MACH_MSG_TYPE_PORT_RECEIVE) {
-      if (rec === undefined && port.kobject === null) return this.moveReceive(r);
-      // The peer holds rights to it through us already: not carried (see the top of the file).
+      if (port.kobject === null) return this.moveReceive(r, rec ?? null);
+      // A kernel port's receive right (not in any task, cannot be sent): see the top of the file.
       this.stats.unsupported++;
       this.homeward = true;
       return TAG_NULL;
@@ -616,7 +636,7 @@ export class Bridge {
    * frame, and turns the port into a proxy of the one the peer makes. Its queued messages are
    * forwarded after the message that carries the right (`forwardMovedQueues`).
    */
-  private moveReceive(r: CarriedRight): number {
+  private moveReceive(r: CarriedRight, alias: Export | null): number {
     const port = r.port!;
     r.port = null; // the right is the peer's from here on
     const id = this.allocateMoveId();
@@ -624,6 +644,18 @@ export class Bridge {
     const requests = [port.nsrequest, port.pdrequest];
     port.nsrequest = null;
     port.pdrequest = null;
+    if (alias !== null) {
+      // The peer's rights under the alias become its rights to the port itself: this side lets go
+      // of what it held for them, quietly (no request is left on the port to fire).
+      if (alias.sendName !== 0) this.task.mach_port_deallocate(alias.sendName);
+      port.sorights -= alias.soHeld;
+      alias.sendName = 0;
+      alias.sendHeld = 0;
+      alias.soHeld = 0;
+      if (port.transportRecord === alias) port.transportRecord = null;
+      else this.exportsElsewhere.delete(port);
+      removeWatcher(alias);
+    }
     const tags = [TAG_NULL, TAG_NULL];
     const ids = [0, 0];
     const home: CarriedRight[] = [];
@@ -655,6 +687,7 @@ export class Bridge {
       b[k + 3] = 0;
       wr32(b, k + 4, ids[i]);
     }
+    wr32(b, at + 32, alias === null ? 0 : alias.id);
     out.end();
     for (const right of home) this.releaseAfterSend(right);
 
@@ -670,6 +703,7 @@ export class Bridge {
       imp.sendReceived = 1;
       this.watchRelease(imp);
     }
+    if (alias !== null) alias.movedTo = imp;
     this.movedNow.push(imp);
     this.stats.moved++;
     this.exportedId = id;
@@ -719,6 +753,8 @@ export class Bridge {
       sendHeld: 0,
       soHeld: 0,
       watcher: () => this.exportDied(rec),
+      movedTo: null,
+      bounceOpen: false,
     };
     this.exports.set(id, rec);
     if (port.transportRecord === null) port.transportRecord = rec;
@@ -758,8 +794,8 @@ export class Bridge {
     const at = f.at;
     if (f.end - at < 4) return this.fail("short frame from peer");
     const kind = b[at];
-    if (kind === FRAME_MSG) {
-      this.receiveMessage(f);
+    if (kind === FRAME_MSG || kind === FRAME_BOUNCE) {
+      this.receiveMessage(f, kind === FRAME_BOUNCE);
       if (this.pendingMoves.length > 0) this.failMoves();
       return;
     }
@@ -775,6 +811,13 @@ export class Bridge {
         return this.peerPortDied(id);
       case FRAME_OFFER:
         return this.peerOffered(id, b[at + 1] !== 0);
+      case FRAME_MOVE_ACK:
+        return this.peerMoveAcked(id);
+      case FRAME_MOVE_DONE: {
+        const rec = this.exports.get(id);
+        if (rec) rec.bounceOpen = false;
+        return;
+      }
       case FRAME_HELLO:
         if (id !== PROTOCOL_VERSION) return this.fail(`peer speaks protocol ${id}, not ${PROTOCOL_VERSION}`);
         if (value !== this.kernel.abi.headerSize) return this.fail("peer uses another message ABI");
@@ -809,7 +852,8 @@ export class Bridge {
       if (pdrequest) this.kernel.releaseCarried(pdrequest);
       return this.fail("bad notification request in a MOVED frame from peer");
     }
-    this.pendingMoves.push({ id, qlimit, sorights, hasSenders: (b[at + 1] & 1) !== 0, nsrequest, pdrequest });
+    const alias = rd32(b, at + 32);
+    this.pendingMoves.push({ id, alias, qlimit, sorights, hasSenders: (b[at + 1] & 1) !== 0, nsrequest, pdrequest });
   }
 
   /** A moved port's notification request: a send-once right, null for none, undefined if bad. */
@@ -844,15 +888,19 @@ export class Bridge {
     if (i < 0) return null;
     const m = this.pendingMoves[i];
     this.pendingMoves.splice(i, 1);
-    const port = new KernelPort();
+    const port = m.alias === 0 ? new KernelPort() : this.unproxy(m.alias);
     port.label = `${this.label} moved #${id}`;
     port.qlimit = m.qlimit;
-    port.sorights = m.sorights;
+    port.sorights += m.sorights;
     port.nsrequest = m.nsrequest?.port ?? null;
     port.pdrequest = m.pdrequest?.port ?? null;
     const rec = this.newExport(port, id);
     this.movedIn++;
     rec.soHeld = m.sorights;
+    if (m.alias !== 0) {
+      rec.bounceOpen = true;
+      this.control(FRAME_MOVE_ACK, m.alias, 0);
+    }
     if (m.hasSenders) {
       this.kernel.copySend(port);
       rec.sendName = this.task.copyoutRight({ port, dead: false, type: MACH_MSG_TYPE_PORT_SEND, ool: -1, offset: -1 });
@@ -861,9 +909,43 @@ export class Bridge {
     return port;
   }
 
+  /** The peer will send nothing more to `alias` (a port we moved to it): the alias goes. */
+  private peerMoveAcked(alias: number): void {
+    const rec = this.exports.get(alias);
+    if (!rec || rec.movedTo === null) return this.fail(`MOVE_ACK for ${alias}, which moved nothing`);
+    this.exports.delete(alias);
+    this.control(FRAME_MOVE_DONE, rec.movedTo.id, 0);
+    rec.movedTo = null;
+  }
+
+  /**
+   * The proxy we had for the peer's export `alias`, turned into a plain port (its receive right
+   * is arriving): the rights to it here are rights to the port from now on. A fresh port if we
+   * had no such proxy (nothing here refers to it).
+   */
+  private unproxy(alias: number): Port {
+    const imp = this.imports.get(alias);
+    if (imp === undefined) return new KernelPort();
+    const port = imp.proxy;
+    this.imports.delete(alias);
+    if (port.transportRecord === imp) port.transportRecord = null;
+    else this.importsElsewhere.delete(port);
+    port.kobject = null;
+    if (imp.armed && port.nsrequest === imp.notify) {
+      // Our own no-senders request on the proxy, dropped without a notification.
+      port.nsrequest = null;
+      imp.notify!.sorights--;
+    }
+    imp.armed = false;
+    // As on any move of a receive right.
+    port.mscount = 0;
+    port.seqno = 0;
+    return port;
+  }
+
   private peerReleased(id: number, count: number): void {
     const rec = this.exports.get(id);
-    if (!rec) return; // the port died meanwhile
+    if (!rec || rec.movedTo !== null) return; // the port died meanwhile, or moved to the peer
     if (count === 0 || count > rec.sendHeld) {
       this.stats.rejected++;
       count = Math.min(count, rec.sendHeld);
@@ -896,7 +978,7 @@ export class Bridge {
     this.runWaiters();
   }
 
-  private receiveMessage(f: FrameReader): void {
+  private receiveMessage(f: FrameReader, bounced: boolean): void {
     const b = f.buf;
     const h = f.at;
     if (f.end - h < MSG_FIXED) return this.fail("short message frame from peer");
@@ -937,9 +1019,21 @@ export class Bridge {
         rights.push(r ?? noRight());
       }
     }
-    const dest = this.takeDest(destType, destId);
     const o = abi.header;
     const flags = (rd32(bytes, o.bits) & ~0xffff & ~MACH_MSGH_BITS_CIRCULAR) >>> 0;
+    const moved = bounced ? null : this.exports.get(destId)?.movedTo ?? null;
+    if (moved !== null && (destType === MACH_MSG_TYPE_PORT_SEND || destType === MACH_MSG_TYPE_PORT_SEND_ONCE)) {
+      // Sent to a port of ours that has moved to the peer, before the peer knew: back it goes.
+      if (valid && this.placeRights(flags, bytes, ool, rights)) {
+        const kmsg = newKmsg(flags, size, rd32(bytes, o.id) | 0, moved.proxy, destType, reply!, bytes);
+        kmsg.rights = rights;
+        kmsg.ool = ool;
+        this.stats.bounced++;
+        this.forward(moved, kmsg, true);
+        return;
+      }
+    }
+    const dest = bounced ? this.bouncedDest(destType, destId) : moved !== null ? null : this.takeDest(destType, destId);
     if (valid) valid = this.placeRights(flags, bytes, ool, rights);
     if (dest === null || !valid) {
       this.stats.rejected++;
@@ -954,6 +1048,20 @@ export class Bridge {
     // From a transport callback, outside any kernel operation: a receiver already waiting copies
     // the message out at once (Kernel.post; inside a kernel callback it is plain enqueue).
     this.kernel.post(kmsg);
+  }
+
+  /**
+   * The destination of a message coming back (BOUNCE) to a port moved here under an alias: the
+   * right it was sent with, which the peer could not take, is ours again. Null outside the bounce
+   * window.
+   */
+  private bouncedDest(destType: number, id: number): Port | null {
+    const rec = this.exports.get(id);
+    if (!rec || !rec.bounceOpen || rec.port.dead) return null;
+    if (destType === MACH_MSG_TYPE_PORT_SEND) this.kernel.copySend(rec.port);
+    else if (destType === MACH_MSG_TYPE_PORT_SEND_ONCE) rec.port.sorights++;
+    else return null;
+    return rec.port;
   }
 
   /** The destination right, taken from what the peer holds; null if it holds no such right. */

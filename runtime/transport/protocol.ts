@@ -40,8 +40,15 @@
  *   8  u32 qlimit         12  u32 send-once rights the sender's kernel holds to it
  *  16  its no-senders request, 24 its port-destroyed request: each a right as in MSG (a
  *      send-once right, or tag NULL for none)
+ *  32  u32 alias: the sender's export id the receiver knows the port by (it holds proxies for
+ *      it), or 0. The receiver turns that proxy into the port itself, and answers MOVE_ACK.
  *   Every MOVED frame is followed by the MSG frame that carries its right; anything else there
  *   is a protocol error.
+ * BOUNCE (kind 7): a MSG frame coming back: the receiver sent it to an alias before it learnt of
+ *   the move; its destination (a MOVED id of the receiver's) gets the right it had again. Only
+ *   between MOVED with an alias and MOVE_DONE.
+ * MOVE_ACK (kind 8): u8 kind, 3 x 0, u32 alias. "I will send nothing more to this alias."
+ * MOVE_DONE (kind 9): u8 kind, 3 x 0, u32 id. "Nothing more will bounce to this moved port."
  */
 
 import { wr32 } from "../bytes.js";
@@ -54,6 +61,9 @@ export const FRAME_DEAD = 3;
 export const FRAME_OFFER = 4;
 export const FRAME_HELLO = 5;
 export const FRAME_MOVED = 6;
+export const FRAME_BOUNCE = 7;
+export const FRAME_MOVE_ACK = 8;
+export const FRAME_MOVE_DONE = 9;
 
 export const TAG_NULL = 0;
 export const TAG_DEAD = 1;
@@ -69,7 +79,7 @@ export const MOVED_ID_BASE = 0x80000000;
 export const MSG_FIXED = 24;
 export const CONTROL_SIZE = 12;
 export const RIGHT_SIZE = 8;
-export const MOVED_SIZE = 32;
+export const MOVED_SIZE = 36;
 
 export function msgHeaderSize(rights: number, regions: number): number {
   return MSG_FIXED + rights * RIGHT_SIZE + regions * 4;

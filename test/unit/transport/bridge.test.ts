@@ -10,6 +10,7 @@ import {
   MACH_MSG_TYPE_MAKE_SEND_ONCE,
   MACH_MSG_TYPE_MOVE_RECEIVE,
   MACH_MSG_TYPE_MOVE_SEND,
+  MACH_MSG_TYPE_MOVE_SEND_ONCE,
   MACH_NOTIFY_DEAD_NAME,
   MACH_NOTIFY_NO_SENDERS,
   MACH_PORT_NULL,
@@ -27,6 +28,7 @@ import { mig_rpc, ReplyPortPool } from "../../../runtime/mig/index.js";
 import { bridgeMessagePort, MessagePortLink } from "../../../runtime/transport/index.js";
 import {
   controlFrame,
+  FRAME_BOUNCE,
   FRAME_HELLO,
   FRAME_MOVED,
   MOVED_ID_BASE,
@@ -360,20 +362,64 @@ describe.each(LINK_KINDS)("bridge over %s", (kind) => {
     expect(audit(kb)).toEqual([]);
   });
 
-  it("does not move a receive right the peer already holds rights to: it is destroyed and arrives as MACH_PORT_NULL", async () => {
-    const { a, b, ka, kb, ba, service, serviceInA } = await world();
+  it("moves a receive right the peer holds rights to: its proxy there becomes the port, and what it sent meanwhile comes back", async () => {
+    const { a, b, ka, kb, ba, bb, service, serviceInA } = await world();
     const p = allocate(a);
-    // B gets a send right to P first (a proxy), then A tries to move P's receive right.
-    expect(await send(a, buildMessage(ka.abi, serviceInA, MACH_MSG_TYPE_COPY_SEND, 0, 0, 4, [{ port: p, disposition: MACH_MSG_TYPE_MAKE_SEND }]))).toBe(0);
-    const proxyInB = itemValue(kb.abi, (await receive(b, service)).msg!, 0);
-    expect(await send(a, buildMessage(ka.abi, serviceInA, MACH_MSG_TYPE_COPY_SEND, 0, 0, 5, [{ port: p, disposition: MACH_MSG_TYPE_MOVE_RECEIVE }]))).toBe(0);
+    expect(a.mach_port_insert_right(p, p, MACH_MSG_TYPE_MAKE_SEND)).toBe(0);
+    // B holds a send right and a send-once right to P (proxies), as rights of A's port.
+    expect(await send(a, buildMessage(ka.abi, serviceInA, MACH_MSG_TYPE_COPY_SEND, 0, 0, 4, [
+      { port: p, disposition: MACH_MSG_TYPE_MAKE_SEND },
+      { port: p, disposition: MACH_MSG_TYPE_MAKE_SEND_ONCE },
+    ]))).toBe(0);
+    const rights = (await receive(b, service)).msg!;
+    const proxyInB = itemValue(kb.abi, rights, 0);
+    const onceInB = itemValue(kb.abi, rights, 1);
+    expect(b.portOf(proxyInB)!.kobject).not.toBeNull();
+
+    // A moves P's receive right to B while B, not knowing yet, sends to its proxy: that message
+    // reaches A after the move and comes back.
+    // The second one carries a receive right of B's own, which so crosses twice.
+    const r = allocate(b);
+    expect(b.mach_port_insert_right(r, r, MACH_MSG_TYPE_MAKE_SEND)).toBe(0);
+    const codes = await Promise.all([
+      send(a, buildMessage(ka.abi, serviceInA, MACH_MSG_TYPE_COPY_SEND, 0, 0, 5, [{ port: p, disposition: MACH_MSG_TYPE_MOVE_RECEIVE }])),
+      send(b, buildMessage(kb.abi, proxyInB, MACH_MSG_TYPE_COPY_SEND, 0, 0, 30)),
+      send(b, buildMessage(kb.abi, proxyInB, MACH_MSG_TYPE_COPY_SEND, 0, 0, 33, [{ port: r, disposition: MACH_MSG_TYPE_MOVE_RECEIVE }])),
+    ]);
+    expect(codes).toEqual([0, 0, 0]);
     const got = await receive(b, service);
     expect(got.code).toBe(0);
-    expect(itemValue(kb.abi, got.msg!, 0)).toBe(MACH_PORT_NULL);
-    expect(ba.stats.unsupported).toBe(1);
-    await settleUntil(() => b.mach_port_type(proxyInB).type === MACH_PORT_TYPE_DEAD_NAME);
-    expect(b.mach_port_type(proxyInB).type).toBe(MACH_PORT_TYPE_DEAD_NAME);
-    expect(b.mach_port_deallocate(proxyInB)).toBe(0);
+    // The receive right joins B's send right: the proxy is the port now, under the same name.
+    expect(itemValue(kb.abi, got.msg!, 0)).toBe(proxyInB);
+    expect(b.mach_port_type(proxyInB).type).toBe(MACH_PORT_TYPE_SEND_RECEIVE);
+    expect(b.portOf(proxyInB)!.kobject).toBeNull();
+    expect(messageId(kb.abi, (await receive(b, proxyInB)).msg!)).toBe(30);
+    const twice = (await receive(b, proxyInB)).msg!;
+    expect(messageId(kb.abi, twice)).toBe(33);
+    expect(itemValue(kb.abi, twice, 0)).toBe(r); // home again, joined to B's send right
+    expect(b.mach_port_type(r).type).toBe(MACH_PORT_TYPE_SEND_RECEIVE);
+    expect(b.portOf(r)!.kobject).toBeNull();
+    expect(await send(b, buildMessage(kb.abi, r, MACH_MSG_TYPE_COPY_SEND, 0, 0, 34))).toBe(0);
+    expect(messageId(kb.abi, (await receive(b, r)).msg!)).toBe(34);
+    expect(b.mach_port_destroy(r)).toBe(0);
+
+    // B's send-once right, A's send right: both reach the port in B.
+    expect(await send(b, buildMessage(kb.abi, onceInB, MACH_MSG_TYPE_MOVE_SEND_ONCE, 0, 0, 31))).toBe(0);
+    expect(messageId(kb.abi, (await receive(b, proxyInB)).msg!)).toBe(31);
+    expect(await send(a, buildMessage(ka.abi, p, MACH_MSG_TYPE_COPY_SEND, 0, 0, 32))).toBe(0);
+    expect(messageId(kb.abi, (await receive(b, proxyInB)).msg!)).toBe(32);
+    expect(ba.stats.moved).toBe(2); // P, and B's receive right going back
+    expect(bb.stats.moved).toBe(1);
+    expect(ba.stats.bounced).toBe(2);
+    expect(ba.stats.unsupported).toBe(0);
+    expect(ba.stats.rejected + bb.stats.rejected).toBe(0);
+
+    // A lets go: the port, in B, has B's own send right left, then none.
+    expect(a.mach_port_deallocate(p)).toBe(0);
+    await settleUntil(() => b.portOf(proxyInB)!.srights === 1);
+    expect(b.portOf(proxyInB)!.srights).toBe(1);
+    expect(b.mach_port_destroy(proxyInB)).toBe(0);
+    await settle();
     expect(audit(ka)).toEqual([]);
     expect(audit(kb)).toEqual([]);
   });
@@ -404,12 +450,15 @@ describe("bridge security", () => {
     put(frame(id + 1, 17, 1)); // a port never exported
     put(frame(id, 18, 2)); // a send-once right it does not hold
     put(frame(id, 17, 3, { tag: TAG_RECEIVER, id: id + 5 })); // a body right naming our ports by guess
+    const bounce = frame(id, 18, 5); // a send-once right claimed back from a port that never moved here
+    bounce[0]![0] = FRAME_BOUNCE;
+    put(bounce);
     put(frame(id, 17, 4)); // legitimate
     const got = await receive(task, target);
     expect(got.code).toBe(0);
     expect(messageId(abi, got.msg!)).toBe(4);
     expect((await receive(task, target, 20)).code).toBe(R.MACH_RCV_TIMED_OUT);
-    expect(bridge.stats.rejected).toBe(3);
+    expect(bridge.stats.rejected).toBe(4);
     expect(audit(kernel)).toEqual([]);
     bridge.close();
     rogue.close();
