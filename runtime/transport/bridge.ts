@@ -511,24 +511,40 @@ export class Bridge {
     // that went home wait until the message is queued, so a RELEASE they cause can never overtake
     // the message that carries the right.
     let after: CarriedRight[] | null = null;
-    const replyType = kmsg.reply.type;
-    const replyTag = this.exportRight(kmsg.reply);
-    const replyId = this.exportedId;
-    if (this.homeward) {
-      this.homeward = false;
-      after = [kmsg.reply];
-    }
     let exported: number[] | null = null;
+    // Receive rights first: once a port has moved, the message's other rights to it (its reply
+    // right, a send right beside the receive right) go to its new home (the peer imports moved
+    // rights first too).
+    let moves = false;
     if (nrights > 0) {
       exported = new Array<number>(2 * nrights);
       for (let i = 0; i < nrights; i++) {
         const r = rights[i];
+        if (r.type !== MACH_MSG_TYPE_PORT_RECEIVE) continue;
+        moves = true;
         exported[2 * i] = this.exportRight(r);
         exported[2 * i + 1] = this.exportedId;
         if (this.homeward) {
           this.homeward = false;
           (after ??= []).push(r);
         }
+      }
+    }
+    const replyType = kmsg.reply.type;
+    const replyTag = this.exportRight(kmsg.reply);
+    const replyId = this.exportedId;
+    if (this.homeward) {
+      this.homeward = false;
+      (after ??= []).push(kmsg.reply);
+    }
+    for (let i = 0; i < nrights; i++) {
+      const r = rights[i];
+      if (moves && r.type === MACH_MSG_TYPE_PORT_RECEIVE) continue;
+      exported![2 * i] = this.exportRight(r);
+      exported![2 * i + 1] = this.exportedId;
+      if (this.homeward) {
+        this.homeward = false;
+        (after ??= []).push(r);
       }
     }
 
@@ -565,10 +581,10 @@ export class Bridge {
     out.end();
     this.stats.sent++;
     // The message consumed its destination right (a bounced one held none here).
-    if (bounce) {
-      // nothing to release
-    } else if (kmsg.destType === MACH_MSG_TYPE_PORT_SEND) this.kernel.releaseSend(imp.proxy);
-    else imp.proxy.sorights--;
+    if (!bounce) {
+      if (kmsg.destType === MACH_MSG_TYPE_PORT_SEND) this.kernel.releaseSend(imp.proxy);
+      else imp.proxy.sorights--;
+    }
     kmsg.destType = 0;
     if (after !== null) for (const r of after) this.releaseAfterSend(r);
     if (this.movedNow.length > 0) this.forwardMovedQueues();
@@ -1007,17 +1023,29 @@ export class Bridge {
     this.stats.received++;
 
     // Every right is taken in (so the peer's bookkeeping and ours agree) before anything is judged.
+    // Moved receive rights first, as the peer exported them (see `forward`).
     let valid = true;
+    let rights: CarriedRight[] = NO_RIGHTS;
+    let moves = false;
+    if (nrights > 0) {
+      rights = new Array<CarriedRight>(nrights);
+      if (this.pendingMoves.length > 0) {
+        for (let i = 0, at = h + MSG_FIXED; i < nrights; i++, at += RIGHT_SIZE) {
+          if (b[at] !== TAG_MOVED) continue;
+          moves = true;
+          const r = this.importRight(b[at], b[at + 1], rd32(b, at + 4), false);
+          if (r === null) valid = false;
+          rights[i] = r ?? noRight();
+        }
+      }
+    }
     const reply = this.importRight(b[h + 2], b[h + 3], rd32(b, h + 8), true);
     if (reply === null) valid = false;
-    let rights: CarriedRight[] = NO_RIGHTS;
-    if (nrights > 0) {
-      rights = [];
-      for (let i = 0, at = h + MSG_FIXED; i < nrights; i++, at += RIGHT_SIZE) {
-        const r = this.importRight(b[at], b[at + 1], rd32(b, at + 4), false);
-        if (r === null) valid = false;
-        rights.push(r ?? noRight());
-      }
+    for (let i = 0, at = h + MSG_FIXED; i < nrights; i++, at += RIGHT_SIZE) {
+      if (moves && b[at] === TAG_MOVED) continue;
+      const r = this.importRight(b[at], b[at + 1], rd32(b, at + 4), false);
+      if (r === null) valid = false;
+      rights[i] = r ?? noRight();
     }
     const o = abi.header;
     const flags = (rd32(bytes, o.bits) & ~0xffff & ~MACH_MSGH_BITS_CIRCULAR) >>> 0;

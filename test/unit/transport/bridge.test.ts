@@ -362,6 +362,32 @@ describe.each(LINK_KINDS)("bridge over %s", (kind) => {
     expect(audit(kb)).toEqual([]);
   });
 
+  it("moves a receive right with other rights to the same port in the same message: they all arrive as rights to the moved port", async () => {
+    const { a, b, ka, kb, ba, bb, service, serviceInA } = await world();
+    const p = allocate(a);
+    // The reply right (MAKE_SEND_ONCE) and a send right ahead of the receive right in body order.
+    const m = buildMessage(ka.abi, serviceInA, MACH_MSG_TYPE_COPY_SEND, p, MACH_MSG_TYPE_MAKE_SEND_ONCE, 8, [
+      { port: p, disposition: MACH_MSG_TYPE_MAKE_SEND },
+      { port: p, disposition: MACH_MSG_TYPE_MOVE_RECEIVE },
+    ]);
+    expect(await send(a, m)).toBe(0);
+    const got = (await receive(b, service)).msg!;
+    const sendName = itemValue(kb.abi, got, 0);
+    const receiveName = itemValue(kb.abi, got, 1);
+    expect(receiveName).toBe(sendName); // one entry: send and receive
+    expect(b.mach_port_type(receiveName).type).toBe(MACH_PORT_TYPE_SEND_RECEIVE);
+    expect(b.portOf(receiveName)!.kobject).toBeNull();
+    const replyName = new DataView(got.bytes.buffer, got.bytes.byteOffset).getUint32(kb.abi.header.remotePort, true);
+    expect(b.portOf(replyName)).toBe(b.portOf(receiveName)); // a send-once right to the same port
+    expect(await send(b, buildMessage(kb.abi, replyName, MACH_MSG_TYPE_MOVE_SEND_ONCE, 0, 0, 9))).toBe(0);
+    expect(messageId(kb.abi, (await receive(b, receiveName)).msg!)).toBe(9);
+    expect(ba.stats.rejected + bb.stats.rejected).toBe(0);
+    expect(b.mach_port_destroy(receiveName)).toBe(0);
+    await settle();
+    expect(audit(ka)).toEqual([]);
+    expect(audit(kb)).toEqual([]);
+  });
+
   it("moves a receive right the peer holds rights to: its proxy there becomes the port, and what it sent meanwhile comes back", async () => {
     const { a, b, ka, kb, ba, bb, service, serviceInA } = await world();
     const p = allocate(a);
