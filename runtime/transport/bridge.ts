@@ -1025,43 +1025,47 @@ export class Bridge {
     // Every right is taken in (so the peer's bookkeeping and ours agree) before anything is judged.
     // Moved receive rights first, as the peer exported them (see `forward`).
     let valid = true;
-    let rights: CarriedRight[] = NO_RIGHTS;
-    let moves = false;
-    if (nrights > 0) {
-      rights = new Array<CarriedRight>(nrights);
-      if (this.pendingMoves.length > 0) {
-        for (let i = 0, at = h + MSG_FIXED; i < nrights; i++, at += RIGHT_SIZE) {
-          if (b[at] !== TAG_MOVED) continue;
-          moves = true;
-          const r = this.importRight(b[at], b[at + 1], rd32(b, at + 4), false);
-          if (r === null) valid = false;
-          rights[i] = r ?? noRight();
-        }
+    let moved: Array<CarriedRight | undefined> | null = null;
+    if (nrights > 0 && this.pendingMoves.length > 0) {
+      moved = new Array<CarriedRight | undefined>(nrights);
+      for (let i = 0, at = h + MSG_FIXED; i < nrights; i++, at += RIGHT_SIZE) {
+        if (b[at] !== TAG_MOVED) continue;
+        const r = this.importRight(b[at], b[at + 1], rd32(b, at + 4), false);
+        if (r === null) valid = false;
+        moved[i] = r ?? noRight();
       }
     }
     const reply = this.importRight(b[h + 2], b[h + 3], rd32(b, h + 8), true);
     if (reply === null) valid = false;
-    for (let i = 0, at = h + MSG_FIXED; i < nrights; i++, at += RIGHT_SIZE) {
-      if (moves && b[at] === TAG_MOVED) continue;
-      const r = this.importRight(b[at], b[at + 1], rd32(b, at + 4), false);
-      if (r === null) valid = false;
-      rights[i] = r ?? noRight();
+    let rights: CarriedRight[] = NO_RIGHTS;
+    if (nrights > 0) {
+      // Built by push: the kernel's own lists are packed arrays, and its loops over them stay
+      // monomorphic only if ours are too.
+      rights = [];
+      for (let i = 0, at = h + MSG_FIXED; i < nrights; i++, at += RIGHT_SIZE) {
+        let r = moved === null ? undefined : moved[i];
+        if (r === undefined) {
+          r = this.importRight(b[at], b[at + 1], rd32(b, at + 4), false) ?? undefined;
+          if (r === undefined) valid = false;
+        }
+        rights.push(r ?? noRight());
+      }
     }
     const o = abi.header;
     const flags = (rd32(bytes, o.bits) & ~0xffff & ~MACH_MSGH_BITS_CIRCULAR) >>> 0;
-    const moved = bounced ? null : this.exports.get(destId)?.movedTo ?? null;
-    if (moved !== null && (destType === MACH_MSG_TYPE_PORT_SEND || destType === MACH_MSG_TYPE_PORT_SEND_ONCE)) {
+    const movedTo = bounced ? null : this.exports.get(destId)?.movedTo ?? null;
+    if (movedTo !== null && (destType === MACH_MSG_TYPE_PORT_SEND || destType === MACH_MSG_TYPE_PORT_SEND_ONCE)) {
       // Sent to a port of ours that has moved to the peer, before the peer knew: back it goes.
       if (valid && this.placeRights(flags, bytes, ool, rights)) {
-        const kmsg = newKmsg(flags, size, rd32(bytes, o.id) | 0, moved.proxy, destType, reply!, bytes);
+        const kmsg = newKmsg(flags, size, rd32(bytes, o.id) | 0, movedTo.proxy, destType, reply!, bytes);
         kmsg.rights = rights;
         kmsg.ool = ool;
         this.stats.bounced++;
-        this.forward(moved, kmsg, true);
+        this.forward(movedTo, kmsg, true);
         return;
       }
     }
-    const dest = bounced ? this.bouncedDest(destType, destId) : moved !== null ? null : this.takeDest(destType, destId);
+    const dest = bounced ? this.bouncedDest(destType, destId) : movedTo !== null ? null : this.takeDest(destType, destId);
     if (valid) valid = this.placeRights(flags, bytes, ool, rights);
     if (dest === null || !valid) {
       this.stats.rejected++;
