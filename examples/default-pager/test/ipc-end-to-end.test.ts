@@ -396,3 +396,77 @@ describe("a default pager that goes away", () => {
     }
   });
 });
+
+describe("the same paging load with the pager in another kernel", () => {
+  // What the tools see through the stubs (no access to the pager's objects from here).
+  async function checkThroughStubs(sys: PagerSystem): Promise<void> {
+    await sys.idle();
+    const vm = sys.kernelServer.vm;
+    expect(vm.sendFailures).toEqual([]);
+    expect(sys.kernelServer.errors).toEqual([]);
+    expect(vm.residentCount).toBeLessThanOrEqual(RESIDENT);
+    const info = await sys.pager.default_pager_info();
+    const listed = await sys.pager.default_pager_objects();
+    const inUse = listed.objects.reduce((sum, o) => sum + o.dpo_size, 0n);
+    expect(inUse).toBe(info.dpi_total_space - info.dpi_free_space);
+    for (let i = 0; i < listed.objects.length; i++) {
+      const name = listed.ports[i]!;
+      if (name === MACH_PORT_NULL) continue;
+      const pages = await sys.pager.default_pager_object_pages(name as memory_object_name_t);
+      expect(BigInt(pages.length * P)).toBe(listed.objects[i]!.dpo_size);
+      sys.user.mach_port_deallocate(name);
+    }
+  }
+
+  for (const transport of ["worker", "process"] as const) {
+    it(`3,000 random page writes and reads across two tasks, external and anonymous memory, pager in a ${transport}; destruction frees everything`, async () => {
+      const { dir, cleanup } = tempDir();
+      const sys = await startSystem({
+        transport,
+        residentPages: RESIDENT,
+        pager: { pageSize: P, pagingFiles: [{ path: path.join(dir, "a.swap"), sizeBytes: 256 * P }] },
+      });
+      try {
+        const { kernelServer, user, pager } = sys;
+        const vm = kernelServer.vm;
+        const rand = prng(77);
+        const t1 = vm.createTask();
+        const t2 = vm.createTask();
+        const X = await pager.default_pager_object_create(BigInt(48 * P));
+        const xShadow = new Uint8Array(48 * P);
+        const x1 = await kernelServer.vmMap(t1, user, X, { size: 48 * P });
+        const x2 = await kernelServer.vmMap(t2, user, X, { size: 48 * P });
+        const anon1 = await vm.vmAllocate(t1, 32 * P);
+        const anon2 = await vm.vmAllocate(t2, 32 * P);
+        const regions: Region[] = [
+          { task: t1, address: x1, size: 48 * P, shadow: xShadow, key: "X" },
+          { task: t2, address: x2, size: 48 * P, shadow: xShadow, key: "X" },
+          { task: t1, address: anon1, size: 32 * P, shadow: new Uint8Array(32 * P), key: "A1" },
+          { task: t2, address: anon2, size: 32 * P, shadow: new Uint8Array(32 * P), key: "A2" },
+        ];
+        expect(await randomOps(sys, regions, 3000, rand)).toBe(3000);
+        for (const r of regions) await readAll(sys, r);
+        await checkThroughStubs(sys);
+        expect(vm.stats.pageouts).toBeGreaterThan(200);
+        expect((await pager.default_pager_objects()).objects).toHaveLength(3);
+
+        await vm.vmDeallocate(t1, anon1, 32 * P);
+        await vm.vmDeallocate(t2, anon2, 32 * P);
+        await vm.vmDeallocate(t1, x1, 48 * P);
+        await vm.vmDeallocate(t2, x2, 48 * P);
+        user.mach_port_deallocate(X);
+        await sys.idle();
+        for (let i = 0; i < 200 && (await pager.default_pager_objects()).objects.length > 0; i++) {
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        expect((await pager.default_pager_objects()).objects).toEqual([]);
+        const final = await pager.default_pager_info();
+        expect(final.dpi_free_space).toBe(final.dpi_total_space);
+        await checkThroughStubs(sys);
+      } finally {
+        await sys.close();
+        cleanup();
+      }
+    }, 60_000);
+  }
+});
