@@ -280,6 +280,11 @@ export class Kernel {
         if (r.type === MACH_MSG_TYPE_PORT_RECEIVE && r.port) r.port.destination = port;
       }
     }
+    if (port.held !== null) {
+      port.msgcount++;
+      port.held.push(kmsg);
+      return;
+    }
     if (port.kobject) {
       const handoff = this.handoff;
       this.handoff = false;
@@ -533,8 +538,9 @@ export class Kernel {
       port.nsrequest = null;
       this.releaseSendOnce(ns);
     }
-    const queued = port.queue;
+    const queued = port.held === null ? port.queue : port.queue.concat(port.held);
     port.queue = [];
+    port.held = null;
     port.msgcount = 0;
     for (const k of queued) this.destroyKmsg(k);
     const holders = takeHolders(port);
@@ -556,9 +562,21 @@ export class Kernel {
     if (dn) this.notifyName(dn, MACH_NOTIFY_DEAD_NAME, e.name);
   }
 
-  /** Messages and waiters a test can inspect. */
+  /** Queues the messages `port` held back (`Port.held`), in order, and stops holding. */
+  releaseHeld(port: Port): void {
+    const held = port.held;
+    if (held === null) return;
+    port.held = null;
+    if (port.dead) return;
+    const q = port.pset ?? port;
+    for (const k of held) q.queue.push(k);
+    if (q.receivers.length > 0) this.kick(q);
+  }
+
+  /** Messages and waiters a test can inspect (held ones last). */
   queuedMessages(port: Port): readonly KMsg[] {
-    return port.pset ? port.pset.queue.filter((k) => k.dest === port) : port.queue;
+    const queued = port.pset ? port.pset.queue.filter((k) => k.dest === port) : port.queue;
+    return port.held === null ? queued : queued.concat(port.held);
   }
 }
 

@@ -62,6 +62,13 @@ export class Port {
   pset: PortSet | null = null;
   /** The port's own FIFO (used while it is in no set). */
   queue: KMsg[] = [];
+  /**
+   * Messages held back from the queue (counted in `msgcount`), or null: a transport holds a port
+   * whose receive right just arrived while messages sent to it before are still coming back to it
+   * (`Kernel.releaseHeld` queues them after those), so that no sender's messages overtake each
+   * other.
+   */
+  held: KMsg[] | null = null;
   receivers: ReceiveWaiter[] = [];
   blockedSenders: BlockedSender[] = [];
   /** Registered send-once rights (the ports they name). */

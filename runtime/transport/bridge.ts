@@ -225,6 +225,8 @@ export class Bridge {
   private pendingMoves: PendingMove[] = [];
   /** Live ports the peer moved here (they count against `maxImports`, as proxies do). */
   private movedIn = 0;
+  /** Aliases waiting for MOVE_ACK, and ports here holding messages until MOVE_DONE. */
+  private openMoves = 0;
   private nextId = 1;
   /** Set by `exportRight`: the id of the right it turned into a tag. */
   private exportedId = 0;
@@ -266,6 +268,16 @@ export class Bridge {
   }
 
   /** Proxies for the peer's ports that rights here still denote (counted by walking the table). */
+  /**
+   * Moves of receive rights whose handshake is not over (an alias here waiting for the peer's
+   * MOVE_ACK, or a port here holding its own kernel's messages until MOVE_DONE). While a move is
+   * open, moving the same port back can let a message bounced through the old alias arrive after
+   * a later one from the same sender (see runtime/transport/README.md).
+   */
+  get movesInProgress(): number {
+    return this.openMoves;
+  }
+
   get importCount(): number {
     let n = 0;
     for (const imp of this.imports.values()) if (imp.proxy.srights > 0 || imp.proxy.sorights > 0) n++;
@@ -397,9 +409,11 @@ export class Bridge {
     for (const rec of exports) {
       if (rec.port.transportRecord === rec) rec.port.transportRecord = null;
       removeWatcher(rec);
+      this.closeBounces(rec); // nothing more can come back
       // Reply rights the peer will never use: send-once notifications (MIG_SERVER_DIED).
       for (; rec.soHeld > 0; rec.soHeld--) this.kernel.releaseSendOnce(rec.port);
     }
+    this.openMoves = 0;
     this.offers.clear();
     this.task.terminate();
     this.runWaiters();
@@ -719,7 +733,10 @@ export class Bridge {
       imp.sendReceived = 1;
       this.watchRelease(imp);
     }
-    if (alias !== null) alias.movedTo = imp;
+    if (alias !== null) {
+      alias.movedTo = imp;
+      this.openMoves++;
+    }
     this.movedNow.push(imp);
     this.stats.moved++;
     this.exportedId = id;
@@ -732,8 +749,9 @@ export class Bridge {
     while (this.movedNow.length > 0) {
       const imp = this.movedNow.shift()!;
       const port = imp.proxy;
-      const queued = port.queue;
+      const queued = port.held === null ? port.queue : port.queue.concat(port.held);
       port.queue = [];
+      port.held = null;
       port.msgcount = 0;
       for (const kmsg of queued) this.forward(imp, kmsg);
       if (port.blockedSenders.length > 0) this.kernel.wakeSenders(port, Infinity);
@@ -831,7 +849,7 @@ export class Bridge {
         return this.peerMoveAcked(id);
       case FRAME_MOVE_DONE: {
         const rec = this.exports.get(id);
-        if (rec) rec.bounceOpen = false;
+        if (rec) this.closeBounces(rec);
         return;
       }
       case FRAME_HELLO:
@@ -914,7 +932,12 @@ export class Bridge {
     this.movedIn++;
     rec.soHeld = m.sorights;
     if (m.alias !== 0) {
+      // Until MOVE_DONE, what was sent to the alias comes back (BOUNCE); this kernel's own sends
+      // to the port meanwhile wait behind it (held), so that none overtakes one it sent before.
+      // Messages from the peer are in order on the link and are queued as they come.
       rec.bounceOpen = true;
+      this.openMoves++;
+      port.held = [];
       this.control(FRAME_MOVE_ACK, m.alias, 0);
     }
     if (m.hasSenders) {
@@ -925,6 +948,14 @@ export class Bridge {
     return port;
   }
 
+  /** Nothing more will bounce to `rec`'s port: what it held back is queued. */
+  private closeBounces(rec: Export): void {
+    if (!rec.bounceOpen) return;
+    rec.bounceOpen = false;
+    this.openMoves--;
+    this.kernel.releaseHeld(rec.port);
+  }
+
   /** The peer will send nothing more to `alias` (a port we moved to it): the alias goes. */
   private peerMoveAcked(alias: number): void {
     const rec = this.exports.get(alias);
@@ -932,6 +963,7 @@ export class Bridge {
     this.exports.delete(alias);
     this.control(FRAME_MOVE_DONE, rec.movedTo.id, 0);
     rec.movedTo = null;
+    this.openMoves--;
   }
 
   /**
@@ -1079,7 +1111,19 @@ export class Bridge {
     kmsg.ool = ool;
     // From a transport callback, outside any kernel operation: a receiver already waiting copies
     // the message out at once (Kernel.post; inside a kernel callback it is plain enqueue).
-    this.kernel.post(kmsg);
+    if (dest.held === null) {
+      this.kernel.post(kmsg);
+      return;
+    }
+    // What comes over this link (the old home's queue and later sends, bounces) is in each
+    // sender's order already and goes ahead of what the port holds back (see `arrive`).
+    const held = dest.held;
+    dest.held = null;
+    try {
+      this.kernel.post(kmsg);
+    } finally {
+      if (!dest.dead && dest.held === null) dest.held = held;
+    }
   }
 
   /**
