@@ -50,6 +50,8 @@ export interface PagerSystem {
   readonly pager: DefaultPagerClient;
   /** The pager's own objects when it runs in this event loop (tests look inside). */
   readonly local: RunningPager | null;
+  /** The pager's process when it runs in one (tests kill it). */
+  readonly pagerProcess: ChildProcess | null;
   /**
    * Resolves once nothing is moving: no kernel send pending, nothing queued or being handled on
    * either side (the pager's side is seen only when it runs in this event loop).
@@ -73,6 +75,7 @@ export async function startSystem(options: SystemOptions): Promise<PagerSystem> 
   });
   const stops: Array<() => Promise<void> | void> = [];
   let local: RunningPager | null = null;
+  let pagerProcess: ChildProcess | null = null;
   try {
     if (transport === "in-process") {
       const task = kernel.createTask("default-pager");
@@ -107,7 +110,7 @@ export async function startSystem(options: SystemOptions): Promise<PagerSystem> 
       const server: Server = await listen(kernel, { path: socketPath }, accepted, {
         label: "to-pager-process",
       });
-      const child: ChildProcess = spawn(
+      const child: ChildProcess = (pagerProcess = spawn(
         process.execPath,
         [
           "--import",
@@ -118,13 +121,15 @@ export async function startSystem(options: SystemOptions): Promise<PagerSystem> 
         ],
         // From the repository root, where `--import tsx` resolves.
         { stdio: ["ignore", "inherit", "inherit"], cwd: path.resolve(here, "../../..") },
-      );
+      ));
       stops.push(async () => {
         server.close();
         fs.rmSync(dir, { recursive: true, force: true });
-        if (child.exitCode === null) {
+        // A child killed by a signal has exitCode null too: its exit has been seen already.
+        if (child.exitCode === null && child.signalCode === null) {
+          const exited = once(child, "exit");
           child.kill();
-          await once(child, "exit");
+          await exited;
         }
       });
       const bridge = await Promise.race([bridged, failure(child, "exit")]);
@@ -147,6 +152,7 @@ export async function startSystem(options: SystemOptions): Promise<PagerSystem> 
     service,
     pager: new DefaultPagerClient(callerFor(user, service)),
     local,
+    pagerProcess,
     async idle() {
       for (let quiet = 0; quiet < 3;) {
         await kernelServer.vm.quiesce();

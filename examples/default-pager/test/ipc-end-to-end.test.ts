@@ -470,3 +470,36 @@ describe("the same paging load with the pager in another kernel", () => {
     }, 60_000);
   }
 });
+
+describe("a default pager process that dies", () => {
+  it("a fault on a page it held fails at once with a memory error, resident pages stay usable, and the system closes", async () => {
+    const { dir, cleanup } = tempDir();
+    const system = await startSystem({
+      transport: "process",
+      residentPages: RESIDENT,
+      pager: { pageSize: P, pagingFiles: [{ path: path.join(dir, "swap"), sizeBytes: 256 * P }] },
+    });
+    try {
+      const vm = system.kernelServer.vm;
+      const task = vm.createTask();
+      const base = await vm.vmAllocate(task, 64 * P);
+      for (let page = 0; page < 64; page++) await vm.write(task, base + page * P, patternPage(P, 6, page));
+      await system.idle();
+      const child = system.pagerProcess!;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGKILL");
+      await exited;
+      // Page 0 went out to the pager: its page-in fails (whether or not the bridge has seen the
+      // socket close yet), and soon.
+      const t0 = performance.now();
+      await expect(vm.read(task, base, P)).rejects.toBeInstanceOf(MemoryFault);
+      expect(performance.now() - t0).toBeLessThan(1000);
+      // The last pages are still resident.
+      await vm.write(task, base + 63 * P, patternPage(P, 7, 63));
+      expect(sameBytes(await vm.read(task, base + 63 * P, P), patternPage(P, 7, 63))).toBe("same");
+    } finally {
+      await system.close(); // used to wait forever for the exit of a child killed by a signal
+      cleanup();
+    }
+  }, 30_000);
+});
