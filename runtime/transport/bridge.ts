@@ -39,10 +39,12 @@
  * export), the MOVED frame names that export as an alias: the peer turns its proxy into the port
  * itself (its rights to the proxy become rights to the port) and answers MOVE_ACK; messages it
  * sent to the alias before it knew come back to it (BOUNCE) with their destination rights
- * restored, and the alias is dropped at the ACK (MOVE_DONE closes the peer's bounce window).
- * Receive rights of kernel ports (proxies, kernel objects) cannot be moved: such a right is
- * destroyed (its port-destroyed request, if any, is honoured) and arrives as MACH_PORT_NULL;
- * `stats.unsupported` counts them.
+ * restored, and the alias is dropped at the ACK (MOVE_DONE closes the peer's bounce window; until
+ * then the port holds back its own kernel's sends, so no bounced message is overtaken by a later
+ * one from the same sender). Receive rights of kernel ports (proxies, kernel objects) cannot be
+ * moved: such a right is destroyed (its port-destroyed request, if any, is honoured) and arrives
+ * as MACH_PORT_NULL; `stats.unsupported` counts them.
+ *
  * Messages from a bridge are queued without regard to the destination's queue limit, like the
  * kernel's own messages: flow control is the link's.
  */
