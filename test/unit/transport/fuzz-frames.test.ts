@@ -21,18 +21,8 @@ import {
   TAG_MOVED,
 } from "../../../runtime/transport/protocol.js";
 import { buildMessage } from "../../fixtures/transport/rpc.js";
+import { prng } from "../../support/prng.js";
 import { audit } from "../runtime/support.js";
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("bridge frames from a rogue peer", () => {
   it("300 connections of random and mutated frames: taken or refused, never a throw or an unbalanced right", async () => {

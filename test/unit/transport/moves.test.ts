@@ -20,6 +20,7 @@ import {
 import type { Task } from "../../../runtime/kernel/index.js";
 import type { MachMessage } from "../../../runtime/message.js";
 import { buildMessage, itemValue, messageId } from "../../fixtures/transport/rpc.js";
+import { prng } from "../../support/prng.js";
 import { audit } from "../runtime/support.js";
 import { makePair, receive, settle, settleUntil, type Pair } from "./support.js";
 
@@ -31,17 +32,6 @@ interface Wanderer {
   names: Record<Side, number>;
   sent: number[];
   got: number[];
-}
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 async function send(t: Task, msg: MachMessage): Promise<number> {
