@@ -562,12 +562,20 @@ export class Kernel {
     if (dn) this.notifyName(dn, MACH_NOTIFY_DEAD_NAME, e.name);
   }
 
-  /** Queues the messages `port` held back (`Port.held`), in order, and stops holding. */
+  /**
+   * Queues the messages `port` held back (`Port.held`), in order, and stops holding; a port that
+   * has become a kernel object meanwhile (its receive right moved on) is handed them instead.
+   */
   releaseHeld(port: Port): void {
     const held = port.held;
     if (held === null) return;
     port.held = null;
     if (port.dead) return;
+    if (port.kobject !== null) {
+      port.msgcount -= held.length;
+      for (const k of held) this.enqueue(k);
+      return;
+    }
     const q = port.pset ?? port;
     for (const k of held) q.queue.push(k);
     if (q.receivers.length > 0) this.kick(q);

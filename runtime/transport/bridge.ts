@@ -272,9 +272,8 @@ export class Bridge {
   /** Proxies for the peer's ports that rights here still denote (counted by walking the table). */
   /**
    * Moves of receive rights whose handshake is not over (an alias here waiting for the peer's
-   * MOVE_ACK, or a port here holding its own kernel's messages until MOVE_DONE). While a move is
-   * open, moving the same port back can let a message bounced through the old alias arrive after
-   * a later one from the same sender (see runtime/transport/README.md).
+   * MOVE_ACK, or a port here holding its own kernel's messages until MOVE_DONE): 0 once every
+   * bounce has come back (for tests and orderly shutdowns).
    */
   get movesInProgress(): number {
     return this.openMoves;
@@ -751,10 +750,11 @@ export class Bridge {
     while (this.movedNow.length > 0) {
       const imp = this.movedNow.shift()!;
       const port = imp.proxy;
-      const queued = port.held === null ? port.queue : port.queue.concat(port.held);
+      const queued = port.queue;
       port.queue = [];
-      port.held = null;
-      port.msgcount = 0;
+      // Messages it holds back (its bounce window is still open, see `arrive`) stay held: the
+      // bounces still to come go first, then these (`closeBounces`).
+      port.msgcount = port.held === null ? 0 : port.held.length;
       for (const kmsg of queued) this.forward(imp, kmsg);
       if (port.blockedSenders.length > 0) this.kernel.wakeSenders(port, Infinity);
     }

@@ -1,9 +1,10 @@
 /**
  * Receive rights wandering between two kernels while messages flow: a seeded random walk of moves
- * (some racing a send through the peer's proxy, which then bounces), sends from both sides, send
- * rights handed over and dropped, and queues drained at random. Every message sent to a port is
- * received exactly once by whoever holds it last, each side's messages in the order it sent them,
- * and both kernels' rights balance at the end.
+ * (some racing a send through the peer's proxy, which then bounces, some moving the port back
+ * before the bounces are home), sends from both sides, send rights handed over and dropped, and
+ * queues drained at random. Every message sent to a port is received exactly once by whoever
+ * holds it last, each side's messages in the order it sent them, and both kernels' rights balance
+ * at the end.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -139,10 +140,9 @@ describe("receive rights wandering across a bridge", () => {
             expect(await sendTo(w, o)).toBe(0);
             moves.raced++;
           } else moves.plain++;
-          // A move back before this one's handshake is over may reorder a bounced message (see
-          // runtime/transport/README.md); the walk lets it finish.
-          await settleUntil(() => ba.movesInProgress === 0 && bb.movesInProgress === 0);
-          expect(ba.movesInProgress + bb.movesInProgress).toBe(0);
+          // Half the time the walk goes on before the move's handshake is over, so the port may
+          // move back while messages are still bouncing.
+          if (rand() < 0.5) await settleUntil(() => ba.movesInProgress === 0 && bb.movesInProgress === 0);
         }
       }
       await settle();
