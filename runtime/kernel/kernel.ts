@@ -216,6 +216,8 @@ export class Kernel {
       ool: [],
       seqno: 0,
       fromKernel: true,
+      source: null,
+      sourceId: 0,
     };
     this.enqueue(kmsg);
   }
@@ -230,6 +232,7 @@ export class Kernel {
 
   /** Destroys a message in the kernel: every right it carries and its regions. */
   destroyKmsg(kmsg: KMsg): void {
+    if (kmsg.source !== null) this.messageLeft(kmsg);
     const dest = kmsg.dest;
     if (kmsg.destType === MACH_MSG_TYPE_PORT_SEND) this.releaseSend(dest);
     else if (kmsg.destType === MACH_MSG_TYPE_PORT_SEND_ONCE) {
@@ -286,6 +289,7 @@ export class Kernel {
       return;
     }
     if (port.kobject) {
+      if (kmsg.source !== null) this.messageLeft(kmsg);
       const handoff = this.handoff;
       this.handoff = false;
       this.callbacks++;
@@ -306,6 +310,7 @@ export class Kernel {
       const w = q.receivers[0];
       if (kmsg.size <= w.rcvSize || (w.option & MACH_RCV_LARGE) === 0) {
         q.receivers.shift();
+        if (kmsg.source !== null) this.messageLeft(kmsg);
         kmsg.seqno = port.seqno;
         port.seqno = (port.seqno + 1) >>> 0;
         port.msgcount--;
@@ -398,12 +403,22 @@ export class Kernel {
 
   /** True if a send through a send right must wait for room. */
   isFull(port: Port): boolean {
-    return !port.dead && port.kobject === null && port.msgcount >= port.qlimit;
+    if (port.dead) return false;
+    return port.kobject === null ? port.msgcount >= port.qlimit : port.kfull;
+  }
+
+  /** Tells a delivered message's source (`KMsg.source`) that it has left its queue. */
+  messageLeft(kmsg: KMsg): void {
+    const source = kmsg.source;
+    if (source === null) return;
+    kmsg.source = null;
+    source.dequeued(kmsg.sourceId);
   }
 
   /** Takes the oldest message of a port or set and stamps its seqno. */
   dequeue(q: Port | PortSet): KMsg {
     const kmsg = q.queue.shift()!;
+    if (kmsg.source !== null) this.messageLeft(kmsg);
     const port = kmsg.dest;
     kmsg.seqno = port.seqno;
     port.seqno = (port.seqno + 1) >>> 0;
@@ -415,7 +430,7 @@ export class Kernel {
   /** Lets up to `max` blocked senders enqueue while there is room. */
   wakeSenders(port: Port, max: number): void {
     let woken = 0;
-    while (woken < max && port.blockedSenders.length > 0 && port.msgcount < port.qlimit) {
+    while (woken < max && port.blockedSenders.length > 0 && !this.isFull(port)) {
       const b = port.blockedSenders.shift()!;
       woken++;
       this.enqueue(b.kmsg);

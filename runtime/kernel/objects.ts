@@ -99,6 +99,11 @@ export class Port {
    * the first transport to claim it; another keeps its own map. `owner` says whose it is.
    */
   transportRecord: TransportRecord | null = null;
+  /**
+   * A kernel-object port that takes no more messages for now (a bridge's proxy whose peer has
+   * too many of its messages in flight): senders through send rights wait as at a full queue.
+   */
+  kfull = false;
   /** A free-form label for tracing. */
   label = "";
   /** Called once when the port dies (bridges turn proxies into dead names with this). */
@@ -247,6 +252,17 @@ export interface KMsg {
   seqno: number;
   /** Sent by the kernel (notifications): bypasses the queue limit. */
   fromKernel: boolean;
+  /**
+   * Who delivered it (a bridge) and under what id, told when it leaves the queue (received,
+   * handed on, or destroyed): a bridge's flow control counts what its peer still has in flight.
+   */
+  source: KMsgSource | null;
+  sourceId: number;
+}
+
+/** See `KMsg.source`. */
+export interface KMsgSource {
+  dequeued(id: number): void;
 }
 
 export function noRight(): CarriedRight {

@@ -187,7 +187,7 @@ function spareRight(r: CarriedRight): void {
  */
 export function newKmsg(flags: number, size: number, id: number, dest: Port, destType: number, reply: CarriedRight, bytes: Uint8Array): KMsg {
   if (spareKmsgs.length === 0) {
-    return { flags, size, id, dest, destType, reply, rights: NO_RIGHTS, bytes, ool: NO_OOL, seqno: 0, fromKernel: false };
+    return { flags, size, id, dest, destType, reply, rights: NO_RIGHTS, bytes, ool: NO_OOL, seqno: 0, fromKernel: false, source: null, sourceId: 0 };
   }
   const kmsg = spareKmsgs.pop()!;
   kmsg.flags = flags;
@@ -214,6 +214,7 @@ function recycleKmsg(kmsg: KMsg): void {
   kmsg.bytes = GIVEN_UP;
   kmsg.ool = NO_OOL;
   kmsg.seqno = 0;
+  kmsg.source = null;
   spareKmsgs.push(kmsg);
 }
 

@@ -45,11 +45,14 @@
  * moved: such a right is destroyed (its port-destroyed request, if any, is honoured) and arrives
  * as MACH_PORT_NULL; `stats.unsupported` counts them.
  *
- * Messages from a bridge are queued without regard to the destination's queue limit, like the
- * kernel's own messages: flow control is the link's.
+ * Flow control. Messages from a bridge are queued without regard to the destination's queue
+ * limit (a handful per round trip would throttle every pipelined client); instead a proxy
+ * forwards at most `window` messages the peer has not yet taken off the real port's queue (the
+ * peer counts them through `KMsg.source` and returns CREDIT frames), and is full past that
+ * (`Port.kfull`): senders through send rights wait or time out as at a full queue.
  */
 import type { Kernel } from "../kernel/kernel.js";
-import type { CarriedRight, KMsg, Port } from "../kernel/objects.js";
+import type { CarriedRight, KMsg, KMsgSource, Port } from "../kernel/objects.js";
 import { noRight, Port as KernelPort } from "../kernel/objects.js";
 import { newKmsg, newRight, type Task } from "../kernel/task.js";
 import { newBodyItem, nextBodyItem } from "../kernel/body.js";
@@ -74,6 +77,7 @@ import {
   CONTROL_SIZE,
   FRAME_DEAD,
   FRAME_BOUNCE,
+  FRAME_CREDIT,
   FRAME_HELLO,
   FRAME_MOVE_ACK,
   FRAME_MOVE_DONE,
@@ -139,6 +143,8 @@ interface Import {
   armed: boolean;
   /** On the list of the next release scan. */
   pending: boolean;
+  /** Messages forwarded that the peer has not yet taken off the port's queue (CREDIT). */
+  inFlight: number;
 }
 
 /**
@@ -177,6 +183,13 @@ export interface BridgeOptions {
    * (each costs one until that port dies); a peer going past it is cut off. Default 1,000,000.
    */
   maxImports?: number;
+  /**
+   * Flow control: most messages sent through one proxy that the peer has not yet taken off the
+   * real port's queue. Past it the proxy is full: a send through a send right waits (or times
+   * out) as at a full queue, send-once messages still go. Default 1,000: the receiving kernel's
+   * queue is bounded, calls in flight are not throttled.
+   */
+  window?: number;
 }
 
 export interface BridgeStats {
@@ -201,7 +214,7 @@ export interface ImportResult {
 
 type Waiter = () => boolean;
 
-export class Bridge {
+export class Bridge implements KMsgSource {
   readonly kernel: Kernel;
   /** Holds the real rights the peer was given. */
   readonly task: Task;
@@ -244,6 +257,13 @@ export class Bridge {
   private releaseTimer: ReturnType<typeof setTimeout> | null = null;
   private isClosed = false;
   private readonly maxImports: number;
+  private readonly window: number;
+  /**
+   * Messages delivered here that left their queues since the last CREDIT frames: export ids and
+   * counts side by side (a burst usually credits one or two ports), written once per turn.
+   */
+  private readonly creditIds: number[] = [];
+  private readonly creditCounts: number[] = [];
   private resolveClosed!: (e: Error | undefined) => void;
 
   constructor(kernel: Kernel, link: Link, options: BridgeOptions = {}) {
@@ -251,6 +271,7 @@ export class Bridge {
     this.link = link;
     this.label = options.label ?? "bridge";
     this.maxImports = options.maxImports ?? 1_000_000;
+    this.window = Math.max(1, options.window ?? 1000);
     this.task = kernel.createTask(this.label);
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     link.onFrame = (frame) => this.receiveFrame(frame);
@@ -434,7 +455,7 @@ export class Bridge {
     let imp = this.imports.get(id);
     if (imp) return imp;
     const proxy = this.kernel.createKernelPort((kmsg) => this.forward(imp!, kmsg), `${this.label} proxy #${id}`);
-    imp = { owner: this, isImport: true, id, proxy, notify: null, sendReceived: 0, armed: false, pending: false };
+    imp = { owner: this, isImport: true, id, proxy, notify: null, sendReceived: 0, armed: false, pending: false, inFlight: 0 };
     this.imports.set(id, imp);
     proxy.transportRecord = imp; // a new port: nobody else's yet
     return imp;
@@ -518,6 +539,9 @@ export class Bridge {
    * bridge owns `kmsg`.
    */
   private forward(imp: Import, kmsg: KMsg, bounce = false): void {
+    // Leaving this kernel: a message another bridge delivered is off its queue now.
+    if (kmsg.source !== null) this.kernel.messageLeft(kmsg);
+    if (++imp.inFlight >= this.window) imp.proxy.kfull = true;
     const rights = kmsg.rights;
     const regions = kmsg.ool;
     const nrights = rights.length;
@@ -723,7 +747,7 @@ export class Bridge {
     for (const right of home) this.releaseAfterSend(right);
 
     // The port stays as a proxy of the peer's: the rights to it here reach the new home.
-    const imp: Import = { owner: this, isImport: true, id, proxy: port, notify: null, sendReceived: 0, armed: false, pending: false };
+    const imp: Import = { owner: this, isImport: true, id, proxy: port, notify: null, sendReceived: 0, armed: false, pending: false, inFlight: 0 };
     this.imports.set(id, imp);
     if (port.transportRecord === null) port.transportRecord = imp;
     else this.importsElsewhere.set(port, imp);
@@ -849,6 +873,8 @@ export class Bridge {
         return this.peerOffered(id, b[at + 1] !== 0);
       case FRAME_MOVE_ACK:
         return this.peerMoveAcked(id);
+      case FRAME_CREDIT:
+        return this.peerCredited(id, value);
       case FRAME_MOVE_DONE: {
         const rec = this.exports.get(id);
         if (rec) this.closeBounces(rec);
@@ -947,7 +973,54 @@ export class Bridge {
       rec.sendName = this.task.copyoutRight({ port, dead: false, type: MACH_MSG_TYPE_PORT_SEND, ool: -1, offset: -1 });
       rec.sendHeld = 1;
     }
+    // Senders that waited on the proxy's flow control send to the port itself now.
+    if (port.blockedSenders.length > 0) this.kernel.wakeSenders(port, Infinity);
     return port;
+  }
+
+  /** A message this bridge delivered left its queue (KMsgSource): credit the peer, in batches. */
+  dequeued(id: number): void {
+    const ids = this.creditIds;
+    for (let i = 0; i < ids.length; i++) {
+      if (ids[i] === id) {
+        this.creditCounts[i]++;
+        return;
+      }
+    }
+    if (ids.length === 0) process.nextTick(this.sendCredits);
+    ids.push(id);
+    this.creditCounts.push(1);
+  }
+
+  /**
+   * The turn's credits, as lazy frames: they ride with the next batch (a reply, the next call),
+   * or go out on their own a few milliseconds later; never a write of their own per burst.
+   */
+  private readonly sendCredits = (): void => {
+    const ids = this.creditIds;
+    const counts = this.creditCounts;
+    if (!this.isClosed) {
+      const out = this.link.out;
+      for (let i = 0; i < ids.length; i++) {
+        const at = out.begin(CONTROL_SIZE);
+        writeControl(out.buf, at, FRAME_CREDIT, ids[i], counts[i], 0);
+        out.endLazy();
+      }
+    }
+    ids.length = 0;
+    counts.length = 0;
+  };
+
+  /** The peer took `count` of our messages through proxy `id` off the real port's queue. */
+  private peerCredited(id: number, count: number): void {
+    const imp = this.imports.get(id);
+    if (imp === undefined) return; // the port died or came home meanwhile
+    imp.inFlight = Math.max(0, imp.inFlight - count);
+    const proxy = imp.proxy;
+    if (proxy.kfull && imp.inFlight < this.window) {
+      proxy.kfull = false;
+      if (proxy.blockedSenders.length > 0) this.kernel.wakeSenders(proxy, Infinity);
+    }
   }
 
   /** Nothing more will bounce to `rec`'s port: what it held back is queued. */
@@ -981,6 +1054,7 @@ export class Bridge {
     if (port.transportRecord === imp) port.transportRecord = null;
     else this.importsElsewhere.delete(port);
     port.kobject = null;
+    port.kfull = false;
     if (imp.armed && port.nsrequest === imp.notify) {
       // Our own no-senders request on the proxy, dropped without a notification.
       port.nsrequest = null;
@@ -1111,6 +1185,9 @@ export class Bridge {
     const kmsg = newKmsg(flags, size, rd32(bytes, o.id) | 0, dest, destType, reply!, bytes);
     kmsg.rights = rights;
     kmsg.ool = ool;
+    // The peer counts it in flight until it leaves the queue (`dequeued`: CREDIT).
+    kmsg.source = this;
+    kmsg.sourceId = destId;
     // From a transport callback, outside any kernel operation: a receiver already waiting copies
     // the message out at once (Kernel.post; inside a kernel callback it is plain enqueue).
     if (dest.held === null) {

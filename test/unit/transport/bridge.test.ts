@@ -20,6 +20,7 @@ import {
   MACH_PORT_TYPE_SEND,
   MACH_PORT_TYPE_SEND_RECEIVE,
   MACH_SEND_MSG,
+  MACH_SEND_TIMEOUT,
   ReturnCode as R,
 } from "../../../runtime/constants.js";
 import { Kernel, type Task } from "../../../runtime/kernel/index.js";
@@ -683,6 +684,62 @@ describe("bridge handshake", () => {
     const [ex, ey] = await Promise.all([x.closed, y.closed]);
     expect(String(ex ?? ey)).toMatch(/ABI/);
     expect(x.isOpen || y.isOpen).toBe(false);
+  });
+});
+
+describe("bridge flow control", () => {
+  it("a proxy takes at most `window` messages its peer has not taken off the queue; senders wait or time out past it, send-once messages still go", async () => {
+    const [ka, kb] = [new Kernel(), new Kernel()];
+    const [a, b] = [ka.createTask("A"), kb.createTask("B")];
+    const { port1, port2 } = new MessageChannel();
+    const aToB = bridgeMessagePort(ka, port1, { window: 8 });
+    const bToA = bridgeMessagePort(kb, port2);
+    const target = allocate(b);
+    bToA.setBootstrapPort(b, target, MACH_MSG_TYPE_MAKE_SEND);
+    const proxy = (await aToB.getBootstrapPort(a)).name;
+    const message = (id: number) => buildMessage(ka.abi, proxy, MACH_MSG_TYPE_COPY_SEND, 0, 0, id);
+    /** A send that does not wait: its code (a timed-out message is destroyed). */
+    const sendNow = async (id: number) => {
+      const m = message(id);
+      const code = (await a.mach_msg(m, MACH_SEND_MSG | MACH_SEND_TIMEOUT, m.bytes.length, 0, 0, 0)).code;
+      if (code === R.MACH_SEND_TIMED_OUT) a.mach_msg_destroy(m);
+      return code;
+    };
+    for (let i = 0; i < 8; i++) expect(await sendNow(i)).toBe(0);
+    expect(await sendNow(8)).toBe(R.MACH_SEND_TIMED_OUT);
+    await settle();
+    expect(b.mach_port_get_receive_status(target).status!.mps_msgcount).toBe(8);
+
+    // A send without a timeout waits until B takes messages off its queue.
+    let sent = false;
+    const waiting = send(a, message(100)).then((code) => ((sent = true), code));
+    await settle();
+    expect(sent).toBe(false);
+    for (let i = 0; i < 3; i++) expect(messageId(kb.abi, (await receive(b, target)).msg!)).toBe(i);
+    expect(await waiting).toBe(0);
+    expect(await sendNow(101)).toBe(0);
+    expect(await sendNow(102)).toBe(0);
+    expect(await sendNow(103)).toBe(R.MACH_SEND_TIMED_OUT);
+
+    // A reply through a send-once right is never held back.
+    const inbox = allocate(a);
+    const inboxInB = (await bToA.importPort(b, aToB.exportPort(a, inbox, MACH_MSG_TYPE_MAKE_SEND).id)).name;
+    expect(await send(b, buildMessage(kb.abi, inboxInB, MACH_MSG_TYPE_COPY_SEND, 0, 0, 1, [{ port: target, disposition: MACH_MSG_TYPE_MAKE_SEND_ONCE }]))).toBe(0);
+    const once = itemValue(ka.abi, (await receive(a, inbox)).msg!, 0);
+    const reply = buildMessage(ka.abi, once, MACH_MSG_TYPE_MOVE_SEND_ONCE, 0, 0, 200);
+    expect((await a.mach_msg(reply, MACH_SEND_MSG | MACH_SEND_TIMEOUT, reply.bytes.length, 0, 0, 0)).code).toBe(0);
+
+    const rest: number[] = [];
+    for (let i = 0; i < 9; i++) rest.push(messageId(kb.abi, (await receive(b, target)).msg!));
+    expect(rest).toEqual([3, 4, 5, 6, 7, 100, 101, 102, 200]);
+    expect((await receive(b, target, 20)).code).toBe(R.MACH_RCV_TIMED_OUT);
+    expect(a.mach_port_deallocate(proxy)).toBe(0);
+    expect(b.mach_port_deallocate(inboxInB)).toBe(0);
+    await settle();
+    expect(audit(ka)).toEqual([]);
+    expect(audit(kb)).toEqual([]);
+    aToB.close();
+    bToA.close();
   });
 });
 
