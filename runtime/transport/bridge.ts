@@ -48,7 +48,8 @@
  * Flow control. Messages from a bridge are queued without regard to the destination's queue
  * limit (a handful per round trip would throttle every pipelined client); instead a proxy
  * forwards at most `window` messages the peer has not yet taken off the real port's queue (the
- * peer counts them through `KMsg.source` and returns CREDIT frames), and is full past that
+ * peer counts them through `KMsg.source` and returns CREDIT frames every CREDIT_BATCH messages,
+ * or as soon as it can after a CREDIT_REQUEST at half the window), and is full past that
  * (`Port.kfull`): senders through send rights wait or time out as at a full queue.
  */
 import type { Kernel } from "../kernel/kernel.js";
@@ -78,6 +79,7 @@ import {
   FRAME_DEAD,
   FRAME_BOUNCE,
   FRAME_CREDIT,
+  FRAME_CREDIT_REQUEST,
   FRAME_HELLO,
   FRAME_MOVE_ACK,
   FRAME_MOVE_DONE,
@@ -127,6 +129,12 @@ interface Export {
   movedTo: Import | null;
   /** A port moved here under an alias: BOUNCE frames to it are accepted until MOVE_DONE. */
   bounceOpen: boolean;
+  /** Messages delivered here for this export that left their queue, not yet credited. */
+  uncredited: number;
+  /** The peer asked for credit (CREDIT_REQUEST): give it as soon as there is any. */
+  creditOwed: boolean;
+  /** On the list of the next credit flush. */
+  creditPending: boolean;
 }
 
 /** A port of the peer's kernel, represented here by a proxy (whose `transportRecord` it is). */
@@ -145,6 +153,8 @@ interface Import {
   pending: boolean;
   /** Messages forwarded that the peer has not yet taken off the port's queue (CREDIT). */
   inFlight: number;
+  /** A CREDIT_REQUEST is out (half the window is in flight). */
+  creditAsked: boolean;
 }
 
 /**
@@ -172,6 +182,8 @@ interface PendingMove {
 
 /** More MOVED frames than this before one MSG frame is a broken peer (a message carries few). */
 const MAX_PENDING_MOVES = 1024;
+/** Messages taken off a queue per CREDIT frame when the sender has not asked for credit. */
+const CREDIT_BATCH = 256;
 /** More send-once rights than this to one moved port is a broken peer. */
 const MAX_MOVED_SORIGHTS = 1 << 24;
 
@@ -258,12 +270,8 @@ export class Bridge implements KMsgSource {
   private isClosed = false;
   private readonly maxImports: number;
   private readonly window: number;
-  /**
-   * Messages delivered here that left their queues since the last CREDIT frames: export ids and
-   * counts side by side (a burst usually credits one or two ports), written once per turn.
-   */
-  private readonly creditIds: number[] = [];
-  private readonly creditCounts: number[] = [];
+  /** Exports with credit to send at the end of this turn. */
+  private creditsDue: Export[] = [];
   private resolveClosed!: (e: Error | undefined) => void;
 
   constructor(kernel: Kernel, link: Link, options: BridgeOptions = {}) {
@@ -455,7 +463,7 @@ export class Bridge implements KMsgSource {
     let imp = this.imports.get(id);
     if (imp) return imp;
     const proxy = this.kernel.createKernelPort((kmsg) => this.forward(imp!, kmsg), `${this.label} proxy #${id}`);
-    imp = { owner: this, isImport: true, id, proxy, notify: null, sendReceived: 0, armed: false, pending: false, inFlight: 0 };
+    imp = { owner: this, isImport: true, id, proxy, notify: null, sendReceived: 0, armed: false, pending: false, inFlight: 0, creditAsked: false };
     this.imports.set(id, imp);
     proxy.transportRecord = imp; // a new port: nobody else's yet
     return imp;
@@ -541,7 +549,7 @@ export class Bridge implements KMsgSource {
   private forward(imp: Import, kmsg: KMsg, bounce = false): void {
     // Leaving this kernel: a message another bridge delivered is off its queue now.
     if (kmsg.source !== null) this.kernel.messageLeft(kmsg);
-    if (++imp.inFlight >= this.window) imp.proxy.kfull = true;
+    if (++imp.inFlight >= this.window >> 1) this.inFlightHigh(imp);
     const rights = kmsg.rights;
     const regions = kmsg.ool;
     const nrights = rights.length;
@@ -747,7 +755,7 @@ export class Bridge implements KMsgSource {
     for (const right of home) this.releaseAfterSend(right);
 
     // The port stays as a proxy of the peer's: the rights to it here reach the new home.
-    const imp: Import = { owner: this, isImport: true, id, proxy: port, notify: null, sendReceived: 0, armed: false, pending: false, inFlight: 0 };
+    const imp: Import = { owner: this, isImport: true, id, proxy: port, notify: null, sendReceived: 0, armed: false, pending: false, inFlight: 0, creditAsked: false };
     this.imports.set(id, imp);
     if (port.transportRecord === null) port.transportRecord = imp;
     else this.importsElsewhere.set(port, imp);
@@ -815,6 +823,9 @@ export class Bridge implements KMsgSource {
       watcher: () => this.exportDied(rec),
       movedTo: null,
       bounceOpen: false,
+      uncredited: 0,
+      creditOwed: false,
+      creditPending: false,
     };
     this.exports.set(id, rec);
     if (port.transportRecord === null) port.transportRecord = rec;
@@ -875,6 +886,14 @@ export class Bridge implements KMsgSource {
         return this.peerMoveAcked(id);
       case FRAME_CREDIT:
         return this.peerCredited(id, value);
+      case FRAME_CREDIT_REQUEST: {
+        const rec = this.exports.get(id);
+        if (rec !== undefined) {
+          rec.creditOwed = true;
+          if (rec.uncredited > 0) this.creditDue(rec);
+        }
+        return;
+      }
       case FRAME_MOVE_DONE: {
         const rec = this.exports.get(id);
         if (rec) this.closeBounces(rec);
@@ -978,49 +997,65 @@ export class Bridge implements KMsgSource {
     return port;
   }
 
-  /** A message this bridge delivered left its queue (KMsgSource): credit the peer, in batches. */
+  /**
+   * A message this bridge delivered left its queue (KMsgSource). The peer is credited every
+   * CREDIT_BATCH messages (a frame riding with other traffic), or at once when it asked (it has
+   * half its window in flight): a call costs no frame of its own for flow control.
+   */
   dequeued(id: number): void {
-    const ids = this.creditIds;
-    for (let i = 0; i < ids.length; i++) {
-      if (ids[i] === id) {
-        this.creditCounts[i]++;
-        return;
-      }
-    }
-    if (ids.length === 0) process.nextTick(this.sendCredits);
-    ids.push(id);
-    this.creditCounts.push(1);
+    const rec = this.exports.get(id);
+    if (rec === undefined) return; // the port died meanwhile
+    if (++rec.uncredited >= CREDIT_BATCH || rec.creditOwed) this.creditDue(rec);
   }
 
-  /**
-   * The turn's credits, as lazy frames: they ride with the next batch (a reply, the next call),
-   * or go out on their own a few milliseconds later; never a write of their own per burst.
-   */
+  private creditDue(rec: Export): void {
+    if (rec.creditPending) return;
+    rec.creditPending = true;
+    if (this.creditsDue.length === 0) process.nextTick(this.sendCredits);
+    this.creditsDue.push(rec);
+  }
+
   private readonly sendCredits = (): void => {
-    const ids = this.creditIds;
-    const counts = this.creditCounts;
-    if (!this.isClosed) {
+    const due = this.creditsDue;
+    this.creditsDue = [];
+    for (const rec of due) {
+      rec.creditPending = false;
+      if (this.isClosed || rec.uncredited === 0) continue;
       const out = this.link.out;
-      for (let i = 0; i < ids.length; i++) {
-        const at = out.begin(CONTROL_SIZE);
-        writeControl(out.buf, at, FRAME_CREDIT, ids[i], counts[i], 0);
-        out.endLazy();
-      }
+      const at = out.begin(CONTROL_SIZE);
+      writeControl(out.buf, at, FRAME_CREDIT, rec.id, rec.uncredited, 0);
+      // Asked for: the sender may be waiting. Otherwise it rides with the next batch.
+      if (rec.creditOwed) out.end();
+      else out.endLazy();
+      rec.uncredited = 0;
+      rec.creditOwed = false;
     }
-    ids.length = 0;
-    counts.length = 0;
   };
+
+  /** Half the window (or more) is in flight through `imp`: ask for credit, and stop at the window. */
+  private inFlightHigh(imp: Import): void {
+    if (imp.inFlight >= this.window) imp.proxy.kfull = true;
+    if (imp.creditAsked || this.isClosed) return;
+    imp.creditAsked = true;
+    const out = this.link.out;
+    const at = out.begin(CONTROL_SIZE);
+    writeControl(out.buf, at, FRAME_CREDIT_REQUEST, imp.id, 0, 0);
+    out.end();
+  }
 
   /** The peer took `count` of our messages through proxy `id` off the real port's queue. */
   private peerCredited(id: number, count: number): void {
     const imp = this.imports.get(id);
     if (imp === undefined) return; // the port died or came home meanwhile
     imp.inFlight = Math.max(0, imp.inFlight - count);
+    imp.creditAsked = false;
     const proxy = imp.proxy;
     if (proxy.kfull && imp.inFlight < this.window) {
       proxy.kfull = false;
       if (proxy.blockedSenders.length > 0) this.kernel.wakeSenders(proxy, Infinity);
     }
+    // Still half full: keep the peer crediting as messages leave.
+    if (imp.inFlight >= this.window >> 1) this.inFlightHigh(imp);
   }
 
   /** Nothing more will bounce to `rec`'s port: what it held back is queued. */

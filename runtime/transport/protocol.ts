@@ -50,7 +50,10 @@
  * MOVE_ACK (kind 8): u8 kind, 3 x 0, u32 alias. "I will send nothing more to this alias."
  * MOVE_DONE (kind 9): u8 kind, 3 x 0, u32 id. "Nothing more will bounce to this moved port."
  * CREDIT (kind 10): u8 kind, 3 x 0, u32 id, u32 count. "`count` of the messages you sent to your
- *   proxy for my export `id` have left its queue here" (flow control, `BridgeOptions.window`).
+ *   proxy for my export `id` have left its queue here" (flow control, `BridgeOptions.window`):
+ *   sent every CREDIT_BATCH messages, and as soon as there is any after a CREDIT_REQUEST.
+ * CREDIT_REQUEST (kind 11): u8 kind, 3 x 0, u32 id. "I have half my window in flight to your
+ *   export `id`: credit me as messages leave its queue."
  */
 
 import { wr32 } from "../bytes.js";
@@ -67,6 +70,7 @@ export const FRAME_BOUNCE = 7;
 export const FRAME_MOVE_ACK = 8;
 export const FRAME_MOVE_DONE = 9;
 export const FRAME_CREDIT = 10;
+export const FRAME_CREDIT_REQUEST = 11;
 
 export const TAG_NULL = 0;
 export const TAG_DEAD = 1;
