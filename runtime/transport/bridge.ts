@@ -423,21 +423,16 @@ export class Bridge implements KMsgSource {
     this.releaseTimer = null;
     this.releaseScan = [];
     const imports = this.imports.values();
-    this.imports.clear();
-    this.importsElsewhere.clear();
-    for (const imp of imports) {
-      if (imp.proxy.transportRecord === imp) imp.proxy.transportRecord = null;
-      this.kernel.destroyPort(imp.proxy);
-    }
+    for (const imp of imports) this.dropImport(imp);
+    for (const imp of imports) this.kernel.destroyPort(imp.proxy);
     const moves = this.pendingMoves;
     this.pendingMoves = [];
     for (const m of moves) this.dropMove(m);
     const exports = this.exports.values();
     this.exports.clear();
     this.movedIn = 0;
-    this.exportsElsewhere.clear();
     for (const rec of exports) {
-      if (rec.port.transportRecord === rec) rec.port.transportRecord = null;
+      this.unlinkExport(rec);
       removeWatcher(rec);
       this.closeBounces(rec); // nothing more can come back
       // Reply rights the peer will never use: send-once notifications (MIG_SERVER_DIED).
@@ -463,10 +458,33 @@ export class Bridge implements KMsgSource {
     let imp = this.imports.get(id);
     if (imp) return imp;
     const proxy = this.kernel.createKernelPort((kmsg) => this.forward(imp!, kmsg), `${this.label} proxy #${id}`);
-    imp = { owner: this, isImport: true, id, proxy, notify: null, sendReceived: 0, armed: false, pending: false, inFlight: 0, creditAsked: false };
-    this.imports.set(id, imp);
-    proxy.transportRecord = imp; // a new port: nobody else's yet
+    imp = this.addImport(id, proxy);
     return imp;
+  }
+
+  /**
+   * Records `proxy` as the port standing here for the peer's export `id` (a new kernel port, or
+   * one whose receive right just moved to the peer). The caller makes it forward to the peer.
+   */
+  private addImport(id: number, proxy: Port): Import {
+    const imp: Import = { owner: this, isImport: true, id, proxy, notify: null, sendReceived: 0, armed: false, pending: false, inFlight: 0, creditAsked: false };
+    this.imports.set(id, imp);
+    if (proxy.transportRecord === null) proxy.transportRecord = imp;
+    else this.importsElsewhere.set(proxy, imp);
+    return imp;
+  }
+
+  /** Takes `imp` out of the tables, its proxy's record included (the proxy itself stays). */
+  private dropImport(imp: Import): void {
+    this.imports.delete(imp.id);
+    if (imp.proxy.transportRecord === imp) imp.proxy.transportRecord = null;
+    else this.importsElsewhere.delete(imp.proxy);
+  }
+
+  /** Detaches `rec` from its port: the record on the port, or the map beside it. */
+  private unlinkExport(rec: Export): void {
+    if (rec.port.transportRecord === rec) rec.port.transportRecord = null;
+    else this.exportsElsewhere.delete(rec.port);
   }
 
   /** The peer transferred one more send right under `imp`'s id: a send right to the proxy. */
@@ -715,8 +733,7 @@ export class Bridge implements KMsgSource {
       alias.sendName = 0;
       alias.sendHeld = 0;
       alias.soHeld = 0;
-      if (port.transportRecord === alias) port.transportRecord = null;
-      else this.exportsElsewhere.delete(port);
+      this.unlinkExport(alias);
       removeWatcher(alias);
     }
     const tags = [TAG_NULL, TAG_NULL];
@@ -755,10 +772,7 @@ export class Bridge implements KMsgSource {
     for (const right of home) this.releaseAfterSend(right);
 
     // The port stays as a proxy of the peer's: the rights to it here reach the new home.
-    const imp: Import = { owner: this, isImport: true, id, proxy: port, notify: null, sendReceived: 0, armed: false, pending: false, inFlight: 0, creditAsked: false };
-    this.imports.set(id, imp);
-    if (port.transportRecord === null) port.transportRecord = imp;
-    else this.importsElsewhere.set(port, imp);
+    const imp = this.addImport(id, port);
     port.kobject = (kmsg) => this.forward(imp, kmsg);
     port.destination = null;
     // The peer holds one send right for all of ours (the MOVED flag), given back as any transfer.
@@ -847,8 +861,7 @@ export class Bridge implements KMsgSource {
     if (this.exports.get(rec.id) !== rec) return;
     this.exports.delete(rec.id);
     if (rec.id >= MOVED_ID_BASE) this.movedIn--; // only ports the peer moved here have such ids
-    if (rec.port.transportRecord === rec) rec.port.transportRecord = null;
-    else this.exportsElsewhere.delete(rec.port);
+    this.unlinkExport(rec);
     if (rec.sendName !== 0) this.task.mach_port_deallocate(rec.sendName);
     rec.sendName = 0;
     rec.sendHeld = 0;
@@ -1085,9 +1098,7 @@ export class Bridge implements KMsgSource {
     const imp = this.imports.get(alias);
     if (imp === undefined) return new KernelPort();
     const port = imp.proxy;
-    this.imports.delete(alias);
-    if (port.transportRecord === imp) port.transportRecord = null;
-    else this.importsElsewhere.delete(port);
+    this.dropImport(imp);
     port.kobject = null;
     port.kfull = false;
     if (imp.armed && port.nsrequest === imp.notify) {
@@ -1121,9 +1132,7 @@ export class Bridge implements KMsgSource {
     this.offers.delete(id);
     const imp = this.imports.get(id);
     if (!imp) return;
-    this.imports.delete(id);
-    if (imp.proxy.transportRecord === imp) imp.proxy.transportRecord = null;
-    else this.importsElsewhere.delete(imp.proxy);
+    this.dropImport(imp);
     this.kernel.destroyPort(imp.proxy);
   }
 
