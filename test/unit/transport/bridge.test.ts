@@ -13,7 +13,6 @@ import {
   MACH_MSG_TYPE_MOVE_SEND_ONCE,
   MACH_NOTIFY_DEAD_NAME,
   MACH_NOTIFY_NO_SENDERS,
-  MACH_PORT_NULL,
   MACH_PORT_RIGHT_RECEIVE,
   MACH_PORT_TYPE_DEAD_NAME,
   MACH_PORT_TYPE_RECEIVE,
@@ -43,9 +42,7 @@ import {
 import type { AbiInfo } from "../../../runtime/abi.js";
 import { audit } from "../runtime/support.js";
 import { buildMessage, echo, itemValue, messageId, nullRequest, serve, stopRequest } from "../../fixtures/transport/rpc.js";
-import { LINK_KINDS, makePair, receive, settle, settleUntil, type Pair } from "./support.js";
-
-const NOTIFY_RCV = 400;
+import { LINK_KINDS, makePair, receive, rogueVictim, settle, settleUntil, type Pair } from "./support.js";
 
 function allocate(t: Task): number {
   return t.mach_port_allocate(MACH_PORT_RIGHT_RECEIVE).name;
@@ -454,15 +451,8 @@ describe.each(LINK_KINDS)("bridge over %s", (kind) => {
 
 describe("bridge security", () => {
   it("drops messages that name ports or rights the peer was not given", async () => {
-    const kernel = new Kernel();
-    const task = kernel.createTask("victim");
-    const { port1, port2 } = new MessageChannel();
-    const bridge = bridgeMessagePort(kernel, port1);
-    const target = allocate(task);
-    const secret = allocate(task);
-    const { id } = bridge.exportPort(task, target, MACH_MSG_TYPE_MAKE_SEND);
-    void secret;
-    const abi = kernel.abi;
+    const { kernel, task, bridge, target, id, abi, rogue } = rogueVictim();
+    allocate(task); // a port of the task's the peer was never given
     const frame = (destId: number, destType: number, msgId: number, bodyRight?: { tag: number; id: number }): Uint8Array[] => {
       // The message's flags (COMPLEX) and id travel in its own header.
       const bytes = bodyRight
@@ -471,9 +461,7 @@ describe("bridge security", () => {
       const rights = bodyRight ? [{ tag: bodyRight.tag, type: 17, id: bodyRight.id }] : [];
       return [msgFrameHeader({ destType, destId, size: bytes.length, rights }), bytes];
     };
-    const rogue = new MessagePortLink(port2); // speaks the framing, not the bridge's rules
     const put = ([h, ...payloads]: Uint8Array[]) => rogue.send(h, payloads);
-    put([controlFrame(FRAME_HELLO, PROTOCOL_VERSION, abi.headerSize)]);
     put(frame(id + 1, 17, 1)); // a port never exported
     put(frame(id, 18, 2)); // a send-once right it does not hold
     put(frame(id, 17, 3, { tag: TAG_RECEIVER, id: id + 5 })); // a body right naming our ports by guess
@@ -745,15 +733,7 @@ describe("bridge flow control", () => {
 
 describe("bridge limits", () => {
   it("cuts off a peer that hands over more ports than allowed", async () => {
-    const kernel = new Kernel();
-    const task = kernel.createTask("victim");
-    const { port1, port2 } = new MessageChannel();
-    const bridge = bridgeMessagePort(kernel, port1, { maxImports: 2 });
-    const target = allocate(task);
-    const { id } = bridge.exportPort(task, target, MACH_MSG_TYPE_MAKE_SEND);
-    const abi = kernel.abi;
-    const rogue = new MessagePortLink(port2);
-    rogue.send(controlFrame(FRAME_HELLO, PROTOCOL_VERSION, abi.headerSize), []);
+    const { kernel, bridge, id, abi, rogue } = rogueVictim({ maxImports: 2 });
     for (let i = 0; i < 4; i++) {
       const m = buildMessage(abi, 0, MACH_MSG_TYPE_COPY_SEND, 0, 0, 9, [{ port: 0, disposition: 17 }]);
       // A fresh port of the peer's each time.
@@ -767,15 +747,7 @@ describe("bridge limits", () => {
   });
 
   it("counts ports whose receive rights the peer moves here against the same limit", async () => {
-    const kernel = new Kernel();
-    const task = kernel.createTask("victim");
-    const { port1, port2 } = new MessageChannel();
-    const bridge = bridgeMessagePort(kernel, port1, { maxImports: 2 });
-    const target = allocate(task);
-    const { id } = bridge.exportPort(task, target, MACH_MSG_TYPE_MAKE_SEND);
-    const abi = kernel.abi;
-    const rogue = new MessagePortLink(port2);
-    rogue.send(controlFrame(FRAME_HELLO, PROTOCOL_VERSION, abi.headerSize), []);
+    const { kernel, bridge, id, abi, rogue } = rogueVictim({ maxImports: 2 });
     for (let i = 0; i < 4; i++) {
       // A fresh receive right moved here each time, none of them received.
       const m = buildMessage(abi, 0, MACH_MSG_TYPE_COPY_SEND, 0, 0, 9, [{ port: 0, disposition: 16 }]);

@@ -4,25 +4,21 @@
  * hang or leave a right unbalanced in its kernel.
  */
 import { describe, expect, it } from "vitest";
-import { MessageChannel } from "node:worker_threads";
-import { MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND, MACH_PORT_RIGHT_RECEIVE, MACH_RCV_MSG, MACH_RCV_TIMEOUT } from "../../../runtime/constants.js";
-import { Kernel } from "../../../runtime/kernel/index.js";
-import { bridgeMessagePort, MessagePortLink } from "../../../runtime/transport/index.js";
+import { MACH_MSG_TYPE_COPY_SEND, MACH_RCV_MSG, MACH_RCV_TIMEOUT } from "../../../runtime/constants.js";
 import {
   CONTROL_SIZE,
   controlFrame,
   FRAME_BOUNCE,
-  FRAME_HELLO,
   FRAME_MOVED,
   MOVED_ID_BASE,
   MOVED_SIZE,
   msgFrameHeader,
-  PROTOCOL_VERSION,
   TAG_MOVED,
 } from "../../../runtime/transport/protocol.js";
 import { buildMessage } from "../../fixtures/transport/rpc.js";
 import { prng } from "../../support/prng.js";
 import { audit } from "../runtime/support.js";
+import { rogueVictim } from "./support.js";
 
 describe("bridge frames from a rogue peer", () => {
   it("300 connections of random and mutated frames: taken or refused, never a throw or an unbalanced right", async () => {
@@ -31,15 +27,7 @@ describe("bridge frames from a rogue peer", () => {
     let closedByPeer = 0;
     let delivered = 0;
     for (let round = 0; round < 300; round++) {
-      const kernel = new Kernel();
-      const task = kernel.createTask("victim");
-      const { port1, port2 } = new MessageChannel();
-      const bridge = bridgeMessagePort(kernel, port1);
-      const target = task.mach_port_allocate(MACH_PORT_RIGHT_RECEIVE).name;
-      const { id } = bridge.exportPort(task, target, MACH_MSG_TYPE_MAKE_SEND);
-      const abi = kernel.abi;
-      const rogue = new MessagePortLink(port2);
-      rogue.send(controlFrame(FRAME_HELLO, PROTOCOL_VERSION, abi.headerSize), []);
+      const { kernel, task, bridge, target, id, abi, rogue } = rogueVictim();
       const someId = () => [id, id + 1, MOVED_ID_BASE + int(4), int(2 ** 32), 0][int(5)]!;
       for (let k = 1 + int(6); k > 0; k--) {
         const what = int(6);

@@ -15,7 +15,8 @@ import {
   MACH_RCV_TIMEOUT,
 } from "../../../runtime/constants.js";
 import { Kernel, type Task } from "../../../runtime/kernel/index.js";
-import { Bridge, bridgeMessagePort, connect, listen, type SocketAddress } from "../../../runtime/transport/index.js";
+import { Bridge, bridgeMessagePort, connect, listen, MessagePortLink, type BridgeOptions, type SocketAddress } from "../../../runtime/transport/index.js";
+import { controlFrame, FRAME_HELLO, PROTOCOL_VERSION } from "../../../runtime/transport/protocol.js";
 import { echo } from "../../fixtures/transport/rpc.js";
 
 export type LinkKind = "message-port" | "unix" | "tcp";
@@ -162,4 +163,20 @@ export async function echoMany(c: Client, count: number, progress = { done: 0 })
   };
   await Promise.all(c.replies.map(lane));
   return { done: progress.done, codes };
+}
+
+/**
+ * A kernel whose bridge talks to a rogue peer (`rogue` speaks the framing, not the bridge's
+ * rules; the HELLO is sent), with one port of its task exported to the peer as `id`.
+ */
+export function rogueVictim(options?: BridgeOptions) {
+  const kernel = new Kernel();
+  const task = kernel.createTask("victim");
+  const { port1, port2 } = new MessageChannel();
+  const bridge = bridgeMessagePort(kernel, port1, options);
+  const target = task.mach_port_allocate(MACH_PORT_RIGHT_RECEIVE).name;
+  const { id } = bridge.exportPort(task, target, MACH_MSG_TYPE_MAKE_SEND);
+  const rogue = new MessagePortLink(port2);
+  rogue.send(controlFrame(FRAME_HELLO, PROTOCOL_VERSION, kernel.abi.headerSize), []);
+  return { kernel, task, bridge, target, id, abi: kernel.abi, rogue };
 }
