@@ -136,6 +136,31 @@ async function randomOps(
   return done;
 }
 
+/**
+ * Two tasks of the VM model sharing an object of `xPages` from default_pager_object_create (X,
+ * mapped in both, one shadow), each with `anonPages` of anonymous memory of its own: the regions
+ * the random operations work on, and what the tests later unmap.
+ */
+async function twoTasks(sys: PagerSystem, xPages: number, anonPages: number) {
+  const { kernelServer, user, pager } = sys;
+  const vm = kernelServer.vm;
+  const t1 = vm.createTask();
+  const t2 = vm.createTask();
+  const X = await pager.default_pager_object_create(BigInt(xPages * P));
+  const xShadow = new Uint8Array(xPages * P);
+  const x1 = await kernelServer.vmMap(t1, user, X, { size: xPages * P });
+  const x2 = await kernelServer.vmMap(t2, user, X, { size: xPages * P });
+  const anon1 = await vm.vmAllocate(t1, anonPages * P);
+  const anon2 = await vm.vmAllocate(t2, anonPages * P);
+  const regions: Region[] = [
+    { task: t1, address: x1, size: xPages * P, shadow: xShadow, key: "X" },
+    { task: t2, address: x2, size: xPages * P, shadow: xShadow, key: "X" },
+    { task: t1, address: anon1, size: anonPages * P, shadow: new Uint8Array(anonPages * P), key: "A1" },
+    { task: t2, address: anon2, size: anonPages * P, shadow: new Uint8Array(anonPages * P), key: "A2" },
+  ];
+  return { t1, t2, X, xShadow, x1, x2, anon1, anon2, regions };
+}
+
 async function readAll(sys: PagerSystem, region: Region): Promise<void> {
   const got = await sys.kernelServer.vm.read(region.task, region.address, region.size);
   expect(sameBytes(got, region.shadow)).toBe("same");
@@ -166,20 +191,7 @@ describe("VM model ↔ default pager through the generated stubs and the runtime
     const { core, storage, server } = s.local!;
     const vm = kernelServer.vm;
     const rand = prng(2024);
-    const t1 = vm.createTask();
-    const t2 = vm.createTask();
-    const X = await pager.default_pager_object_create(BigInt(64 * P));
-    const xShadow = new Uint8Array(64 * P);
-    const x1 = await kernelServer.vmMap(t1, user, X, { size: 64 * P });
-    const x2 = await kernelServer.vmMap(t2, user, X, { size: 64 * P });
-    const anon1 = await vm.vmAllocate(t1, 48 * P);
-    const anon2 = await vm.vmAllocate(t2, 48 * P);
-    const regions: Region[] = [
-      { task: t1, address: x1, size: 64 * P, shadow: xShadow, key: "X" },
-      { task: t2, address: x2, size: 64 * P, shadow: xShadow, key: "X" },
-      { task: t1, address: anon1, size: 48 * P, shadow: new Uint8Array(48 * P), key: "A1" },
-      { task: t2, address: anon2, size: 48 * P, shadow: new Uint8Array(48 * P), key: "A2" },
-    ];
+    const { t1, t2, X, xShadow, x1, x2, anon1, anon2, regions } = await twoTasks(s, 64, 48);
     const initial = await pager.default_pager_info();
 
     // Phase 1: steady paging. The anonymous regions reach the pager by memory_object_create.
@@ -427,23 +439,10 @@ describe("the same paging load with the pager in another kernel", () => {
         pager: { pageSize: P, pagingFiles: [{ path: path.join(dir, "a.swap"), sizeBytes: 256 * P }] },
       });
       try {
-        const { kernelServer, user, pager } = sys;
-        const vm = kernelServer.vm;
+        const { user, pager } = sys;
+        const vm = sys.kernelServer.vm;
         const rand = prng(77);
-        const t1 = vm.createTask();
-        const t2 = vm.createTask();
-        const X = await pager.default_pager_object_create(BigInt(48 * P));
-        const xShadow = new Uint8Array(48 * P);
-        const x1 = await kernelServer.vmMap(t1, user, X, { size: 48 * P });
-        const x2 = await kernelServer.vmMap(t2, user, X, { size: 48 * P });
-        const anon1 = await vm.vmAllocate(t1, 32 * P);
-        const anon2 = await vm.vmAllocate(t2, 32 * P);
-        const regions: Region[] = [
-          { task: t1, address: x1, size: 48 * P, shadow: xShadow, key: "X" },
-          { task: t2, address: x2, size: 48 * P, shadow: xShadow, key: "X" },
-          { task: t1, address: anon1, size: 32 * P, shadow: new Uint8Array(32 * P), key: "A1" },
-          { task: t2, address: anon2, size: 32 * P, shadow: new Uint8Array(32 * P), key: "A2" },
-        ];
+        const { t1, t2, X, x1, x2, anon1, anon2, regions } = await twoTasks(sys, 48, 32);
         expect(await randomOps(sys, regions, 3000, rand)).toBe(3000);
         for (const r of regions) await readAll(sys, r);
         await checkThroughStubs(sys);
