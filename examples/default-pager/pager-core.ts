@@ -52,6 +52,27 @@ export interface PagerCoreOptions {
   readonly onOrdered?: (objectId: number, seqno: number, what: string) => void;
   /** Frames shared with the VM model in the same event loop (page-pool.ts); read buffers come from it. */
   readonly framePool?: PageFramePool;
+  /**
+   * Gather page-ins (default false): a well-formed data_request with a `then` that finds its
+   * turn is not answered at once but queued; `flushReads` reads every queued page back to back
+   * and only then sends the answers. It runs when the IPC layer's receive queue runs dry, in a
+   * microtask after the first request queued, or when `gatherLimit` are queued. See `flushReads`
+   * for why, and for the ordering rules.
+   */
+  readonly gatherReads?: boolean;
+  /** Queued page-ins that force a flush (default 32). */
+  readonly gatherLimit?: number;
+  /** Told when a gathered answer's send failed (its `then` returned a rejected promise). */
+  readonly onGatheredReplyError?: (error: unknown) => void;
+}
+
+/** A data_request whose read was deferred to the next `flushReads`. */
+interface GatheredRead<Port> {
+  readonly object: PagerObject<Port>;
+  readonly offset: number;
+  readonly length: number;
+  readonly then: InOrder<DataRequestReply> | undefined;
+  reply: DataRequestReply | null;
 }
 
 /**
@@ -146,6 +167,13 @@ export class DefaultPagerCore<Port = unknown> {
   private slab: ArrayBuffer | null = null;
   private slabNext = READ_SLAB;
   private readonly framePool: PageFramePool | null;
+  private readonly gatherReads: boolean;
+  private readonly gatherLimit: number;
+  private readonly onGatheredReplyError: ((error: unknown) => void) | undefined;
+  /** Page-ins waiting for `flushReads`, in the order their turns came. */
+  private gathered: GatheredRead<Port>[] = [];
+  /** Flushes that had page-ins to read, the page-ins they read, and the largest burst. */
+  readonly gatherStats = { bursts: 0, pages: 0, largest: 0 };
 
   constructor(options: PagerCoreOptions) {
     this.storage = options.storage;
@@ -154,6 +182,9 @@ export class DefaultPagerCore<Port = unknown> {
     this.makeOrdering = options.makeOrdering ?? (() => new SeqnoGate());
     this.onOrdered = options.onOrdered;
     this.framePool = options.framePool ?? null;
+    this.gatherReads = options.gatherReads ?? false;
+    this.gatherLimit = Math.max(1, options.gatherLimit ?? 32);
+    this.onGatheredReplyError = options.onGatheredReplyError;
   }
 
   // ---- service port: default_pager.defs and memory_object_default.defs ----
@@ -234,6 +265,7 @@ export class DefaultPagerCore<Port = unknown> {
     add: boolean,
     options: { sizeBytes?: number; removeBatchPages?: number } = {},
   ): Promise<KernResult<PagingFileInfo>> {
+    if (this.gathered.length > 0) this.flushReads();
     const r = add
       ? this.storage.addFile(
           filename,
@@ -302,9 +334,28 @@ export class DefaultPagerCore<Port = unknown> {
     seqno: number,
     offset: number,
     length: number,
+    desiredAccess: number,
+  ): DataRequestReply | Promise<DataRequestReply>;
+  /**
+   * With `then`, on a core that gathers page-ins (PagerCoreOptions.gatherReads), a request for
+   * a page that must be read returns null: `then` gets the answer at the next `flushReads`.
+   */
+  dataRequest(
+    object: PagerObject<Port>,
+    seqno: number,
+    offset: number,
+    length: number,
+    desiredAccess: number,
+    then: InOrder<DataRequestReply>,
+  ): DataRequestReply | null | Promise<DataRequestReply>;
+  dataRequest(
+    object: PagerObject<Port>,
+    seqno: number,
+    offset: number,
+    length: number,
     _desiredAccess: number,
     then?: InOrder<DataRequestReply>,
-  ): DataRequestReply | Promise<DataRequestReply> {
+  ): DataRequestReply | null | Promise<DataRequestReply> {
     // The page-in path: when the request finds its turn (as it does unless an earlier message
     // of the object is still being handled), no work closure and no promise.
     const ordering = object.ordering;
@@ -313,6 +364,17 @@ export class DefaultPagerCore<Port = unknown> {
       let sent: void | Promise<void>;
       try {
         this.onOrdered?.(object.id, seqno, "data_request");
+        if (this.gatherReads && then !== undefined && this.mayGather(object, offset, length)) {
+          // Its turn ends here: nothing that could change the page runs before the flush.
+          // The first one asks for a flush once this burst is over (the IPC layer's receive
+          // loop may flush earlier, when its queue runs dry).
+          if (this.gathered.push({ object, offset, length, then, reply: null }) === 1)
+            queueMicrotask(this.flushLater);
+          ordering.leave!();
+          if (this.gathered.length >= this.gatherLimit) this.flushReads();
+          return null;
+        }
+        if (this.gathered.length > 0) this.flushReads();
         reply = this.answerRequest(object, offset, length);
         sent = then === undefined ? undefined : then(reply);
       } catch (e) {
@@ -325,6 +387,70 @@ export class DefaultPagerCore<Port = unknown> {
     }
     return this.ordered(object, seqno, "data_request", then, () =>
       this.answerRequest(object, offset, length),
+    );
+  }
+
+  /**
+   * Reads every gathered page-in and sends the answers, in the order the requests took their
+   * turns.
+   *
+   * Why gather: each read is a system call, and on a kernel that isolates page tables without
+   * PCID (as this project's machines do: `pti` and no `pcid` in /proc/cpuinfo) every system call
+   * empties the TLB, so the message path that runs after it pays a refill of its whole working
+   * set. Reading the queued pages back to back and then running the message path once for all
+   * of them pays that refill once per burst instead of once per page.
+   *
+   * Why it keeps each object's order: a request is gathered only in its turn, and every other
+   * message's turn (data_return, terminate, no-senders, ...), every non-gathered answer and every
+   * paging-file change flushes first. So nothing taken after a gathered request can change the
+   * page it reads or overtake its answer; only page-ins queue up behind one another.
+   */
+  flushReads(): void {
+    const batch = this.gathered;
+    if (batch.length === 0) return;
+    this.gathered = [];
+    const stats = this.gatherStats;
+    stats.bursts++;
+    stats.pages += batch.length;
+    if (batch.length > stats.largest) stats.largest = batch.length;
+    for (let i = 0; i < batch.length; i++) {
+      const g = batch[i]!;
+      g.reply = this.answerRequest(g.object, g.offset, g.length);
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const g = batch[i]!;
+      if (g.then === undefined) continue;
+      let sent: void | Promise<void>;
+      try {
+        sent = g.then(g.reply!);
+      } catch (e) {
+        this.onGatheredReplyError?.(e);
+        continue;
+      }
+      if (sent instanceof Promise && this.onGatheredReplyError !== undefined)
+        sent.then(undefined, this.onGatheredReplyError);
+    }
+  }
+
+  private readonly flushLater = (): void => this.flushReads();
+
+  /** Page-ins waiting for `flushReads`. */
+  get gatheredReads(): number {
+    return this.gathered.length;
+  }
+
+  /**
+   * True for a well-formed request on a live object, which gathering defers whatever its answer
+   * turns out to be (a supply, or unavailable for a page never written): answering the ones that
+   * find no page at once would mean flushing the others first, breaking up every mixed burst.
+   */
+  private mayGather(object: PagerObject<Port>, offset: number, length: number): boolean {
+    return (
+      object.live &&
+      length === this.pageSize &&
+      offset >= 0 &&
+      offset % this.pageSize === 0 &&
+      (object.kind !== "external" || offset < object.sizeBytes)
     );
   }
 
@@ -491,6 +617,8 @@ export class DefaultPagerCore<Port = unknown> {
     work: () => T,
   ): T | Promise<T> {
     this.onOrdered?.(object.id, seqno, what);
+    // Every gathered page-in was taken before this message: it is read and answered first.
+    if (this.gathered.length > 0) this.flushReads();
     const result = work();
     if (then === undefined) return result;
     const sent = then(result);

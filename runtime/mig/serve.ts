@@ -48,6 +48,12 @@ export interface ServeOptions {
   rcvSize?: number;
   /** Called with anything a demux threw. */
   onError?: (error: unknown, request: ReceivedMessage) => void;
+  /**
+   * Called each time the loop has taken every queued request and is about to wait for the next
+   * one: where a server that gathers work while a burst of requests arrives (several page reads,
+   * say) does it once. It may send messages; what it throws is reported like an uncaught error.
+   */
+  idle?: () => void;
 }
 
 export interface Server {
@@ -347,6 +353,7 @@ class ServeLoop implements ReceiveWaiter, Runnable {
       const r = this.task.receiveWith(this, this.portOrSet);
       if (r === null) {
         this.waiting = "message";
+        if (this.options.idle !== undefined) this.runIdle(this.options.idle);
         return;
       }
       if (r.code === ReturnCode.MACH_RCV_TOO_LARGE) {
@@ -356,6 +363,16 @@ class ServeLoop implements ReceiveWaiter, Runnable {
       if (!this.take(r)) break;
     }
     this.end();
+  }
+
+  private runIdle(idle: () => void): void {
+    try {
+      idle();
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
   }
 
   /** Whether the loop goes on after a wait that ended without a message. */

@@ -84,6 +84,8 @@ export interface KernelServerOptions {
   readonly framePool?: PageFramePool;
   /** Control-port requests handled at once (default 64). */
   readonly concurrency?: number;
+  /** VmKernelOptions.faultHandoff (default true). */
+  readonly faultHandoff?: boolean;
 }
 
 export class KernelServer implements MemoryManagerLink, DefaultPagerLink {
@@ -121,6 +123,7 @@ export class KernelServer implements MemoryManagerLink, DefaultPagerLink {
       ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }),
       ...(options.pageoutCluster === undefined ? {} : { pageoutCluster: options.pageoutCluster }),
       ...(options.framePool === undefined ? {} : { framePool: options.framePool }),
+      ...(options.faultHandoff === undefined ? {} : { faultHandoff: options.faultHandoff }),
       // The generated memory_object_data_return sends its data without dealloc: the runtime
       // copies the region into the message at send, so returned frames are free once queued.
       returnsCopied: true,

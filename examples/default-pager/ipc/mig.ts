@@ -25,6 +25,8 @@ export interface ChainedServeOptions {
    */
   readonly unhandled?: (port: number, seqno: number, id: number) => void;
   readonly onError?: (error: unknown) => void;
+  /** ServeOptions.idle: the queue has run dry. */
+  readonly idle?: () => void;
 }
 
 export interface ChainedServer {
@@ -68,6 +70,7 @@ export function serveChained(
   return serve(task, portOrSet, list, {
     concurrency: options.concurrency ?? 64,
     ...(onError === undefined ? {} : { onError: (e: unknown) => onError(e) }),
+    ...(options.idle === undefined ? {} : { idle: options.idle }),
   });
 }
 

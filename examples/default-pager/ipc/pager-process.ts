@@ -23,6 +23,11 @@ export interface PagerStartOptions {
   /** Paging files to open (created at `sizeBytes` if missing). */
   readonly pagingFiles: readonly { readonly path: string; readonly sizeBytes?: number }[];
   readonly writeErrorPolicy?: WriteErrorPolicy;
+  /**
+   * Page-ins that arrive in a burst are read back to back before any is answered
+   * (PagerCoreOptions.gatherReads). Default true; false answers each request as it is taken.
+   */
+  readonly gatherReads?: boolean;
   readonly server?: Omit<PagerServerOptions, "beforeTurn">;
 }
 
@@ -66,6 +71,8 @@ export async function startDefaultPager(
       : { writeErrorPolicy: options.writeErrorPolicy }),
     ...(hooks.onOrdered === undefined ? {} : { onOrdered: hooks.onOrdered }),
     ...(hooks.framePool === undefined ? {} : { framePool: hooks.framePool }),
+    gatherReads: options.gatherReads ?? true,
+    onGatheredReplyError: (e) => server.stats.errors.push(`gathered reply: ${String(e)}`),
   });
   const server = new DefaultPagerServer(task, core, {
     ...options.server,

@@ -142,6 +142,8 @@ export class DefaultPagerServer {
         if (!(e instanceof MachError))
           this.stats.errors.push(e instanceof Error ? (e.stack ?? e.message) : String(e));
       },
+      // Gathered page-ins (PagerCoreOptions.gatherReads) are read once the burst has been taken.
+      idle: () => this.core.flushReads(),
     });
   }
 
@@ -149,6 +151,7 @@ export class DefaultPagerServer {
   async stop(): Promise<void> {
     await this.server?.stop();
     this.server = null;
+    this.core.flushReads();
   }
 
   /** Requests in progress or queued on the port set (0 when the pager is idle). */

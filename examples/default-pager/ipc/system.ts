@@ -34,6 +34,8 @@ export interface SystemOptions {
   readonly residentPages: number;
   /** Pages per page-out pass and per data_return (default 1). */
   readonly pageoutCluster?: number;
+  /** VmKernelOptions.faultHandoff (default true). */
+  readonly faultHandoff?: boolean;
   readonly pager: PagerStartOptions;
   /** In-process only: hooks for tests. */
   readonly pagerHooks?: PagerHooks;
@@ -72,6 +74,7 @@ export async function startSystem(options: SystemOptions): Promise<PagerSystem> 
     residentLimit: options.residentPages,
     ...(framePool === undefined ? {} : { framePool }),
     ...(options.pageoutCluster === undefined ? {} : { pageoutCluster: options.pageoutCluster }),
+    ...(options.faultHandoff === undefined ? {} : { faultHandoff: options.faultHandoff }),
   });
   const stops: Array<() => Promise<void> | void> = [];
   let local: RunningPager | null = null;

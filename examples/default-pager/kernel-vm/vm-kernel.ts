@@ -117,6 +117,15 @@ export interface VmKernelOptions {
    * send is queued, instead of to the garbage collector. Default false: a link may keep them.
    */
   readonly returnsCopied?: boolean;
+  /**
+   * What a faulting thread does as it blocks after its data_request (default true): hand the
+   * processor to the manager the send woke (MemoryManagerLink.runWoken), so a lone faulting
+   * thread has its page as soon as the manager can answer. False models a scheduler that first
+   * runs every other runnable thread: with several faulting threads their data_requests queue
+   * up, and the manager takes them in one burst (the default pager then reads their pages back
+   * to back: PagerCoreOptions.gatherReads).
+   */
+  readonly faultHandoff?: boolean;
 }
 
 export interface VmMapOptions {
@@ -167,6 +176,7 @@ export class VmKernel {
   private slabNext = FRAME_SLAB;
   private readonly framePool: PageFramePool | null;
   private readonly returnsCopied: boolean;
+  private readonly faultHandoff: boolean;
   /** Staging for non-adjacent runs of a data_return when the link copies (returnsCopied). */
   private staging: Uint8Array | null = null;
   /** The last data_request send promise seen fulfilled (pageIn). */
@@ -185,6 +195,7 @@ export class VmKernel {
     this.pageoutCluster = Math.min(cluster, this.residentLimit);
     this.framePool = options.framePool ?? null;
     this.returnsCopied = options.returnsCopied ?? false;
+    this.faultHandoff = options.faultHandoff ?? true;
   }
 
   // ---- host and tasks ----
@@ -830,7 +841,7 @@ export class VmKernel {
         () => this.requestNotSent(placeholder),
       );
     const manager = this.manager;
-    if (manager.runWoken !== undefined) {
+    if (this.faultHandoff && manager.runWoken !== undefined) {
       manager.runWoken();
       // Supplied while the thread was about to block: no wait.
       const slot = object.slots.get(offset);

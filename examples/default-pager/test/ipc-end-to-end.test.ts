@@ -374,6 +374,59 @@ describe("anonymous memory with the default pager in another kernel", () => {
   }
 });
 
+describe("several faulting threads, no handoff to the pager (page-ins in bursts)", () => {
+  it("page-ins reach the pager in bursts and are read back to back; every byte matches through writes, page-outs and reads", async () => {
+    const { dir, cleanup } = tempDir();
+    const pages = 128;
+    const lanes = 8;
+    const system = await startSystem({
+      residentPages: RESIDENT,
+      pageoutCluster: 4,
+      faultHandoff: false,
+      pager: { pageSize: P, pagingFiles: [{ path: path.join(dir, "swap"), sizeBytes: 256 * P }] },
+    });
+    try {
+      const vm = system.kernelServer.vm;
+      const task = vm.createTask();
+      const base = await vm.vmAllocate(task, pages * P);
+      const shadow = new Uint8Array(pages * P);
+      const rand = prng(11);
+      // Lane k owns the pages p with p % lanes === k, so what each read must see is its own last
+      // write; the lanes' faults interleave all the same.
+      const lane = async (k: number) => {
+        const own = Array.from({ length: pages / lanes }, (_, i) => i * lanes + k);
+        for (let op = 0; op < 300; op++) {
+          const page = own[Math.floor(rand() * own.length)]!;
+          if (rand() < 0.4) {
+            const bytes = patternPage(P, op + 1, page);
+            shadow.set(bytes, page * P);
+            await vm.write(task, base + page * P, bytes);
+          } else {
+            const got = await vm.read(task, base + page * P, P);
+            expect(sameBytes(got, shadow.subarray(page * P, (page + 1) * P)), `page ${page}`).toBe("same");
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: lanes }, (_, k) => lane(k)));
+      await system.idle();
+      expect(vm.sendFailures).toEqual([]);
+      expect(system.kernelServer.errors).toEqual([]);
+      expect(system.local!.server.stats.errors).toEqual([]);
+      const gather = system.local!.core.gatherStats;
+      expect(vm.stats.pageins).toBeGreaterThan(500);
+      expect(gather.pages).toBe(vm.stats.pageins);
+      expect(gather.largest).toBeGreaterThan(1);
+      expect(gather.pages / gather.bursts).toBeGreaterThan(1.5);
+      for (let page = 0; page < pages; page++) {
+        expect(sameBytes(await vm.read(task, base + page * P, P), shadow.subarray(page * P, (page + 1) * P)), `page ${page}`).toBe("same");
+      }
+    } finally {
+      await system.close();
+      cleanup();
+    }
+  }, 30_000);
+});
+
 describe("a default pager that goes away", () => {
   it("page-outs it can no longer take are sent once, not on every pass: the data stays resident past the bound and the writes go on", async () => {
     const { dir, cleanup } = tempDir();

@@ -1,7 +1,12 @@
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MEMORY_OBJECT_COPY_DELAY, ReturnCode, VM_PROT_READ, VM_PROT_WRITE } from "../constants.js";
-import { DefaultPagerCore, type PagerObject, type WriteErrorPolicy } from "../pager-core.js";
+import {
+  DefaultPagerCore,
+  type DataRequestReply,
+  type PagerObject,
+  type WriteErrorPolicy,
+} from "../pager-core.js";
 import { PagingStorage } from "../storage/paging-storage.js";
 import { patternPage, sameBytes, tempDir } from "./helpers.js";
 
@@ -275,5 +280,156 @@ describe("DefaultPagerCore", () => {
     const fs = port("fileserver");
     expect(core.registerFileserver(fs).code).toBe(0);
     expect(core.registeredFileserver).toBe(fs);
+  });
+});
+
+describe("DefaultPagerCore gathering page-ins (gatherReads)", () => {
+  let dir: string;
+  let cleanup: () => void;
+  let storage: PagingStorage;
+  let core: DefaultPagerCore<Port>;
+  let replies: string[];
+  let replyErrors: unknown[];
+
+  function setup(options: { gatherLimit?: number } = {}): void {
+    storage = new PagingStorage();
+    const r = storage.addFile(path.join(dir, "swap"), { sizeBytes: 64 * P });
+    if (!r.ok) throw new Error(r.error.message);
+    replyErrors = [];
+    core = new DefaultPagerCore<Port>({
+      storage,
+      gatherReads: true,
+      onGatheredReplyError: (e) => replyErrors.push(e),
+      ...options,
+    });
+  }
+
+  beforeEach(() => {
+    ({ dir, cleanup } = tempDir());
+    replies = [];
+    setup();
+  });
+  afterEach(() => {
+    storage.close();
+    cleanup();
+  });
+
+  function object(): PagerObject<Port> {
+    const r = core.memoryObjectCreate(16 * P, port("control"), port("name"), P);
+    expect(r.code).toBe(ReturnCode.KERN_SUCCESS);
+    return r.value!;
+  }
+
+  /** A `then` that records each answer: "<tag>:<kind>@<page>" plus the pattern a supply carries. */
+  function record(tag: string) {
+    return (reply: DataRequestReply): void => {
+      const page = reply.offset / P;
+      let what = `${tag}:${reply.kind}@${page}`;
+      if (reply.kind === "supply") {
+        for (const gen of [1, 2, 3])
+          if (sameBytes(reply.data, patternPage(P, gen, page)) === "same") what += `#${gen}`;
+      }
+      replies.push(what);
+    };
+  }
+
+  it("a request in its turn is queued (null); the flush reads and answers in turn order", () => {
+    const obj = object();
+    let s = 0;
+    for (let page = 0; page < 3; page++)
+      core.dataReturn(obj, s++, page * P, patternPage(P, 1, page), true, false);
+    expect(core.dataRequest(obj, s++, 2 * P, P, VM_PROT_READ, record("a"))).toBeNull();
+    expect(core.dataRequest(obj, s++, 0, P, VM_PROT_READ, record("b"))).toBeNull();
+    expect(core.dataRequest(obj, s++, 9 * P, P, VM_PROT_READ, record("c"))).toBeNull();
+    expect(core.gatheredReads).toBe(3);
+    expect(replies).toEqual([]);
+    core.flushReads();
+    expect(replies).toEqual(["a:supply@2#1", "b:supply@0#1", "c:unavailable@9"]);
+    expect(core.gatherStats).toEqual({ bursts: 1, pages: 3, largest: 3 });
+    // Without `then` the answer must come back at once: nothing is gathered.
+    const direct = core.dataRequest(obj, s++, 0, P, VM_PROT_READ);
+    expect(direct).toMatchObject({ kind: "supply", offset: 0 });
+    expect(core.gatheredReads).toBe(0);
+  });
+
+  it("a later data_return, terminate or no-senders flushes first: a gathered read never sees what came after it", () => {
+    const a = object();
+    const b = object();
+    let sa = 0;
+    let sb = 0;
+    core.dataReturn(a, sa++, P, patternPage(P, 1, 1), true, false);
+    core.dataReturn(b, sb++, P, patternPage(P, 1, 1), true, false);
+    expect(core.dataRequest(a, sa++, P, P, VM_PROT_READ, record("a1"))).toBeNull();
+    expect(core.dataRequest(b, sb++, P, P, VM_PROT_READ, record("b1"))).toBeNull();
+    // b's page is overwritten by the message after the request: the request still reads gen 1,
+    // and a's gathered request (another object) is answered before the write too.
+    const outcome = core.dataReturn(b, sb++, P, patternPage(P, 2, 1), true, false);
+    expect(outcome).toMatchObject({ stored: 1 });
+    expect(replies).toEqual(["a1:supply@1#1", "b1:supply@1#1"]);
+    expect(core.dataRequest(b, sb++, P, P, VM_PROT_READ, record("b2"))).toBeNull();
+    const released = core.terminate(b, sb++);
+    expect(replies.at(-1)).toBe("b2:supply@1#2");
+    expect(released).toMatchObject({ control: { port: "control" } });
+    // no-senders frees the pages: a request gathered before it is answered from them first.
+    expect(core.dataRequest(b, sb++, P, P, VM_PROT_READ, record("b3"))).toBeNull();
+    expect(core.noSenders(b, sb++)).toMatchObject({ code: ReturnCode.KERN_SUCCESS, value: 1 });
+    expect(replies.at(-1)).toBe("b3:supply@1#2");
+  });
+
+  it("a request that is not its turn, or an answer given at once, flushes the queued ones first", async () => {
+    const obj = object();
+    core.dataReturn(obj, 0, 0, patternPage(P, 1, 0), true, false);
+    expect(core.dataRequest(obj, 1, 0, P, VM_PROT_READ, record("x"))).toBeNull();
+    // seqno 3 before 2: it waits; 2 is a bad request (answered at once, after x's supply)
+    const later = core.dataRequest(obj, 3, 0, P, VM_PROT_READ, record("z"));
+    expect(later).toBeInstanceOf(Promise);
+    core.dataRequest(obj, 2, P, 3, VM_PROT_READ, record("y"));
+    await later;
+    expect(replies).toEqual(["x:supply@0#1", "y:error@1", "z:supply@0#1"]);
+  });
+
+  it("flushes by itself once the current burst is over, and at the gather limit", async () => {
+    const obj = object();
+    core.dataReturn(obj, 0, 0, patternPage(P, 1, 0), true, false);
+    expect(core.dataRequest(obj, 1, 0, P, VM_PROT_READ, record("m"))).toBeNull();
+    await Promise.resolve();
+    expect(replies).toEqual(["m:supply@0#1"]);
+    storage.close();
+    setup({ gatherLimit: 2 });
+    const o2 = object();
+    core.dataReturn(o2, 0, 0, patternPage(P, 1, 0), true, false);
+    expect(core.dataRequest(o2, 1, 0, P, VM_PROT_READ, record("p"))).toBeNull();
+    expect(core.dataRequest(o2, 2, 0, P, VM_PROT_READ, record("q"))).toBeNull();
+    expect(replies.slice(1)).toEqual(["p:supply@0#1", "q:supply@0#1"]);
+  });
+
+  it("a paging file removed under gathered reads: they read the pages where they moved", async () => {
+    const obj = object();
+    for (let page = 0; page < 4; page++)
+      core.dataReturn(obj, page, page * P, patternPage(P, 3, page), true, false);
+    expect(
+      (await core.pagingFile(path.join(dir, "second"), true, { sizeBytes: 16 * P })).code,
+    ).toBe(0);
+    for (let page = 0; page < 4; page++)
+      expect(core.dataRequest(obj, 4 + page, page * P, P, VM_PROT_READ, record("r"))).toBeNull();
+    expect((await core.pagingFile(path.join(dir, "swap"), false)).code).toBe(0);
+    expect(replies).toEqual(["r:supply@0#3", "r:supply@1#3", "r:supply@2#3", "r:supply@3#3"]);
+  });
+
+  it("an answer whose send throws or rejects is reported; the others still go", async () => {
+    const obj = object();
+    core.dataReturn(obj, 0, 0, patternPage(P, 1, 0), true, false);
+    core.dataRequest(obj, 1, 0, P, VM_PROT_READ, () => {
+      throw new Error("control port gone");
+    });
+    core.dataRequest(obj, 2, 0, P, VM_PROT_READ, () => Promise.reject(new Error("send failed")));
+    core.dataRequest(obj, 3, 0, P, VM_PROT_READ, record("ok"));
+    core.flushReads();
+    await Promise.resolve();
+    expect(replies).toEqual(["ok:supply@0#1"]);
+    expect(replyErrors.map((e) => (e as Error).message)).toEqual([
+      "control port gone",
+      "send failed",
+    ]);
   });
 });

@@ -168,6 +168,48 @@ describe("mig_rpc and serve", () => {
     await srv.stop();
   });
 
+  it("idle runs once a burst of queued requests has been taken, not once per request", async () => {
+    const { server, client, port, toServer, abi } = world();
+    const log: string[] = [];
+    const demux: Demux = (req) => {
+      log.push(`req ${req.id}`);
+      return R.KERN_SUCCESS;
+    };
+    // Five requests queued before the loop first runs, then two more one at a time.
+    for (let id = 1; id <= 5; id++) expect(await mig_send(client, request(abi, toServer, id))).toBe(0);
+    const srv = serve(server, port, demux, { idle: () => log.push("idle") });
+    expect(log).toEqual(["req 1", "req 2", "req 3", "req 4", "req 5", "idle"]);
+    for (const id of [6, 7]) {
+      expect(await mig_send(client, request(abi, toServer, id))).toBe(0);
+      await Promise.resolve();
+    }
+    expect(log.slice(6)).toEqual(["req 6", "idle", "req 7", "idle"]);
+    // An idle hook that throws is reported like an uncaught error; the loop goes on serving.
+    const thrown: unknown[] = [];
+    const onUncaught = (e: unknown) => thrown.push(e);
+    process.on("uncaughtException", onUncaught);
+    try {
+      const srv2Port = server.mach_port_allocate(MACH_PORT_RIGHT_RECEIVE).name;
+      const to2 = server.mach_port_extract_right(srv2Port, MACH_MSG_TYPE_MAKE_SEND, client).right;
+      let served = 0;
+      const srv2 = serve(server, srv2Port, () => (served++, R.KERN_SUCCESS), {
+        idle: () => {
+          throw new Error("idle failed");
+        },
+      });
+      expect(await mig_send(client, request(abi, to2, 9))).toBe(0);
+      await new Promise((r) => setTimeout(r, 10));
+      expect(await mig_send(client, request(abi, to2, 10))).toBe(0);
+      await new Promise((r) => setTimeout(r, 10));
+      expect(served).toBe(2);
+      expect(thrown.map((e) => (e as Error).message)).toContain("idle failed");
+      await srv2.stop();
+    } finally {
+      process.off("uncaughtException", onUncaught);
+    }
+    await srv.stop();
+  });
+
   it("simpleroutines send nothing; a failing one has its request destroyed", async () => {
     const { kernel, client, server, port, toServer, abi } = world();
     const carried = client.mach_port_allocate(MACH_PORT_RIGHT_RECEIVE).name;
