@@ -11,7 +11,8 @@ import { MEMORY_OBJECT_COPY_DELAY, ReturnCode, VM_PROT_NONE } from "./constants.
 import type { PageFramePool } from "./page-pool.js";
 import { SeqnoGate, type RequestOrdering } from "./seqno-gate.js";
 import type { PageMap } from "./storage/page-map.js";
-import type { PagingStorage } from "./storage/paging-storage.js";
+import type { PageRead, PagingStorage } from "./storage/paging-storage.js";
+import type { Result } from "./storage/result.js";
 import type { PagingFileInfo, StorageError } from "./storage/index.js";
 
 /** Ends a turn entered with `enter` once `sent` settles; resolves to `result` (or rejects). */
@@ -27,6 +28,9 @@ function leaveAfter<T>(ordering: RequestOrdering, sent: Promise<void>, result: T
     },
   );
 }
+
+/** A gathered request's buffer until the flush gives it one. */
+const NO_FRAME = new Uint8Array(0);
 
 /** Page buffers per slab (newPageBuffer). */
 const READ_SLAB = 16;
@@ -66,13 +70,16 @@ export interface PagerCoreOptions {
   readonly onGatheredReplyError?: (error: unknown) => void;
 }
 
-/** A data_request whose read was deferred to the next `flushReads`. */
-interface GatheredRead<Port> {
+/** A data_request whose read was deferred to the next `flushReads` (and its PageRead there). */
+interface GatheredRead<Port> extends PageRead {
   readonly object: PagerObject<Port>;
   readonly offset: number;
   readonly length: number;
   readonly then: InOrder<DataRequestReply> | undefined;
   reply: DataRequestReply | null;
+  map: PageMap;
+  objectPage: number;
+  into: Uint8Array;
 }
 
 /**
@@ -368,8 +375,18 @@ export class DefaultPagerCore<Port = unknown> {
           // Its turn ends here: nothing that could change the page runs before the flush.
           // The first one asks for a flush once this burst is over (the IPC layer's receive
           // loop may flush earlier, when its queue runs dry).
-          if (this.gathered.push({ object, offset, length, then, reply: null }) === 1)
-            queueMicrotask(this.flushLater);
+          const g: GatheredRead<Port> = {
+            object,
+            offset,
+            length,
+            then,
+            reply: null,
+            map: object.map,
+            objectPage: 0,
+            into: NO_FRAME,
+            result: null,
+          };
+          if (this.gathered.push(g) === 1) queueMicrotask(this.flushLater);
           ordering.leave!();
           if (this.gathered.length >= this.gatherLimit) this.flushReads();
           return null;
@@ -413,9 +430,21 @@ export class DefaultPagerCore<Port = unknown> {
     stats.bursts++;
     stats.pages += batch.length;
     if (batch.length > stats.largest) stats.largest = batch.length;
+    // Checks and buffers first, then every read (nothing in between), then the answers.
+    const reads: GatheredRead<Port>[] = [];
     for (let i = 0; i < batch.length; i++) {
       const g = batch[i]!;
-      g.reply = this.answerRequest(g.object, g.offset, g.length);
+      g.reply = this.refuseRequest(g.object, g.offset, g.length);
+      if (g.reply !== null) continue;
+      g.map = g.object.map;
+      g.objectPage = g.offset / this.pageSize;
+      g.into = this.newPageBuffer();
+      reads.push(g);
+    }
+    this.storage.readPages(reads);
+    for (let i = 0; i < reads.length; i++) {
+      const g = reads[i]!;
+      g.reply = this.answerRead(g.object, g.offset, g.length, g.into, g.result!);
     }
     for (let i = 0; i < batch.length; i++) {
       const g = batch[i]!;
@@ -460,6 +489,19 @@ export class DefaultPagerCore<Port = unknown> {
     offset: number,
     length: number,
   ): DataRequestReply {
+    const refused = this.refuseRequest(object, offset, length);
+    if (refused !== null) return refused;
+    const data = this.newPageBuffer();
+    const read = this.storage.readPage(object.map, offset / this.pageSize, data);
+    return this.answerRead(object, offset, length, data, read);
+  }
+
+  /** The answer to a request that reads no page (a data_error), or null when it reads one. */
+  private refuseRequest(
+    object: PagerObject<Port>,
+    offset: number,
+    length: number,
+  ): DataRequestReply | null {
     if (!object.live) return this.requestError(offset, length, "object destroyed");
     if (length !== this.pageSize || offset % this.pageSize !== 0 || offset < 0) {
       return this.requestError(
@@ -469,14 +511,24 @@ export class DefaultPagerCore<Port = unknown> {
         ReturnCode.KERN_INVALID_ARGUMENT,
       );
     }
-    const page = offset / this.pageSize;
     if (object.kind === "external" && offset >= object.sizeBytes)
       return this.requestError(offset, length, `offset ${offset} beyond the object's size`);
-    if (this.writeErrorPolicy === "object" ? object.writeErrors > 0 : object.lostPages.has(page)) {
-      return this.requestError(offset, length, "an earlier page-out of this object failed");
-    }
-    const data = this.newPageBuffer();
-    const read = this.storage.readPage(object.map, page, data);
+    const lost =
+      this.writeErrorPolicy === "object"
+        ? object.writeErrors > 0
+        : object.lostPages.has(offset / this.pageSize);
+    if (lost) return this.requestError(offset, length, "an earlier page-out of this object failed");
+    return null;
+  }
+
+  /** The answer once the page was read into `data` (read: stored or not, or the failure). */
+  private answerRead(
+    object: PagerObject<Port>,
+    offset: number,
+    length: number,
+    data: Uint8Array,
+    read: Result<boolean>,
+  ): DataRequestReply {
     if (!read.ok) return this.requestError(offset, length, read.error.message);
     if (!read.value) data.fill(0); // a pooled frame holds old bytes
     if (read.value || object.kind === "external") {

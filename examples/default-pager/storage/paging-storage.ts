@@ -11,6 +11,14 @@ const NOT_STORED: Result<boolean> = ok(false);
 
 export const DEFAULT_PAGE_SIZE = 4096;
 
+/** One page for `readPages`: where from, into what, and (filled in) `readPage`'s answer. */
+export interface PageRead {
+  readonly map: PageMap;
+  readonly objectPage: number;
+  readonly into: Uint8Array;
+  result: Result<boolean> | null;
+}
+
 export interface StorageInfo {
   readonly pageSize: number;
   readonly totalPages: number;
@@ -220,6 +228,43 @@ export class PagingStorage {
       return fail("IO_ERROR", `reading object page ${objectPage}: ${describe(e)}`);
     }
     return STORED;
+  }
+
+  /**
+   * `readPage` for several pages, their system calls back to back: every location is looked up
+   * first, then the reads follow one another with nothing in between (see DefaultPagerCore
+   * `flushReads` for why that matters). Each entry's `result` gets what `readPage` would answer.
+   */
+  readPages(reads: readonly PageRead[]): void {
+    const files: (PagingFile | null)[] = new Array(reads.length);
+    const filePages: number[] = new Array(reads.length);
+    for (let i = 0; i < reads.length; i++) {
+      const r = reads[i]!;
+      files[i] = null;
+      filePages[i] = 0;
+      if (r.into.length < this.pageSize) {
+        r.result = fail("INVALID_ARGUMENT", `buffer of ${r.into.length} bytes for a page`);
+        continue;
+      }
+      const packed = r.map.entries.get(r.objectPage);
+      if (packed === undefined) {
+        r.result = NOT_STORED;
+        continue;
+      }
+      files[i] = this.fileById(blockFile(packed));
+      filePages[i] = blockPage(packed);
+    }
+    for (let i = 0; i < reads.length; i++) {
+      const file = files[i];
+      if (file === null) continue;
+      const r = reads[i]!;
+      try {
+        file!.read(filePages[i]!, r.into);
+        r.result = STORED;
+      } catch (e) {
+        r.result = fail("IO_ERROR", `reading object page ${r.objectPage}: ${describe(e)}`);
+      }
+    }
   }
 
   /**
