@@ -143,6 +143,42 @@ describe("PagingStorage", () => {
     expect(storage.verify([m])).toEqual([]);
   });
 
+  it("readPages answers each entry as readPage would, across files, maps and failures", () => {
+    mustAdd("a", 4);
+    mustAdd("b", 4);
+    const m = storage.createMap();
+    const n = storage.createMap();
+    for (let p = 0; p < 6; p++) expect(storage.writePage(m, p, patternPage(P, 4, p)).ok).toBe(true);
+    expect(storage.writePage(n, 0, patternPage(P, 5, 0)).ok).toBe(true);
+    const entry = (map: PageMap, objectPage: number, size = P) => ({
+      map,
+      objectPage,
+      into: new Uint8Array(size),
+      result: null as ReturnType<PagingStorage["readPage"]> | null,
+    });
+    // pages 5 and 0 of m live in different files; n's page 0 in b; 9 was never written
+    const reads = [entry(m, 5), entry(n, 0), entry(m, 9), entry(m, 0), entry(m, 1, 100)];
+    storage.readPages(reads);
+    expect(reads.map((r) => r.result)).toEqual([
+      { ok: true, value: true },
+      { ok: true, value: true },
+      { ok: true, value: false },
+      { ok: true, value: true },
+      { ok: false, error: { code: "INVALID_ARGUMENT", message: "buffer of 100 bytes for a page" } },
+    ]);
+    expect(sameBytes(reads[0]!.into, patternPage(P, 4, 5))).toBe("same");
+    expect(sameBytes(reads[1]!.into, patternPage(P, 5, 0))).toBe("same");
+    expect(sameBytes(reads[3]!.into, patternPage(P, 4, 0))).toBe("same");
+    // a read that fails in the system call is an IO_ERROR for that entry only
+    const closed = storage.listFiles().find((f) => f.path.endsWith("b"))!;
+    const fileB = (storage as unknown as { fileById(id: number): { close(): void } }).fileById(closed.id);
+    fileB.close();
+    const again = [entry(m, 0), entry(m, 5)];
+    storage.readPages(again);
+    expect(again[0]!.result).toEqual({ ok: true, value: true });
+    expect(again[1]!.result).toMatchObject({ ok: false, error: { code: "IO_ERROR" } });
+  });
+
   it("keeps per-object maps apart", () => {
     mustAdd("a", 16);
     const a = storage.createMap();
