@@ -66,6 +66,13 @@ export interface PagerCoreOptions {
   readonly gatherReads?: boolean;
   /** Queued page-ins that force a flush (default 32). */
   readonly gatherLimit?: number;
+  /**
+   * Asked before queueing a request while none is queued yet: true when more requests are
+   * already waiting behind it (the IPC layer looks at its receive queue). A lone request is
+   * answered at once: gathering pays only in a burst, and costs a lone page-in its latency.
+   * Without it every gatherable request is queued.
+   */
+  readonly burstPending?: () => boolean;
   /** Told when a gathered answer's send failed (its `then` returned a rejected promise). */
   readonly onGatheredReplyError?: (error: unknown) => void;
 }
@@ -177,6 +184,7 @@ export class DefaultPagerCore<Port = unknown> {
   private readonly gatherReads: boolean;
   private readonly gatherLimit: number;
   private readonly onGatheredReplyError: ((error: unknown) => void) | undefined;
+  private readonly burstPending: (() => boolean) | undefined;
   /** Page-ins waiting for `flushReads`, in the order their turns came. */
   private gathered: GatheredRead<Port>[] = [];
   /** Flushes that had page-ins to read, the page-ins they read, and the largest burst. */
@@ -192,6 +200,7 @@ export class DefaultPagerCore<Port = unknown> {
     this.gatherReads = options.gatherReads ?? false;
     this.gatherLimit = Math.max(1, options.gatherLimit ?? 32);
     this.onGatheredReplyError = options.onGatheredReplyError;
+    this.burstPending = options.burstPending;
   }
 
   // ---- service port: default_pager.defs and memory_object_default.defs ----
@@ -371,7 +380,12 @@ export class DefaultPagerCore<Port = unknown> {
       let sent: void | Promise<void>;
       try {
         this.onOrdered?.(object.id, seqno, "data_request");
-        if (this.gatherReads && then !== undefined && this.mayGather(object, offset, length)) {
+        if (
+          this.gatherReads &&
+          then !== undefined &&
+          this.mayGather(object, offset, length) &&
+          (this.gathered.length > 0 || this.burstPending === undefined || this.burstPending())
+        ) {
           // Its turn ends here: nothing that could change the page runs before the flush.
           // The first one asks for a flush once this burst is over (the IPC layer's receive
           // loop may flush earlier, when its queue runs dry).

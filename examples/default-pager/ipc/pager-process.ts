@@ -64,7 +64,7 @@ export async function startDefaultPager(
       throw new Error(`paging file ${file.path}: ${r.error.message}`);
     }
   }
-  const core = new DefaultPagerCore<number>({
+  const core: DefaultPagerCore<number> = new DefaultPagerCore<number>({
     storage,
     ...(options.writeErrorPolicy === undefined
       ? {}
@@ -73,8 +73,9 @@ export async function startDefaultPager(
     ...(hooks.framePool === undefined ? {} : { framePool: hooks.framePool }),
     gatherReads: options.gatherReads ?? true,
     onGatheredReplyError: (e) => server.stats.errors.push(`gathered reply: ${String(e)}`),
+    burstPending: (): boolean => server.queued > 0,
   });
-  const server = new DefaultPagerServer(task, core, {
+  const server: DefaultPagerServer = new DefaultPagerServer(task, core, {
     ...options.server,
     ...(hooks.beforeTurn === undefined ? {} : { beforeTurn: hooks.beforeTurn }),
   });

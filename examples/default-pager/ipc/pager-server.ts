@@ -154,6 +154,11 @@ export class DefaultPagerServer {
     this.core.flushReads();
   }
 
+  /** Requests queued on the port set, not yet received. */
+  get queued(): number {
+    return queuedOn(this.task, this.portSet);
+  }
+
   /** Requests in progress or queued on the port set (0 when the pager is idle). */
   get busy(): number {
     return (this.server?.inFlight ?? 0) + queuedOn(this.task, this.portSet);

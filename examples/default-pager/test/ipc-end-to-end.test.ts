@@ -414,12 +414,19 @@ describe("several faulting threads, no handoff to the pager (page-ins in bursts)
       expect(system.local!.server.stats.errors).toEqual([]);
       const gather = system.local!.core.gatherStats;
       expect(vm.stats.pageins).toBeGreaterThan(500);
-      expect(gather.pages).toBe(vm.stats.pageins);
+      // Most page-ins came in bursts; a request alone in the queue is answered at once.
+      expect(gather.pages).toBeLessThanOrEqual(vm.stats.pageins);
+      expect(gather.pages).toBeGreaterThan(vm.stats.pageins * 0.8);
       expect(gather.largest).toBeGreaterThan(1);
       expect(gather.pages / gather.bursts).toBeGreaterThan(1.5);
+      // One thread reading every page in turn: each of its requests is alone, none is queued.
+      const gathered = gather.pages;
+      const pageins = vm.stats.pageins;
       for (let page = 0; page < pages; page++) {
         expect(sameBytes(await vm.read(task, base + page * P, P), shadow.subarray(page * P, (page + 1) * P)), `page ${page}`).toBe("same");
       }
+      expect(vm.stats.pageins - pageins).toBeGreaterThan(pages / 2);
+      expect(gather.pages).toBe(gathered);
     } finally {
       await system.close();
       cleanup();

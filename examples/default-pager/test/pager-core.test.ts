@@ -388,6 +388,28 @@ describe("DefaultPagerCore gathering page-ins (gatherReads)", () => {
     expect(replies).toEqual(["x:supply@0#1", "y:error@1", "z:supply@0#1"]);
   });
 
+  it("with burstPending, a lone request is answered at once and a burst is queued", () => {
+    storage.close();
+    let more = false;
+    storage = new PagingStorage();
+    const r = storage.addFile(path.join(dir, "swap2"), { sizeBytes: 16 * P });
+    if (!r.ok) throw new Error(r.error.message);
+    core = new DefaultPagerCore<Port>({ storage, gatherReads: true, burstPending: () => more });
+    const obj = object();
+    core.dataReturn(obj, 0, 0, patternPage(P, 1, 0), true, false);
+    expect(core.dataRequest(obj, 1, 0, P, VM_PROT_READ, record("alone"))).toMatchObject({
+      kind: "supply",
+    });
+    expect(replies).toEqual(["alone:supply@0#1"]);
+    more = true;
+    expect(core.dataRequest(obj, 2, 0, P, VM_PROT_READ, record("first"))).toBeNull();
+    // The last of a burst has nothing behind it, but joins the queued ones.
+    more = false;
+    expect(core.dataRequest(obj, 3, 0, P, VM_PROT_READ, record("last"))).toBeNull();
+    core.flushReads();
+    expect(replies).toEqual(["alone:supply@0#1", "first:supply@0#1", "last:supply@0#1"]);
+  });
+
   it("flushes by itself once the current burst is over, and at the gather limit", async () => {
     const obj = object();
     core.dataReturn(obj, 0, 0, patternPage(P, 1, 0), true, false);
