@@ -16,7 +16,7 @@
  *   size, in the same process.
  *
  * Goal: each ≥ 0.5 × its baseline. Best of `rounds` runs (5), interleaved with the baselines;
- * page-in is the best of 3 passes in each run (the raw reads: one pass per run).
+ * page-in and the raw reads are each the best of 3 passes per run.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -26,6 +26,8 @@ import { formatTable } from "../examples/default-pager/tables.js";
 import type { BenchResult } from "./result.js";
 
 const P = 4096;
+/** Page-in passes per run, for the message path and the raw reads alike; the best counts. */
+const READ_PASSES = 3;
 
 function shuffled(n: number, seed: number): number[] {
   const a = Array.from({ length: n }, (_, i) => i);
@@ -51,10 +53,14 @@ function rawIo(dir: string, pages: number, seed: number): { write: number; read:
     let t = performance.now();
     for (const page of order) fs.writeSync(fd, buf, 0, P, page * P);
     const write = pages / ((performance.now() - t) / 1000);
-    const order2 = shuffled(pages, seed + 1);
-    t = performance.now();
-    for (const page of order2) fs.readSync(fd, buf, 0, P, page * P);
-    const read = pages / ((performance.now() - t) / 1000);
+    // As many read passes as the message path gets (READ_PASSES), the best counting.
+    let read = 0;
+    for (let pass = 0; pass < READ_PASSES; pass++) {
+      const order2 = shuffled(pages, seed * 31 + pass + 1);
+      t = performance.now();
+      for (const page of order2) fs.readSync(fd, buf, 0, P, page * P);
+      read = Math.max(read, pages / ((performance.now() - t) / 1000));
+    }
     return { write, read };
   } finally {
     fs.closeSync(fd);
@@ -70,7 +76,7 @@ async function pagerIo(
   lanes: number,
   resident: number,
   cluster: number,
-  readPasses = 3,
+  readPasses = READ_PASSES,
 ): Promise<{ write: number; read: number; pageouts: number; pageins: number }> {
   const sys = await startSystem({
     residentPages: resident,
