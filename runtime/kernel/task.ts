@@ -1328,7 +1328,21 @@ export class Task {
     const size = kmsg.size;
     let carriesRights = false;
     let oolIndex = 0;
+    const wide = abi.descriptorSize === 8;
+    const align = abi.alignment - 1;
     for (let offset = abi.headerSize; offset < size; ) {
+      // Most items are plain inline data (an 8-byte descriptor with only the inline bit among
+      // its flags, not a port): checked and skipped here, as nextBodyItem would, without it.
+      if (wide && offset + 8 <= size) {
+        const word = b[offset] | (b[offset + 1] << 8) | (b[offset + 2] << 16) | (b[offset + 3] << 24);
+        if ((word & 0xff000000) === 0x20000000 && !isPortRightType(word & 0xff)) {
+          const number = (b[offset + 4] | (b[offset + 5] << 8) | (b[offset + 6] << 16) | (b[offset + 7] << 24)) >>> 0;
+          const dataBytes = Math.ceil((number * ((word >>> 8) & 0xffff)) / 8);
+          if (offset + 8 + dataBytes > size) return R.MACH_SEND_MSG_TOO_SMALL;
+          offset = offset + 8 + ((dataBytes + align) & ~align);
+          continue;
+        }
+      }
       const next = nextBodyItem(abi, b, offset, size, item);
       if (next < 0) return -next;
       offset = next;
