@@ -111,6 +111,23 @@ export function nextBodyItem(abi: AbiInfo, b: Uint8Array, offset: number, size: 
 }
 
 /**
+ * The offset after the item at `offset` when it is plain inline data: an 8-byte descriptor with
+ * only the inline bit among its flags, whose type is not a port right (most items of most
+ * messages). Checked as `nextBodyItem` checks it (a negated MACH_SEND_MSG_TOO_SMALL when its
+ * data runs past `size`). 0 for any other item, which the caller decodes with `nextBodyItem`.
+ * A walk over it skips such items without filling a `BodyItem`.
+ */
+export function skipPlainItem(abi: AbiInfo, b: Uint8Array, offset: number, size: number): number {
+  if (abi.descriptorSize !== 8 || offset + 8 > size) return 0;
+  const word = b[offset] | (b[offset + 1] << 8) | (b[offset + 2] << 16) | (b[offset + 3] << 24);
+  if ((word & 0xff000000) !== 0x20000000 || isPortRightType(word & 0xff)) return 0;
+  const number = (b[offset + 4] | (b[offset + 5] << 8) | (b[offset + 6] << 16) | (b[offset + 7] << 24)) >>> 0;
+  const dataBytes = Math.ceil((number * ((word >>> 8) & 0xffff)) / 8);
+  if (offset + 8 + dataBytes > size) return -ReturnCode.MACH_SEND_MSG_TOO_SMALL;
+  return offset + 8 + alignUp(dataBytes, abi.alignment);
+}
+
+/**
  * Rewrites the descriptor of a checked item in place: its type name (a port right's received
  * type) and its deallocate bit (an out-of-line region's). The other fields stay as they are,
  * which is what re-encoding them would write (the checks above leave no stray bits).

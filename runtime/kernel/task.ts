@@ -50,7 +50,7 @@ import {
   ReturnCode,
 } from "../constants.js";
 import type { MachMessage } from "../message.js";
-import { newBodyItem, nextBodyItem, parseBodyBytes, rewriteDescriptor, type BodyItem } from "./body.js";
+import { newBodyItem, nextBodyItem, parseBodyBytes, rewriteDescriptor, skipPlainItem, type BodyItem } from "./body.js";
 import type { Kernel } from "./kernel.js";
 import type { CarriedRight, Entry, KMsg, ReceiveWaiter } from "./objects.js";
 import { NameTable } from "./names.js";
@@ -1328,20 +1328,12 @@ export class Task {
     const size = kmsg.size;
     let carriesRights = false;
     let oolIndex = 0;
-    const wide = abi.descriptorSize === 8;
-    const align = abi.alignment - 1;
     for (let offset = abi.headerSize; offset < size; ) {
-      // Most items are plain inline data (an 8-byte descriptor with only the inline bit among
-      // its flags, not a port): checked and skipped here, as nextBodyItem would, without it.
-      if (wide && offset + 8 <= size) {
-        const word = b[offset] | (b[offset + 1] << 8) | (b[offset + 2] << 16) | (b[offset + 3] << 24);
-        if ((word & 0xff000000) === 0x20000000 && !isPortRightType(word & 0xff)) {
-          const number = (b[offset + 4] | (b[offset + 5] << 8) | (b[offset + 6] << 16) | (b[offset + 7] << 24)) >>> 0;
-          const dataBytes = Math.ceil((number * ((word >>> 8) & 0xffff)) / 8);
-          if (offset + 8 + dataBytes > size) return R.MACH_SEND_MSG_TOO_SMALL;
-          offset = offset + 8 + ((dataBytes + align) & ~align);
-          continue;
-        }
+      const plain = skipPlainItem(abi, b, offset, size);
+      if (plain < 0) return -plain;
+      if (plain > 0) {
+        offset = plain;
+        continue;
       }
       const next = nextBodyItem(abi, b, offset, size, item);
       if (next < 0) return -next;

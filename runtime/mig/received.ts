@@ -13,7 +13,7 @@ import { rd32 } from "../bytes.js";
 import { MACH_MSGH_BITS_COMPLEX, type MessageHeader } from "../codec/header.js";
 import { isPortRightType, MACH_PORT_NULL } from "../constants.js";
 import type { MachMessage } from "../message.js";
-import { newBodyItem, nextBodyItem } from "../kernel/body.js";
+import { newBodyItem, nextBodyItem, skipPlainItem } from "../kernel/body.js";
 import type { Task } from "../kernel/task.js";
 
 interface RightItem {
@@ -218,6 +218,12 @@ function bodyRights(task: Task, msg: MachMessage): RightItem[] {
   const item = scratchItem;
   let oolIndex = 0;
   for (let offset = abi.headerSize; offset < b.length; ) {
+    const plain = skipPlainItem(abi, b, offset, b.length);
+    if (plain < 0) break;
+    if (plain > 0) {
+      offset = plain;
+      continue;
+    }
     const next = nextBodyItem(abi, b, offset, b.length, item);
     if (next < 0) break;
     offset = next;

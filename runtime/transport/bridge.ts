@@ -56,7 +56,7 @@ import type { Kernel } from "../kernel/kernel.js";
 import type { CarriedRight, KMsg, KMsgSource, Port } from "../kernel/objects.js";
 import { noRight, Port as KernelPort } from "../kernel/objects.js";
 import { newKmsg, newRight, type Task } from "../kernel/task.js";
-import { newBodyItem, nextBodyItem } from "../kernel/body.js";
+import { newBodyItem, nextBodyItem, skipPlainItem } from "../kernel/body.js";
 import {
   isPortRightType,
   MACH_MSG_TYPE_COPY_SEND,
@@ -1342,6 +1342,12 @@ export class Bridge implements KMsgSource {
     let next = 0;
     let regions = 0;
     for (let offset = abi.headerSize; offset < size; ) {
+      const plain = skipPlainItem(abi, bytes, offset, size);
+      if (plain < 0) return false;
+      if (plain > 0) {
+        offset = plain;
+        continue;
+      }
       const after = nextBodyItem(abi, bytes, offset, size, item);
       if (after < 0) return false;
       offset = after;
