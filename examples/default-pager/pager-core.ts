@@ -353,8 +353,8 @@ export class DefaultPagerCore<Port = unknown> {
     desiredAccess: number,
   ): DataRequestReply | Promise<DataRequestReply>;
   /**
-   * With `then`, on a core that gathers page-ins (PagerCoreOptions.gatherReads), a request for
-   * a page that must be read returns null: `then` gets the answer at the next `flushReads`.
+   * With `then`, on a core that gathers page-ins (PagerCoreOptions.gatherReads), a request it
+   * queues returns null: `then` gets the answer at the next `flushReads`.
    */
   dataRequest(
     object: PagerObject<Port>,
@@ -376,8 +376,10 @@ export class DefaultPagerCore<Port = unknown> {
     // of the object is still being handled), no work closure and no promise.
     const ordering = object.ordering;
     if (ordering.enter !== undefined && ordering.enter(seqno)) {
-      let reply: DataRequestReply;
-      let sent: void | Promise<void>;
+      // Assigned unless the request is gathered (then the turn ends with null, below).
+      let reply!: DataRequestReply;
+      let sent!: void | Promise<void>;
+      let gathered = false;
       try {
         this.onOrdered?.(object.id, seqno, "data_request");
         if (
@@ -401,16 +403,22 @@ export class DefaultPagerCore<Port = unknown> {
             result: null,
           };
           if (this.gathered.push(g) === 1) queueMicrotask(this.flushLater);
-          ordering.leave!();
-          if (this.gathered.length >= this.gatherLimit) this.flushReads();
-          return null;
+          gathered = true;
+        } else {
+          if (this.gathered.length > 0) this.flushReads();
+          reply = this.answerRequest(object, offset, length);
+          sent = then === undefined ? undefined : then(reply);
         }
-        if (this.gathered.length > 0) this.flushReads();
-        reply = this.answerRequest(object, offset, length);
-        sent = then === undefined ? undefined : then(reply);
       } catch (e) {
         ordering.leave!();
         return Promise.reject(e as Error);
+      }
+      if (gathered) {
+        // A flush at the limit runs after the turn has passed (so a failure in it cannot end
+        // the turn twice).
+        ordering.leave!();
+        if (this.gathered.length >= this.gatherLimit) this.flushReads();
+        return null;
       }
       if (sent instanceof Promise) return leaveAfter(ordering, sent, reply);
       ordering.leave!();
