@@ -453,20 +453,30 @@ export class DefaultPagerCore<Port = unknown> {
     stats.pages += batch.length;
     if (batch.length > stats.largest) stats.largest = batch.length;
     // Checks and buffers first, then every read (nothing in between), then the answers.
-    const reads: GatheredRead<Port>[] = [];
-    for (let i = 0; i < batch.length; i++) {
-      const g = batch[i]!;
-      g.reply = this.refuseRequest(g.object, g.offset, g.length);
-      if (g.reply !== null) continue;
-      g.map = g.object.map;
-      g.objectPage = g.offset / this.pageSize;
-      g.into = this.newPageBuffer();
-      reads.push(g);
-    }
-    this.storage.readPages(reads);
-    for (let i = 0; i < reads.length; i++) {
-      const g = reads[i]!;
-      g.reply = this.answerRead(g.object, g.offset, g.length, g.into, g.result!);
+    try {
+      const reads: GatheredRead<Port>[] = [];
+      for (let i = 0; i < batch.length; i++) {
+        const g = batch[i]!;
+        g.reply = this.refuseRequest(g.object, g.offset, g.length);
+        if (g.reply !== null) continue;
+        g.map = g.object.map;
+        g.objectPage = g.offset / this.pageSize;
+        g.into = this.newPageBuffer();
+        reads.push(g);
+      }
+      this.storage.readPages(reads);
+      for (let i = 0; i < reads.length; i++) {
+        const g = reads[i]!;
+        g.reply = this.answerRead(g.object, g.offset, g.length, g.into, g.result!);
+      }
+    } catch (e) {
+      // Storage failures are values; a throw is a broken invariant. Every request still gets an
+      // answer (a faulting thread must not wait for ever), as data_error.
+      const reason = `page-in failed: ${e instanceof Error ? e.message : String(e)}`;
+      for (let i = 0; i < batch.length; i++) {
+        const g = batch[i]!;
+        if (g.reply === null) g.reply = this.requestError(g.offset, g.length, reason);
+      }
     }
     for (let i = 0; i < batch.length; i++) {
       const g = batch[i]!;

@@ -438,6 +438,23 @@ describe("DefaultPagerCore gathering page-ins (gatherReads)", () => {
     expect(replies).toEqual(["r:supply@0#3", "r:supply@1#3", "r:supply@2#3", "r:supply@3#3"]);
   });
 
+  it("a storage that throws mid-flush: every queued request is answered (data_error), the gate moves on", async () => {
+    setup({ gatherLimit: 2 });
+    const obj = object();
+    core.dataReturn(obj, 0, 0, patternPage(P, 1, 0), true, false);
+    const readPages = storage.readPages.bind(storage);
+    storage.readPages = () => {
+      throw new Error("paging file 9 is gone but still mapped");
+    };
+    expect(core.dataRequest(obj, 1, 0, P, VM_PROT_READ, record("a"))).toBeNull();
+    // the second reaches the limit: its flush throws inside, after the turn has passed
+    expect(core.dataRequest(obj, 2, 5 * P, P, VM_PROT_READ, record("b"))).toBeNull();
+    expect(replies).toEqual(["a:error@0", "b:error@5"]);
+    storage.readPages = readPages;
+    // seqno 3 finds its turn: nothing was skipped or stalled
+    expect(core.dataRequest(obj, 3, 0, P, VM_PROT_READ)).toMatchObject({ kind: "supply" });
+  });
+
   it("an answer whose send throws or rejects is reported; the others still go", async () => {
     const obj = object();
     core.dataReturn(obj, 0, 0, patternPage(P, 1, 0), true, false);
