@@ -240,15 +240,6 @@ function view_of(data: MigValue): DataView {
   return new DataView(data.buffer, data.byteOffset, data.byteLength);
 }
 
-function bytes_at(view: DataView, offset: number, length: number): Uint8Array {
-  const start = view.byteOffset + offset;
-  return new Uint8Array(view.buffer.slice(start, start + length));
-}
-
-function put_bytes(view: DataView, offset: number, length: number, value: Uint8Array): void {
-  new Uint8Array(view.buffer, view.byteOffset + offset, length).set(value.subarray(0, length));
-}
-
 function read_mach_port_status_t(view: DataView, offset: number): mach_port_status_t {
   return {
     mps_pset: view.getUint32(offset, true) as Port<"name">,

@@ -138,6 +138,8 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
   const helperDecls: Decl[] = [];
   const usedHelpers = new Set<string>();
   let anyPadded = false;
+  /** Some struct field is raw bytes (bytes_at / put_bytes), or some struct is padded (keep_wire). */
+  let anyByteField = false;
   const fromTypes = (name: string): string =>
     parts.types ? name : imports.use(options.typesImport ?? "./types.js", name, { typeOnly: /^[A-Z]|_t$/.test(name) });
 
@@ -235,6 +237,7 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
         writes.push({ s: "raw", text: `view.${access.set}(${at}, value.${key}${access.set.endsWith("8") ? "" : ", true"});` });
       } else {
         const bytes = structByteSize(f.type);
+        anyByteField = true;
         reads.push({ key, value: call(id("bytes_at"), [id("view"), raw(at), num(bytes)]) });
         writes.push({ s: "raw", text: `put_bytes(view, ${at}, ${bytes}, value.${key});` });
       }
@@ -368,22 +371,9 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
     }
     if (usedHelpers.size > 0) {
       const migValue = imports.type(runtime, "MigValue");
-      helperDecls.unshift(
-        { d: "blank" },
-        {
-          d: "function",
-          name: "view_of",
-          params: [{ name: "data", type: tref(migValue) }],
-          returns: tref("DataView"),
-          body: [
-            {
-              s: "if",
-              test: raw("!ArrayBuffer.isView(data)"),
-              then: [{ s: "throw", expr: raw('new TypeError("mig-ts: expected an array of bytes")') }],
-            },
-            { s: "return", expr: raw("new DataView(data.buffer, data.byteOffset, data.byteLength)") },
-          ],
-        },
+      // bytes_at and put_bytes only where a struct has byte fields or padding: an unused
+      // function would fail a user's `noUnusedLocals`.
+      const byteHelpers: typeof helperDecls = anyPadded || anyByteField ? [
         { d: "blank" },
         {
           d: "function",
@@ -412,6 +402,24 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
           returns: tref("void"),
           body: [{ s: "raw", text: "new Uint8Array(view.buffer, view.byteOffset + offset, length).set(value.subarray(0, length));" }],
         },
+      ] : [];
+      helperDecls.unshift(
+        { d: "blank" },
+        {
+          d: "function",
+          name: "view_of",
+          params: [{ name: "data", type: tref(migValue) }],
+          returns: tref("DataView"),
+          body: [
+            {
+              s: "if",
+              test: raw("!ArrayBuffer.isView(data)"),
+              then: [{ s: "throw", expr: raw('new TypeError("mig-ts: expected an array of bytes")') }],
+            },
+            { s: "return", expr: raw("new DataView(data.buffer, data.byteOffset, data.byteLength)") },
+          ],
+        },
+        ...byteHelpers,
       );
     }
   }
@@ -701,6 +709,8 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
     const genericArgs = trans.params.length > 0 ? `<${trans.params.map(() => "unknown").join(", ")}>` : "";
     let needThenable = false;
     let needStored = false;
+    /** Some routine without out values waits for its handler's promise (ignore_value). */
+    let needIgnore = false;
     const withRun = new Set<string>();
     const withCall = new Set<string>();
     for (const info of infos) {
@@ -805,6 +815,7 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
         needThenable = true;
         const body: Stmt[] = [...prelude, { s: "const", name: "out", init: handlerArgs }];
         if (info.outs.length === 0) {
+          needIgnore = true;
           body.push(
             { s: "const", name: "later", init: raw("as_promise(out)") },
             { s: "if", test: id("later"), then: [{ s: "return", expr: raw("later.then(ignore_value)") }] },
@@ -883,9 +894,10 @@ export function emitSubsystem(ir: InterfaceIR, options: EmitOptions = {}): strin
             { s: "return", expr: raw("Promise.resolve(v as PromiseLike<T>)") },
           ],
         },
-        { d: "blank" },
-        { d: "function", name: "ignore_value", params: [], returns: tref("void"), body: [] },
       );
+    }
+    if (needIgnore) {
+      routineDecls.push({ d: "blank" }, { d: "function", name: "ignore_value", params: [], returns: tref("void"), body: [] });
     }
     if (needStored) {
       routineDecls.push(

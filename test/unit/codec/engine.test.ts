@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { compileFile } from "../../../compiler/index.js";
 import { routinePlanFromIR } from "../../../compiler/layout/plan.js";
 import { decodeReply, decodeRequest, encodeRequest } from "../../../runtime/codec/engine.js";
