@@ -218,16 +218,24 @@ export class PagingStorage {
 
   /** Reads one object page into `into` (pageSize bytes). ok(false): never written. */
   readPage(map: PageMap, objectPage: number, into: Uint8Array): Result<boolean> {
-    if (into.length < this.pageSize)
-      return fail("INVALID_ARGUMENT", `buffer of ${into.length} bytes for a page`);
-    const packed = map.entries.get(objectPage);
-    if (packed === undefined) return NOT_STORED;
+    const packed = this.locate(map, objectPage, into);
+    if (typeof packed !== "number") return packed;
     try {
       this.fileById(blockFile(packed)).read(blockPage(packed), into);
     } catch (e) {
       return fail("IO_ERROR", `reading object page ${objectPage}: ${describe(e)}`);
     }
     return STORED;
+  }
+
+  /**
+   * Where object page `objectPage` of `map` is stored (its packed block), or `readPage`'s answer
+   * when there is nothing to read: a buffer too small for a page, or a page never written.
+   */
+  private locate(map: PageMap, objectPage: number, into: Uint8Array): number | Result<boolean> {
+    if (into.length < this.pageSize)
+      return fail("INVALID_ARGUMENT", `buffer of ${into.length} bytes for a page`);
+    return map.entries.get(objectPage) ?? NOT_STORED;
   }
 
   /**
@@ -242,13 +250,9 @@ export class PagingStorage {
       const r = reads[i]!;
       files[i] = null;
       filePages[i] = 0;
-      if (r.into.length < this.pageSize) {
-        r.result = fail("INVALID_ARGUMENT", `buffer of ${r.into.length} bytes for a page`);
-        continue;
-      }
-      const packed = r.map.entries.get(r.objectPage);
-      if (packed === undefined) {
-        r.result = NOT_STORED;
+      const packed = this.locate(r.map, r.objectPage, r.into);
+      if (typeof packed !== "number") {
+        r.result = packed;
         continue;
       }
       files[i] = this.fileById(blockFile(packed));
