@@ -281,7 +281,7 @@ export class DefaultPagerCore<Port = unknown> {
     add: boolean,
     options: { sizeBytes?: number; removeBatchPages?: number } = {},
   ): Promise<KernResult<PagingFileInfo>> {
-    if (this.gathered.length > 0) this.flushReads();
+    this.flushReads();
     const r = add
       ? this.storage.addFile(
           filename,
@@ -405,7 +405,7 @@ export class DefaultPagerCore<Port = unknown> {
           if (this.gathered.push(g) === 1) queueMicrotask(this.flushLater);
           gathered = true;
         } else {
-          if (this.gathered.length > 0) this.flushReads();
+          this.flushReads();
           reply = this.answerRequest(object, offset, length);
           sent = then === undefined ? undefined : then(reply);
         }
@@ -702,7 +702,7 @@ export class DefaultPagerCore<Port = unknown> {
   ): T | Promise<T> {
     this.onOrdered?.(object.id, seqno, what);
     // Every gathered page-in was taken before this message: it is read and answered first.
-    if (this.gathered.length > 0) this.flushReads();
+    this.flushReads();
     const result = work();
     if (then === undefined) return result;
     const sent = then(result);
