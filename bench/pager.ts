@@ -96,14 +96,14 @@ async function pagerIo(
     const s0 = { ...vm.stats };
     // `lanes` threads of the task fault at once, as several faulting threads and the pageout
     // daemon keep several messages in flight in a real kernel.
-    // Each thread has its own 4 KiB buffer it writes from and reads into (as the raw loop does).
-    // `each` is the memory access; `after` checks what a read brought (no async frame per page
-    // beyond the thread's own loop, as the raw loop has none). An access that returns true has
+    // Each thread has its own 4 KiB buffer it writes from and reads into (as the raw loop does),
+    // and no async frame per page beyond its own loop (the raw loop has none). `access` is the
+    // memory access; `after` checks what a read brought. An access that returns true has
     // completed (the fault did not have to wait): a single thread goes on without yielding, as
     // the raw loop does; with several, each access yields so that they interleave.
     const inLanes = async (
       order: readonly number[],
-      each: (page: number, buf: Uint8Array) => true | Promise<void>,
+      access: (page: number, buf: Uint8Array) => true | Promise<void>,
       after?: (page: number, buf: Uint8Array) => void,
     ) => {
       let next = 0;
@@ -111,7 +111,7 @@ async function pagerIo(
         const buf = new Uint8Array(P);
         while (next < order.length) {
           const page = order[next++]!;
-          const done = each(page, buf);
+          const done = access(page, buf);
           if (done !== true) await done;
           else if (lanes > 1) await null;
           after?.(page, buf);
@@ -139,20 +139,13 @@ async function pagerIo(
     for (let pass = 0; pass < readPasses; pass++) {
       const before = vm.stats.pageins;
       t = performance.now();
-      // The read loop is written out (no closure per access), as the raw loop is.
-      const order = shuffled(pages, seed * 31 + pass);
-      let next = 0;
-      const lane = async (): Promise<void> => {
-        const got = new Uint8Array(P);
-        while (next < order.length) {
-          const page = order[next++]!;
-          const done = vm.readIntoNow(task, base + page * P, got);
-          if (done !== true) await done;
-          else if (lanes > 1) await null;
+      await inLanes(
+        shuffled(pages, seed * 31 + pass),
+        (page, got) => vm.readIntoNow(task, base + page * P, got),
+        (page, got) => {
           if (got[0] !== (page & 0xff) || got[P - 1] !== (seed & 0xff)) wrong++;
-        }
-      };
-      await Promise.all(Array.from({ length: lanes }, lane));
+        },
+      );
       const n = vm.stats.pageins - before;
       pageins += n;
       read = Math.max(read, n / ((performance.now() - t) / 1000));
