@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MACH_PORT_NULL } from "../../../runtime/index.js";
 import type { mach_port_t, memory_object_name_t } from "../../../generated/default_pager.js";
 import { ReturnCode } from "../constants.js";
-import { startSystem, type PagerSystem } from "../ipc/system.js";
+import { startSystem, type PagerSystem, type SystemOptions } from "../ipc/system.js";
 import { MemoryFault, type Task } from "../kernel-vm/vm-kernel.js";
 import type { WriteErrorPolicy } from "../pager-core.js";
 import { patternPage, prng, sameBytes, tempDir, tick } from "./helpers.js";
@@ -44,6 +44,29 @@ function start(
       server: { removeBatchPages: 2 },
     },
   });
+}
+
+/**
+ * Runs `body` with a system whose pager has one paging file of 256 pages in a new folder (and
+ * RESIDENT resident pages unless `options` say otherwise); closes the system and removes the
+ * folder after, whatever `body` did.
+ */
+async function withSystem(
+  options: Omit<SystemOptions, "pager" | "residentPages"> & { residentPages?: number },
+  body: (system: PagerSystem) => Promise<void>,
+): Promise<void> {
+  const { dir, cleanup } = tempDir();
+  const system = await startSystem({
+    residentPages: RESIDENT,
+    ...options,
+    pager: { pageSize: P, pagingFiles: [{ path: path.join(dir, "swap"), sizeBytes: 256 * P }] },
+  });
+  try {
+    await body(system);
+  } finally {
+    await system.close();
+    cleanup();
+  }
 }
 
 /**
@@ -335,14 +358,8 @@ describe("anonymous memory with the default pager in another kernel", () => {
   // port moves to the pager's kernel and the kernel's send right follows it (runtime/transport).
   for (const transport of ["worker", "process"] as const) {
     it(`vm_allocate'd memory goes out to a pager in a ${transport} through memory_object_create, comes back intact, and is freed on vm_deallocate`, async () => {
-      const { dir, cleanup } = tempDir();
       const pages = 96;
-      const system = await startSystem({
-        transport,
-        residentPages: RESIDENT,
-        pager: { pageSize: P, pagingFiles: [{ path: path.join(dir, "swap"), sizeBytes: 256 * P }] },
-      });
-      try {
+      await withSystem({ transport }, async (system) => {
         const vm = system.kernelServer.vm;
         const task = vm.createTask();
         const base = await vm.vmAllocate(task, pages * P);
@@ -366,26 +383,16 @@ describe("anonymous memory with the default pager in another kernel", () => {
         for (let i = 0; i < 200 && (await stored()) > 0; i++) await new Promise((r) => setTimeout(r, 5));
         expect(await stored()).toBe(0);
         expect(vm.sendFailures).toEqual([]);
-      } finally {
-        await system.close();
-        cleanup();
-      }
+      });
     }, 30_000);
   }
 });
 
 describe("several faulting threads, no handoff to the pager (page-ins in bursts)", () => {
   it("page-ins reach the pager in bursts and are read back to back; every byte matches through writes, page-outs and reads", async () => {
-    const { dir, cleanup } = tempDir();
     const pages = 128;
     const lanes = 8;
-    const system = await startSystem({
-      residentPages: RESIDENT,
-      pageoutCluster: 4,
-      faultHandoff: false,
-      pager: { pageSize: P, pagingFiles: [{ path: path.join(dir, "swap"), sizeBytes: 256 * P }] },
-    });
-    try {
+    await withSystem({ pageoutCluster: 4, faultHandoff: false }, async (system) => {
       const vm = system.kernelServer.vm;
       const task = vm.createTask();
       const base = await vm.vmAllocate(task, pages * P);
@@ -427,21 +434,13 @@ describe("several faulting threads, no handoff to the pager (page-ins in bursts)
       }
       expect(vm.stats.pageins - pageins).toBeGreaterThan(pages / 2);
       expect(gather.pages).toBe(gathered);
-    } finally {
-      await system.close();
-      cleanup();
-    }
+    });
   }, 30_000);
 });
 
 describe("a default pager that goes away", () => {
   it("page-outs it can no longer take are sent once, not on every pass: the data stays resident past the bound and the writes go on", async () => {
-    const { dir, cleanup } = tempDir();
-    const system = await startSystem({
-      residentPages: RESIDENT,
-      pager: { pageSize: P, pagingFiles: [{ path: path.join(dir, "swap"), sizeBytes: 256 * P }] },
-    });
-    try {
+    await withSystem({}, async (system) => {
       const vm = system.kernelServer.vm;
       const task = vm.createTask();
       const base = await vm.vmAllocate(task, 64 * P);
@@ -462,10 +461,7 @@ describe("a default pager that goes away", () => {
       for (let page = 32; page < 64; page++) {
         expect(sameBytes(await vm.read(task, base + page * P, P), patternPage(P, 5, page)), `page ${page}`).toBe("same");
       }
-    } finally {
-      await system.close();
-      cleanup();
-    }
+    });
   });
 });
 
@@ -492,13 +488,7 @@ describe("the same paging load with the pager in another kernel", () => {
 
   for (const transport of ["worker", "process"] as const) {
     it(`3,000 random page writes and reads across two tasks, external and anonymous memory, pager in a ${transport}; destruction frees everything`, async () => {
-      const { dir, cleanup } = tempDir();
-      const sys = await startSystem({
-        transport,
-        residentPages: RESIDENT,
-        pager: { pageSize: P, pagingFiles: [{ path: path.join(dir, "a.swap"), sizeBytes: 256 * P }] },
-      });
-      try {
+      await withSystem({ transport }, async (sys) => {
         const { user, pager } = sys;
         const vm = sys.kernelServer.vm;
         const rand = prng(77);
@@ -522,23 +512,15 @@ describe("the same paging load with the pager in another kernel", () => {
         const final = await pager.default_pager_info();
         expect(final.dpi_free_space).toBe(final.dpi_total_space);
         await checkThroughStubs(sys);
-      } finally {
-        await sys.close();
-        cleanup();
-      }
+      });
     }, 60_000);
   }
 });
 
 describe("a default pager process that dies", () => {
   it("a fault on a page it held fails at once with a memory error, resident pages stay usable, and the system closes", async () => {
-    const { dir, cleanup } = tempDir();
-    const system = await startSystem({
-      transport: "process",
-      residentPages: RESIDENT,
-      pager: { pageSize: P, pagingFiles: [{ path: path.join(dir, "swap"), sizeBytes: 256 * P }] },
-    });
-    try {
+    // Closing the system (in withSystem) used to wait forever for the exit of a child killed by a signal.
+    await withSystem({ transport: "process" }, async (system) => {
       const vm = system.kernelServer.vm;
       const task = vm.createTask();
       const base = await vm.vmAllocate(task, 64 * P);
@@ -556,9 +538,6 @@ describe("a default pager process that dies", () => {
       // The last pages are still resident.
       await vm.write(task, base + 63 * P, patternPage(P, 7, 63));
       expect(sameBytes(await vm.read(task, base + 63 * P, P), patternPage(P, 7, 63))).toBe("same");
-    } finally {
-      await system.close(); // used to wait forever for the exit of a child killed by a signal
-      cleanup();
-    }
+    });
   }, 30_000);
 });
