@@ -14,6 +14,9 @@
  *    frames (goal: at most 1.3x);
  *  - pipelined throughput with 64 calls in flight over a Unix socket vs the raw socket with 64
  *    frames in flight (goal: at least 0.7x).
+ * In-process, the same calls with hand-built messages and no stubs (bench/kernel-rpc.ts) are timed
+ * against the same baseline and printed as reference rows: the kernel's share, below which no stub
+ * built on this runtime can go.
  * Latencies are µs per round trip, throughput is calls per second; each figure is the median of
  * several rounds, the measured and the baseline run alternating.
  * MIG_TS_RPC_ONLY=in-process,worker,unix,tcp runs a subset (for profiling).
@@ -32,6 +35,7 @@ import { Kernel, type Task } from "../runtime/kernel/index.js";
 import { createCaller, ReplyPortPool } from "../runtime/mig/index.js";
 import { bridgeMessagePort, listen, type Bridge, type SocketAddress } from "../runtime/transport/index.js";
 import { NullRpcClient } from "./generated/null_rpc.js";
+import { kernelRpc } from "./kernel-rpc.js";
 import { REPLY_GROWTH, serveStubs } from "./rpc-peer.js";
 import type { BenchResult } from "./result.js";
 
@@ -148,6 +152,19 @@ class Queue {
   }
 }
 
+/**
+ * A row printed for reference, without a goal (not in the JSON results): the kernel's share of an
+ * in-process call (bench/kernel-rpc.ts), against the same baseline as the goal rows.
+ */
+interface ReferenceRow {
+  name: string;
+  value: number;
+  unit: string;
+  baseline: number;
+}
+
+const references: ReferenceRow[] = [];
+
 async function inProcess(): Promise<BenchResult[]> {
   const kernel = new Kernel();
   const server = kernel.createTask("server");
@@ -155,6 +172,7 @@ async function inProcess(): Promise<BenchResult[]> {
   const served = serveStubs(server);
   const service = server.mach_port_extract_right(served.service, MACH_MSG_TYPE_MAKE_SEND, clientTask).right;
   const rpc = stubClient(clientTask, service);
+  const bare = kernelRpc(kernel.createTask("kernel-only client"), kernel.createTask("kernel-only server"));
   const out: BenchResult[] = [];
   for (const routine of ROUTINES) {
     const requests = new Queue();
@@ -168,19 +186,20 @@ async function inProcess(): Promise<BenchResult[]> {
         replies.put(rep);
       }
     })();
-    const [value, baseline] = await paired(
-      () => rpc.latency(routine, IN_PROCESS_CALLS),
-      () =>
-        latency(IN_PROCESS_CALLS, async () => {
-          requests.put(req);
-          await replies.take();
-        }),
-    );
+    const queued = () =>
+      latency(IN_PROCESS_CALLS, async () => {
+        requests.put(req);
+        await replies.take();
+      });
+    const [value, baseline] = await paired(() => rpc.latency(routine, IN_PROCESS_CALLS), queued);
+    const [kernelOnly, kernelBaseline] = await paired(() => latency(IN_PROCESS_CALLS, bare[routine]), queued);
+    references.push({ name: `${label[routine]}, in-process, kernel only (reference)`, value: round(kernelOnly), unit: "µs", baseline: round(kernelBaseline) });
     stop = true;
     requests.put(req);
     await echoLoop;
     out.push(result(`${label[routine]}, in-process`, value, "µs", baseline, 3, "<="));
   }
+  bare.stop();
   await served.stop();
   return out;
 }
@@ -375,12 +394,13 @@ function round(x: number, digits = 2): number {
   return Math.round(x * f) / f;
 }
 
-function printTable(results: BenchResult[]): void {
+function printTable(results: BenchResult[], reference: readonly ReferenceRow[]): void {
   const rows = [["benchmark", "value", "baseline", "unit", "ratio", "goal", "met"]];
   for (const r of results) {
     const met = r.goalOp === "<=" ? r.ratio <= r.goal : r.ratio >= r.goal;
     rows.push([r.name, String(r.value), String(r.baseline), r.unit, r.ratio.toFixed(3), `${r.goalOp} ${r.goal}`, met ? "yes" : "NO"]);
   }
+  for (const r of reference) rows.push([r.name, String(r.value), String(r.baseline), r.unit, (r.value / r.baseline).toFixed(3), "", ""]);
   const widths = rows[0].map((_, j) => Math.max(...rows.map((r) => r[j].length)));
   rows.forEach((r, i) => {
     console.log(r.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join("  "));
@@ -396,7 +416,7 @@ export async function runRpcBench(): Promise<BenchResult[]> {
   if (only.includes("worker")) results.push(...(await workers()));
   if (only.includes("unix")) results.push(...(await processes("unix")));
   if (only.includes("tcp")) results.push(...(await processes("tcp")));
-  printTable(results);
+  printTable(results, references);
   return results;
 }
 
