@@ -51,8 +51,14 @@ class KernelServer implements ReceiveWaiter, Runnable {
     private readonly object: number,
   ) {}
 
+  /** Answers the requests queued, then waits for the next (as `serve`'s loop does). */
   start(): void {
-    if (this.task.receiveWith(this, this.service) !== null) throw new Error("kernel-rpc: a request was queued before the server started");
+    for (;;) {
+      const r = this.task.receiveWith(this, this.service);
+      if (r === null) return;
+      if (r.code !== ReturnCode.KERN_SUCCESS) throw new Error(`kernel-rpc: receive failed (${r.code})`);
+      this.answer(r.msg!.bytes);
+    }
   }
 
   message(kmsg: KMsg): void {
@@ -69,7 +75,11 @@ class KernelServer implements ReceiveWaiter, Runnable {
   run(): void {
     const kmsg = this.kmsg!;
     this.kmsg = null;
-    const request = this.task.completeReceive(kmsg, this.rcvSize).msg!.bytes;
+    this.answer(this.task.completeReceive(kmsg, this.rcvSize).msg!.bytes);
+    this.start();
+  }
+
+  private answer(request: Uint8Array): void {
     const create = rd32(request, 28) === CREATE_ID;
     const size = create ? 64 : 48;
     const reply = new Uint8Array(size);
@@ -84,11 +94,54 @@ class KernelServer implements ReceiveWaiter, Runnable {
     }
     const code = this.task.sendMessage({ bytes: reply, ool: [] }, MACH_SEND_MSG, size, 0, true);
     if (code !== ReturnCode.KERN_SUCCESS) throw new Error(`kernel-rpc: reply failed (${String(code)})`);
-    this.start();
   }
 
   stop(): void {
     this.task.interruptReceivers(this.service);
+  }
+}
+
+/** Serves hand-built replies on a new receive right of `server`; returns its name and the stop. */
+export function serveKernelOnly(server: Task): { service: number; stop: () => void } {
+  const service = server.mach_port_allocate(MACH_PORT_RIGHT_RECEIVE).name;
+  const object = server.mach_port_allocate(MACH_PORT_RIGHT_RECEIVE).name;
+  const loop = new KernelServer(server, service, object);
+  loop.start();
+  return { service, stop: () => loop.stop() };
+}
+
+/**
+ * A call waiting for its reply (a reply that was not there right after the send: the server is
+ * across a bridge): the kernel's waiter on the reply port, as the stubs' pending calls are.
+ */
+class PendingReply implements ReceiveWaiter, Runnable {
+  readonly option = RPC_OPTION;
+  readonly rcvSize = 4096;
+  private kmsg: KMsg | null = null;
+  readonly done: Promise<Uint8Array>;
+  private resolve!: (reply: Uint8Array) => void;
+  private reject!: (error: Error) => void;
+
+  constructor(readonly task: Task) {
+    this.done = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+  message(kmsg: KMsg): void {
+    this.kmsg = kmsg;
+    this.task.kernel.schedule(this);
+  }
+  tooLarge(): void {
+    this.reject(new Error("kernel-rpc: reply too large"));
+  }
+  fail(code: number): void {
+    this.reject(new Error(`kernel-rpc: receive failed (${code})`));
+  }
+  run(): void {
+    const kmsg = this.kmsg!;
+    this.kmsg = null;
+    this.resolve(this.task.completeReceive(kmsg, this.rcvSize).msg!.bytes);
   }
 }
 
@@ -97,20 +150,18 @@ export interface KernelRpc {
   null_rpc(): Promise<void>;
   /** One default_pager_object_create round trip; the client deallocates the right it gets. */
   default_pager_object_create(): Promise<void>;
-  stop(): void;
 }
 
-/** Hand-built RPCs from `client` to a server in `server` (both tasks of one kernel). */
-export function kernelRpc(client: Task, server: Task): KernelRpc {
-  const service = server.mach_port_allocate(MACH_PORT_RIGHT_RECEIVE).name;
-  const object = server.mach_port_allocate(MACH_PORT_RIGHT_RECEIVE).name;
-  const send = server.mach_port_extract_right(service, MACH_MSG_TYPE_MAKE_SEND, client).right;
-  const replyPort = client.mach_reply_port();
-  const serverLoop = new KernelServer(server, service, object);
-  serverLoop.start();
+/**
+ * Hand-built calls from `client` through its send right `send` (to a `serveKernelOnly` port, in
+ * this kernel or across a bridge), each with a reply port of its own from a pool, as the stubs'.
+ */
+export function kernelRpc(client: Task, send: number): KernelRpc {
+  const idle: number[] = [];
 
-  /** Sends a request of `size` bytes (an int64 argument for create) and returns the reply's bytes. */
-  function call(id: number, size: number): Uint8Array {
+  /** Sends a request of `size` bytes (an int64 argument for create); the reply's bytes, or a promise of them. */
+  function call(id: number, size: number): { replyPort: number; reply: Uint8Array | Promise<Uint8Array> } {
+    const replyPort = idle.pop() ?? client.mach_reply_port();
     const request = new Uint8Array(size);
     wr32(request, 0, MACH_MSG_TYPE_COPY_SEND | (MACH_MSG_TYPE_MAKE_SEND_ONCE << 8));
     wr32(request, 4, size);
@@ -124,21 +175,41 @@ export function kernelRpc(client: Task, server: Task): KernelRpc {
     const sent = client.rpcSend({ bytes: request, ool: [] }, RPC_OPTION, size, true);
     if (sent !== ReturnCode.KERN_SUCCESS) throw new Error(`kernel-rpc: send failed (${String(sent)})`);
     const r = client.tryReceive(replyPort, RPC_OPTION, 4096);
-    if (r === null || r.code !== ReturnCode.KERN_SUCCESS) throw new Error("kernel-rpc: no reply");
-    return r.msg!.bytes;
+    if (r !== null) {
+      if (r.code !== ReturnCode.KERN_SUCCESS) throw new Error(`kernel-rpc: receive failed (${r.code})`);
+      return { replyPort, reply: r.msg!.bytes };
+    }
+    const pending = new PendingReply(client);
+    client.receiveWith(pending, replyPort);
+    return { replyPort, reply: pending.done };
   }
 
+  // A reply that is there at once (a server in this kernel) finishes the call without a promise
+  // hop of its own, as the stubs' calls do.
+  const DONE = Promise.resolve();
+  function nullDone(replyPort: number): void {
+    idle.push(replyPort);
+  }
+  function createDone(replyPort: number, reply: Uint8Array): void {
+    client.mach_port_deallocate(rd32(reply, 56));
+    idle.push(replyPort);
+  }
   return {
     null_rpc() {
-      call(NULL_RPC_ID, HEADER);
-      return Promise.resolve();
+      const { replyPort, reply } = call(NULL_RPC_ID, HEADER);
+      if (!(reply instanceof Promise)) {
+        nullDone(replyPort);
+        return DONE;
+      }
+      return reply.then(() => nullDone(replyPort));
     },
-    async default_pager_object_create() {
-      const reply = await Promise.resolve(call(CREATE_ID, 48));
-      client.mach_port_deallocate(rd32(reply, 56));
-    },
-    stop() {
-      serverLoop.stop();
+    default_pager_object_create() {
+      const { replyPort, reply } = call(CREATE_ID, 48);
+      if (!(reply instanceof Promise)) {
+        createDone(replyPort, reply);
+        return DONE;
+      }
+      return reply.then((bytes) => createDone(replyPort, bytes));
     },
   };
 }

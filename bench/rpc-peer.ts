@@ -7,6 +7,7 @@
  * mode "stubs": a kernel of its own, a bridge to the bench, and a service port (the connection's
  *               bootstrap port) served by the generated demuxes of null_rpc and default_pager
  *               through `migDemux` + `serve`;
+ * mode "kernel":  the same, but the service port answered with hand-built replies (bench/kernel-rpc.ts);
  * mode "raw":   the baseline: answers every message of n bytes with a fresh one of n + 16 bytes,
  *               the size of the stub reply (null_rpc: 32 -> 48; default_pager_object_create:
  *               48 -> 64). Over a socket, messages are frames with a 32-bit length prefix.
@@ -21,6 +22,7 @@ import { bridgeMessagePort, connect, type SocketAddress } from "../runtime/trans
 import { MachError, ReturnCode } from "../runtime/constants.js";
 import { default_pager_server, type DefaultPagerHandlers, type memory_object_t } from "../generated/default_pager.js";
 import { null_rpc_server } from "./generated/null_rpc.js";
+import { serveKernelOnly } from "./kernel-rpc.js";
 
 /** Growth of a reply over its request (the RetCode item, 16 bytes on x86_64). */
 export const REPLY_GROWTH = 16;
@@ -73,10 +75,10 @@ async function main(): Promise<void> {
   }
   const mode = process.argv[2];
   const address = JSON.parse(process.argv[3]) as SocketAddress;
-  if (mode === "stubs") {
+  if (mode === "stubs" || mode === "kernel") {
     const kernel = new Kernel();
     const task = kernel.createTask("bench-server");
-    const { service } = serveStubs(task);
+    const { service } = mode === "stubs" ? serveStubs(task) : serveKernelOnly(task);
     const bridge = await connect(kernel, address, { label: "bench-server" });
     bridge.setBootstrapPort(task, service, MACH_MSG_TYPE_MAKE_SEND);
     void bridge.closed.then(() => process.exit(0));

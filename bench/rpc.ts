@@ -35,7 +35,7 @@ import { Kernel, type Task } from "../runtime/kernel/index.js";
 import { createCaller, ReplyPortPool } from "../runtime/mig/index.js";
 import { bridgeMessagePort, listen, type Bridge, type SocketAddress } from "../runtime/transport/index.js";
 import { NullRpcClient } from "./generated/null_rpc.js";
-import { kernelRpc } from "./kernel-rpc.js";
+import { kernelRpc, serveKernelOnly } from "./kernel-rpc.js";
 import { REPLY_GROWTH, serveStubs } from "./rpc-peer.js";
 import type { BenchResult } from "./result.js";
 
@@ -113,18 +113,28 @@ function stubClient(task: Task, service: number) {
   };
   return {
     latency: (routine: Routine, n = LATENCY_CALLS) => latency(n, calls[routine]),
-    /** Calls per second with IN_FLIGHT calls outstanding. */
-    async throughput(routine: Routine): Promise<number> {
-      const call = calls[routine];
-      let left = PIPELINE_CALLS;
-      const t0 = performance.now();
-      await Promise.all(
-        Array.from({ length: IN_FLIGHT }, async () => {
-          while (left-- > 0) await call();
-        }),
-      );
-      return PIPELINE_CALLS / ((performance.now() - t0) / 1000);
-    },
+    throughput: (routine: Routine) => throughput(calls[routine]),
+  };
+}
+
+/** Calls per second of `call` with IN_FLIGHT calls outstanding. */
+async function throughput(call: () => Promise<void>): Promise<number> {
+  let left = PIPELINE_CALLS;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (left-- > 0) await call();
+    }),
+  );
+  return PIPELINE_CALLS / ((performance.now() - t0) / 1000);
+}
+
+/** Hand-built calls (bench/kernel-rpc.ts), sequential and pipelined, as `stubClient`'s. */
+function bareClient(task: Task, service: number) {
+  const rpc = kernelRpc(task, service);
+  return {
+    latency: (routine: Routine, n = LATENCY_CALLS) => latency(n, () => rpc[routine]()),
+    throughput: (routine: Routine) => throughput(() => rpc[routine]()),
   };
 }
 
@@ -153,8 +163,8 @@ class Queue {
 }
 
 /**
- * A row printed for reference, without a goal (not in the JSON results): the kernel's share of an
- * in-process call (bench/kernel-rpc.ts), against the same baseline as the goal rows.
+ * A row printed for reference, without a goal (not in the JSON results): the kernel's share of a
+ * call, in-process or pipelined (bench/kernel-rpc.ts), against the same baseline as the goal rows.
  */
 interface ReferenceRow {
   name: string;
@@ -172,7 +182,10 @@ async function inProcess(): Promise<BenchResult[]> {
   const served = serveStubs(server);
   const service = server.mach_port_extract_right(served.service, MACH_MSG_TYPE_MAKE_SEND, clientTask).right;
   const rpc = stubClient(clientTask, service);
-  const bare = kernelRpc(kernel.createTask("kernel-only client"), kernel.createTask("kernel-only server"));
+  const bareServerTask = kernel.createTask("kernel-only server");
+  const bareServer = serveKernelOnly(bareServerTask);
+  const bareClient = kernel.createTask("kernel-only client");
+  const bare = kernelRpc(bareClient, bareServerTask.mach_port_extract_right(bareServer.service, MACH_MSG_TYPE_MAKE_SEND, bareClient).right);
   const out: BenchResult[] = [];
   for (const routine of ROUTINES) {
     const requests = new Queue();
@@ -199,7 +212,7 @@ async function inProcess(): Promise<BenchResult[]> {
     await echoLoop;
     out.push(result(`${label[routine]}, in-process`, value, "µs", baseline, 3, "<="));
   }
-  bare.stop();
+  bareServer.stop();
   await served.stop();
   return out;
 }
@@ -248,7 +261,7 @@ async function workers(): Promise<BenchResult[]> {
 // ---------------------------------------------------------------------------------------------
 // Processes
 
-function startProcess(mode: "stubs" | "raw", address: SocketAddress): ChildProcess {
+function startProcess(mode: "stubs" | "kernel" | "raw", address: SocketAddress): ChildProcess {
   // MIG_TS_BENCH_CHILD_FLAGS: extra node flags for the server processes (e.g. --cpu-prof).
   const flags = (process.env.MIG_TS_BENCH_CHILD_FLAGS ?? "").split(" ").filter(Boolean);
   return spawn(process.execPath, [...flags, "--import", "tsx", join(here, "rpc-peer.ts"), mode, JSON.stringify(address)], {
@@ -336,17 +349,20 @@ async function rawPeer(kind: "unix" | "tcp") {
   };
 }
 
-/** A stub server process: its service port is the connection's bootstrap port. */
-async function stubPeer(kind: "unix" | "tcp") {
+/**
+ * A server process ("stubs": the generated stubs; "kernel": hand-built replies, bench/kernel-rpc.ts),
+ * its service port the connection's bootstrap port, and a client of it here.
+ */
+async function bridgedPeer(kind: "unix" | "tcp", mode: "stubs" | "kernel") {
   const kernel = new Kernel();
   const task = kernel.createTask("client");
   let accepted!: (b: Bridge) => void;
   const got = new Promise<Bridge>((r) => (accepted = r));
   const { server, address } = await listenOn(kind, (a) => listen(kernel, a, accepted, { label: "to-server" }));
-  const child = startProcess("stubs", address);
+  const child = startProcess(mode, address);
   const bridge = await got;
   const boot = await bridge.getBootstrapPort(task);
-  const rpc = stubClient(task, boot.name);
+  const rpc = mode === "stubs" ? stubClient(task, boot.name) : bareClient(task, boot.name);
   return {
     ...rpc,
     async close() {
@@ -360,7 +376,7 @@ async function stubPeer(kind: "unix" | "tcp") {
 }
 
 async function processes(kind: "unix" | "tcp"): Promise<BenchResult[]> {
-  const stubs = await stubPeer(kind);
+  const stubs = await bridgedPeer(kind, "stubs");
   const raw = await rawPeer(kind);
   const out: BenchResult[] = [];
   const where = kind === "unix" ? "a Unix socket" : "TCP 127.0.0.1";
@@ -377,6 +393,14 @@ async function processes(kind: "unix" | "tcp"): Promise<BenchResult[]> {
       const [v, b] = await paired(() => stubs.throughput(routine), () => raw.throughput(routine), 5, PIPELINE_WARM_UP_MS);
       out.push(result(`${label[routine]}, pipelined (${IN_FLIGHT} in flight), processes over a Unix socket`, v, "calls/s", b, 0.7, ">="));
     }
+    // The same pipelined calls with hand-built messages and a server that answers them from the
+    // kernel (no stubs on either side): the kernel's and the bridge's share, for reference.
+    const bare = await bridgedPeer(kind, "kernel");
+    for (const routine of ROUTINES) {
+      const [v, b] = await paired(() => bare.throughput(routine), () => raw.throughput(routine), 5, PIPELINE_WARM_UP_MS);
+      references.push({ name: `${label[routine]}, pipelined (${IN_FLIGHT} in flight), Unix socket, kernel only (reference)`, value: round(v), unit: "calls/s", baseline: round(b) });
+    }
+    await bare.close();
   }
   await stubs.close();
   await raw.close();
