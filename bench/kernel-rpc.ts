@@ -1,11 +1,12 @@
 /**
- * The kernel's share of an in-process RPC (a reference for bench/rpc.ts): the same two messages as
- * the generated stubs send for `null_rpc` and `default_pager_object_create` (sizes, ids, header
- * dispositions, the send-once reply right, the MAKE_SEND right in create's reply, which the client
- * then deallocates), but built by hand, with a server that answers from a kernel receive waiter as
- * `serve` does and a client that sends and receives as the stubs do (`rpcSend`, then
- * `tryReceive`). No codec, no demux, no MIG checks: what Mach's semantics cost by themselves in
- * this runtime, and so the least any stub built on it can cost.
+ * The kernel's share of an RPC (reference rows of bench/rpc.ts, in one kernel and across a bridge):
+ * the same two messages as the generated stubs send for `null_rpc` and
+ * `default_pager_object_create` (sizes, ids, header dispositions, the send-once reply right, the
+ * MAKE_SEND right in create's reply, which the client then deallocates), but built by hand, with a
+ * server that answers from a kernel receive waiter as `serve` does and a client that sends and
+ * receives as the stubs do (`rpcSend`, then `tryReceive`, else a waiter on its reply port). No
+ * codec, no demux, no MIG checks: what Mach's semantics (and the bridge) cost by themselves in this
+ * runtime, and so the least any stub built on it can cost.
  */
 import { rd32, wr32 } from "../runtime/bytes.js";
 import { MACH_MSGH_BITS_COMPLEX } from "../runtime/codec/header.js";
