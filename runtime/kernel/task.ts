@@ -1344,12 +1344,6 @@ export class Task {
         if (!isPort) continue;
         for (let i = 0; i < item.number; i++) {
           const at = item.dataOffset + i * abi.inlinePortSize;
-          // MACH_PORT_NULL carries no right: nothing to copy out, and the slot already reads
-          // NULL (a data_supply's reply_to on every page-in).
-          if (rd32(b, at) === MACH_PORT_NULL) {
-            if (abi.inlinePortSize === 8) wr32(b, at + 4, 0);
-            continue;
-          }
           const right = newRight();
           if (this.copyinRightInto(rd32(b, at), item.name, right) !== 0) return R.MACH_SEND_INVALID_RIGHT;
           right.offset = at;
