@@ -245,7 +245,11 @@ export interface KMsg {
   destType: number;
   /** The reply right; type 0 and port null when there is none. */
   reply: CarriedRight;
-  /** Body rights in body order (inline items, then each OOL array's elements in index order). */
+  /**
+   * Body rights in body order (inline items, then each OOL array's elements in index order): one
+   * per port slot, NULL and DEAD slots included (their port is null), since copy-in zeroes every
+   * slot and a bridge's peer places the rights it receives by slot.
+   */
   rights: CarriedRight[];
   bytes: Uint8Array;
   ool: Uint8Array[];

@@ -13,10 +13,13 @@ import {
   MACH_MSG_TYPE_MOVE_SEND_ONCE,
   MACH_NOTIFY_DEAD_NAME,
   MACH_NOTIFY_NO_SENDERS,
+  MACH_PORT_DEAD,
+  MACH_PORT_NULL,
   MACH_PORT_RIGHT_RECEIVE,
   MACH_PORT_TYPE_DEAD_NAME,
   MACH_PORT_TYPE_RECEIVE,
   MACH_PORT_TYPE_SEND,
+  MACH_PORT_TYPE_SEND_ONCE,
   MACH_PORT_TYPE_SEND_RECEIVE,
   MACH_SEND_MSG,
   MACH_SEND_TIMEOUT,
@@ -127,6 +130,35 @@ describe.each(LINK_KINDS)("bridge over %s", (kind) => {
     expect(bb.importCount).toBe(0);
     expect(bb.exportCount).toBe(1);
     expect(a.portOf(mine)!.srights).toBe(0);
+    expect(audit(ka)).toEqual([]);
+    expect(audit(kb)).toEqual([]);
+  });
+
+  it("carries MACH_PORT_NULL and MACH_PORT_DEAD slots among real rights, each in its place", async () => {
+    const { a, b, ka, kb, service, serviceInA } = await world();
+    const mine = allocate(a);
+    // The peer places the rights it is sent by slot: a NULL or DEAD slot must keep its place in
+    // the list of carried rights, or every right after it lands one slot early (or the message is
+    // rejected as naming rights it does not carry).
+    const msg = buildMessage(ka.abi, serviceInA, MACH_MSG_TYPE_COPY_SEND, 0, 0, 3, [
+      { port: MACH_PORT_NULL, disposition: MACH_MSG_TYPE_COPY_SEND },
+      { port: mine, disposition: MACH_MSG_TYPE_MAKE_SEND },
+      { port: MACH_PORT_DEAD, disposition: MACH_MSG_TYPE_COPY_SEND },
+      { port: MACH_PORT_NULL, disposition: MACH_MSG_TYPE_MAKE_SEND_ONCE },
+      { port: mine, disposition: MACH_MSG_TYPE_MAKE_SEND_ONCE },
+    ]);
+    expect(await send(a, msg)).toBe(0);
+    const got = await receive(b, service);
+    expect(got.code).toBe(0);
+    const names = [0, 1, 2, 3, 4].map((i) => itemValue(kb.abi, got.msg!, i));
+    expect(names[0]).toBe(MACH_PORT_NULL);
+    expect(b.mach_port_type(names[1]).type).toBe(MACH_PORT_TYPE_SEND);
+    expect(names[2]).toBe(MACH_PORT_DEAD);
+    expect(names[3]).toBe(MACH_PORT_NULL);
+    expect(b.mach_port_type(names[4]).type).toBe(MACH_PORT_TYPE_SEND_ONCE);
+    expect(b.portOf(names[4])).toBe(b.portOf(names[1]));
+    b.mach_msg_destroy(got.msg!);
+    await settle();
     expect(audit(ka)).toEqual([]);
     expect(audit(kb)).toEqual([]);
   });
