@@ -8,17 +8,8 @@ export function tempDir(prefix = "mig-ts-dp-"): { dir: string; cleanup: () => vo
   return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** A small deterministic PRNG (mulberry32), so failures reproduce. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG (mulberry32), so failures reproduce. */
+export { prng } from "../../../test/support/prng.js";
 
 /** A page whose bytes identify (tag, page) so misplaced pages are caught. */
 export function patternPage(size: number, tag: number, page: number): Uint8Array {
