@@ -14,9 +14,9 @@
  *    frames (goal: at most 1.3x);
  *  - pipelined throughput with 64 calls in flight over a Unix socket vs the raw socket with 64
  *    frames in flight (goal: at least 0.7x).
- * In-process, the same calls with hand-built messages and no stubs (bench/kernel-rpc.ts) are timed
- * against the same baseline and printed as reference rows: the kernel's share, below which no stub
- * built on this runtime can go.
+ * In-process and pipelined, the same calls with hand-built messages and no stubs
+ * (bench/kernel-rpc.ts) are timed against the same baselines and printed as reference rows: the
+ * kernel's (and the bridge's) share, below which no stub built on this runtime can go.
  * Latencies are µs per round trip, throughput is calls per second; each figure is the median of
  * several rounds, the measured and the baseline run alternating.
  * MIG_TS_RPC_ONLY=in-process,worker,unix,tcp runs a subset (for profiling).
@@ -133,8 +133,8 @@ async function throughput(call: () => Promise<void>): Promise<number> {
 function bareClient(task: Task, service: number) {
   const rpc = kernelRpc(task, service);
   return {
-    latency: (routine: Routine, n = LATENCY_CALLS) => latency(n, () => rpc[routine]()),
-    throughput: (routine: Routine) => throughput(() => rpc[routine]()),
+    latency: (routine: Routine, n = LATENCY_CALLS) => latency(n, rpc[routine]),
+    throughput: (routine: Routine) => throughput(rpc[routine]),
   };
 }
 
@@ -184,8 +184,8 @@ async function inProcess(): Promise<BenchResult[]> {
   const rpc = stubClient(clientTask, service);
   const bareServerTask = kernel.createTask("kernel-only server");
   const bareServer = serveKernelOnly(bareServerTask);
-  const bareClient = kernel.createTask("kernel-only client");
-  const bare = kernelRpc(bareClient, bareServerTask.mach_port_extract_right(bareServer.service, MACH_MSG_TYPE_MAKE_SEND, bareClient).right);
+  const bareClientTask = kernel.createTask("kernel-only client");
+  const bare = bareClient(bareClientTask, bareServerTask.mach_port_extract_right(bareServer.service, MACH_MSG_TYPE_MAKE_SEND, bareClientTask).right);
   const out: BenchResult[] = [];
   for (const routine of ROUTINES) {
     const requests = new Queue();
@@ -205,7 +205,7 @@ async function inProcess(): Promise<BenchResult[]> {
         await replies.take();
       });
     const [value, baseline] = await paired(() => rpc.latency(routine, IN_PROCESS_CALLS), queued);
-    const [kernelOnly, kernelBaseline] = await paired(() => latency(IN_PROCESS_CALLS, bare[routine]), queued);
+    const [kernelOnly, kernelBaseline] = await paired(() => bare.latency(routine, IN_PROCESS_CALLS), queued);
     references.push({ name: `${label[routine]}, in-process, kernel only (reference)`, value: round(kernelOnly), unit: "µs", baseline: round(kernelBaseline) });
     stop = true;
     requests.put(req);
@@ -441,6 +441,7 @@ export async function runRpcBench(): Promise<BenchResult[]> {
   if (only.includes("unix")) results.push(...(await processes("unix")));
   if (only.includes("tcp")) results.push(...(await processes("tcp")));
   printTable(results, references);
+  references.length = 0;
   return results;
 }
 
