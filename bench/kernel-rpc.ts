@@ -160,8 +160,8 @@ export interface KernelRpc {
 export function kernelRpc(client: Task, send: number): KernelRpc {
   const idle: number[] = [];
 
-  /** Sends a request of `size` bytes (an int64 argument for create); the reply's bytes, or a promise of them. */
-  function call(id: number, size: number): { replyPort: number; reply: Uint8Array | Promise<Uint8Array> } {
+  /** Sends a request of `size` bytes (an int64 argument for create); returns its reply port. */
+  function sendRequest(id: number, size: number): number {
     const replyPort = idle.pop() ?? client.mach_reply_port();
     const request = new Uint8Array(size);
     wr32(request, 0, MACH_MSG_TYPE_COPY_SEND | (MACH_MSG_TYPE_MAKE_SEND_ONCE << 8));
@@ -175,19 +175,24 @@ export function kernelRpc(client: Task, send: number): KernelRpc {
     }
     const sent = client.rpcSend({ bytes: request, ool: [] }, RPC_OPTION, size, true);
     if (sent !== ReturnCode.KERN_SUCCESS) throw new Error(`kernel-rpc: send failed (${String(sent)})`);
-    const r = client.tryReceive(replyPort, RPC_OPTION, 4096);
-    if (r !== null) {
-      if (r.code !== ReturnCode.KERN_SUCCESS) throw new Error(`kernel-rpc: receive failed (${r.code})`);
-      return { replyPort, reply: r.msg!.bytes };
-    }
-    const pending = new PendingReply(client);
-    client.receiveWith(pending, replyPort);
-    return { replyPort, reply: pending.done };
+    return replyPort;
   }
 
   // A reply that is there at once (a server in this kernel) finishes the call without a promise
   // hop of its own, as the stubs' calls do.
   const DONE = Promise.resolve();
+  /** Receives the reply on `replyPort` (at once, else through a waiter) and hands it to `done`. */
+  function complete(replyPort: number, done: (replyPort: number, reply: Uint8Array) => void): Promise<void> {
+    const r = client.tryReceive(replyPort, RPC_OPTION, 4096);
+    if (r !== null) {
+      if (r.code !== ReturnCode.KERN_SUCCESS) throw new Error(`kernel-rpc: receive failed (${r.code})`);
+      done(replyPort, r.msg!.bytes);
+      return DONE;
+    }
+    const pending = new PendingReply(client);
+    client.receiveWith(pending, replyPort);
+    return pending.done.then((reply) => done(replyPort, reply));
+  }
   function nullDone(replyPort: number): void {
     idle.push(replyPort);
   }
@@ -196,21 +201,7 @@ export function kernelRpc(client: Task, send: number): KernelRpc {
     idle.push(replyPort);
   }
   return {
-    null_rpc() {
-      const { replyPort, reply } = call(NULL_RPC_ID, HEADER);
-      if (!(reply instanceof Promise)) {
-        nullDone(replyPort);
-        return DONE;
-      }
-      return reply.then(() => nullDone(replyPort));
-    },
-    default_pager_object_create() {
-      const { replyPort, reply } = call(CREATE_ID, 48);
-      if (!(reply instanceof Promise)) {
-        createDone(replyPort, reply);
-        return DONE;
-      }
-      return reply.then((bytes) => createDone(replyPort, bytes));
-    },
+    null_rpc: () => complete(sendRequest(NULL_RPC_ID, HEADER), nullDone),
+    default_pager_object_create: () => complete(sendRequest(CREATE_ID, 48), createDone),
   };
 }
